@@ -1,0 +1,229 @@
+"""Build the feature tables: the scoring snapshot and the training snapshots, validated, as Parquet.
+
+The scoring snapshot (one row per open lead at the as-of date) is one group-by over the row-level
+measure streams. The training snapshots are built bucket by bucket (groups of whole accounts) from
+day streams materialised as Parquet, so memory is bounded by the bucket, not the data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import time
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+
+import ibis
+import pandas as pd
+
+from features.catalog import build_catalog, catalog_version
+from features.engine import required_aggregates, snapshot_features
+from features.schemas import features_schema
+from features.snapshots import calendar, scoring_snapshot, training_snapshots
+from features.sources import (
+    data_end_day,
+    day_stream,
+    load_tables,
+    measure_streams,
+    static_attributes,
+)
+from readiness.errors import ReadinessError
+from readiness.params import FeaturesParams
+
+log = logging.getLogger(__name__)
+EPOCH = pd.Timestamp("1970-01-01")
+
+
+def day_number(d: date | pd.Timestamp) -> int:
+    return int((pd.Timestamp(d) - EPOCH).days)
+
+
+def day_date(n: int) -> str:
+    return str((EPOCH + pd.Timedelta(days=n)).date())
+
+
+def connect(p: FeaturesParams, work: Path) -> ibis.BaseBackend:
+    """An in-process DuckDB with bounded threads and memory that spills to the work folder."""
+    work.mkdir(parents=True, exist_ok=True)
+    return ibis.duckdb.connect(
+        threads=p.threads,
+        memory_limit=p.memory_limit,
+        temp_directory=str(work / "spill"),
+        preserve_insertion_order=False,
+    )
+
+
+def _validated_frame(expr, schema, catalog, what: str) -> pd.DataFrame:
+    df = expr.to_pandas().sort_values(["lead_id", "cutoff"]).reset_index(drop=True)
+    df["cutoff"] = df["cutoff"].astype("datetime64[ns]")
+    df = df[["lead_id", "account_id", "cutoff", *(f.name for f in catalog)]]
+    try:
+        return schema.validate(df, lazy=True)
+    except Exception as exc:  # a contract failure here is a bug in a definition, say which
+        raise ReadinessError(
+            f"Features of {what} broke their contract (features/schemas.py): {str(exc)[:2000]}"
+        ) from exc
+
+
+def build_features(
+    validated: Path,
+    out: Path,
+    p: FeaturesParams,
+    ladder: tuple[str, ...],
+    parts: tuple[str, ...] = ("scoring", "training"),
+) -> dict:
+    """Write out/scoring.parquet and/or out/training/part-*.parquet, and out/catalog.json.
+
+    `parts` chooses what to build: the scoring snapshot, the training snapshots or both.
+    Returns a summary with counts and timings.
+    """
+    t_start = time.perf_counter()
+    catalog = build_catalog(p.windows)
+    schema = features_schema(catalog)
+    work = out / "_work"
+    out.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        target = out / ("scoring.parquet" if part == "scoring" else "training")
+        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(
+            missing_ok=True
+        )
+    shutil.rmtree(work, ignore_errors=True)
+    con = connect(p, work)
+    t = load_tables(con, validated)
+    end_day = data_end_day(t)
+    as_of_day = day_number(p.as_of) if p.as_of else end_day
+    last_day = min(day_number(p.last_cutoff), end_day) if p.last_cutoff else end_day
+    cutoffs = calendar(day_number(p.first_cutoff), last_day, p.cadence_days)
+    if not cutoffs:
+        raise ReadinessError(
+            f"No training cutoffs: features.first_cutoff {p.first_cutoff} is after the last cutoff {day_date(last_day)} "
+            "(the end of the data or features.last_cutoff). Move first_cutoff earlier."
+        )
+    stream_names = list(required_aggregates(catalog))
+    static = con.create_table("static_attributes", static_attributes(t, p.out_of_profile_bands))
+    streams = measure_streams(t, ladder)
+    summary: dict = {}
+    if "scoring" in parts:
+        summary["scoring"] = _build_scoring(t, streams, static, catalog, schema, p, as_of_day, out)
+    if "training" in parts:
+        summary["training"] = _build_training(
+            con, t, streams, stream_names, static, catalog, schema, p, cutoffs, work, out
+        )
+    con.disconnect()
+    shutil.rmtree(work, ignore_errors=True)
+
+    version = catalog_version(catalog)
+    (out / "catalog.json").write_text(
+        json.dumps(
+            {
+                "version": version,
+                "windows": list(p.windows),
+                "features": [asdict(f) for f in catalog],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return {
+        "catalog_version": version,
+        "features": len(catalog),
+        "end_of_data": day_date(end_day),
+        **summary,
+        "seconds": round(time.perf_counter() - t_start, 2),
+    }
+
+
+def _build_scoring(
+    t, streams, static, catalog, schema, p: FeaturesParams, as_of_day: int, out: Path
+) -> dict:
+    """One row per open lead at the as-of date: one group-by per stream over its rows."""
+    t0 = time.perf_counter()
+    snap = scoring_snapshot(t, as_of_day)
+    scoring = snapshot_features(streams, snap, static, catalog, p.recency_days, "join")
+    df = _validated_frame(
+        scoring, schema, catalog, f"the scoring snapshot at {day_date(as_of_day)}"
+    )
+    df.to_parquet(out / "scoring.parquet", index=False)
+    seconds = round(time.perf_counter() - t0, 2)
+    log.info(
+        "features: scoring snapshot %s: %d open leads (%.1fs)",
+        day_date(as_of_day),
+        len(df),
+        seconds,
+    )
+    return {"as_of": day_date(as_of_day), "open_leads": len(df), "seconds": seconds}
+
+
+def _build_training(
+    con,
+    t,
+    streams,
+    stream_names,
+    static,
+    catalog,
+    schema,
+    p: FeaturesParams,
+    cutoffs,
+    work: Path,
+    out: Path,
+) -> dict:
+    """Training snapshots bucket by bucket (groups of whole accounts) from materialised day streams."""
+    t0 = time.perf_counter()
+    (out / "training").mkdir(parents=True, exist_ok=True)
+    n_events = int(t.events.count().execute())
+    buckets = max(1, math.ceil(n_events / p.bucket_events))
+
+    def by_bucket(expr):
+        if "account_id" not in expr.columns:  # lead streams: buckets are groups of whole accounts
+            expr = expr.join(t.leads.select("lead_id", "account_id"), "lead_id")
+        return expr.mutate(bucket=(expr.account_id % buckets).cast("int32"))
+
+    for name in stream_names:
+        con.to_parquet(by_bucket(day_stream(streams[name])), work / name, partition_by="bucket")
+    lead_days_all = con.read_parquet(str(work / "lead" / "*" / "*.parquet"), hive_partitioning=True)
+    con.to_parquet(
+        by_bucket(training_snapshots(t, lead_days_all, cutoffs, p.dormant_after_days)),
+        work / "snapshots",
+        partition_by="bucket",
+    )
+    streams_seconds = round(time.perf_counter() - t0, 2)
+    n_rows, n_leads = 0, 0
+    for b in range(buckets):
+        folder = f"bucket={b}"
+        if not (work / "snapshots" / folder).exists():
+            continue
+        snaps_b = con.read_parquet(str(work / "snapshots" / folder / "*.parquet"))
+        days = {
+            n: con.read_parquet(str(work / n / folder / "*.parquet"))
+            if (work / n / folder).exists()
+            else None
+            for n in stream_names
+        }
+        expr = snapshot_features(
+            days, snaps_b, static, catalog, p.recency_days, p.training_strategy
+        )
+        df = _validated_frame(expr, schema, catalog, f"training bucket {b + 1}/{buckets}")
+        df.to_parquet(out / "training" / f"part-{b:05d}.parquet", index=False)
+        n_rows += len(df)
+        n_leads += df["lead_id"].nunique()
+        log.info(
+            "features: training bucket %d/%d: %d snapshots (%d so far)",
+            b + 1,
+            buckets,
+            len(df),
+            n_rows,
+        )
+    return {
+        "snapshots": n_rows,
+        "leads": n_leads,
+        "cutoffs": len(cutoffs),
+        "first_cutoff": day_date(cutoffs[0]),
+        "last_cutoff": day_date(cutoffs[-1]),
+        "buckets": buckets,
+        "strategy": p.training_strategy,
+        "streams_seconds": streams_seconds,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }

@@ -1,0 +1,274 @@
+"""The trained readiness model (a gate model per ladder gate) and the two baselines.
+
+Saved as a folder of plain files: LightGBM models as text, calibrators and baselines as JSON, and a
+meta.json with the ladder, the feature list and the catalogue version, so nothing but a schema'd
+folder passes between stages.
+
+The ladder is coherent: a gate the lead already crossed (from the `ladder_stage` feature) has
+probability 1, and each later gate is capped by the one before it, since crossing gate k+1
+within the horizon requires having crossed gate k by then.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from models.calibration import Calibrator
+from readiness.errors import ReadinessError
+
+
+def probability_column(gate: str) -> str:
+    return f"p_{gate}"
+
+
+@dataclass
+class GateModel:
+    """One gate: a booster (None when the gate had too little data) and its calibrator."""
+
+    gate: str
+    booster: lgb.Booster | None
+    calibrator: Calibrator
+    base_rate: float
+    info: dict = field(default_factory=dict)
+
+    def raw(self, X: pd.DataFrame) -> np.ndarray:
+        if self.booster is None:
+            return np.full(len(X), self.base_rate)
+        return self.booster.predict(X, num_iteration=self.info.get("best_iteration") or None)
+
+    def proba(self, X: pd.DataFrame) -> np.ndarray:
+        if self.booster is None:
+            return np.full(len(X), self.base_rate)
+        return np.clip(self.calibrator.apply(self.raw(X)), 0.0, 1.0)
+
+
+def coherent(probs: pd.DataFrame, ladder: tuple[str, ...], stage: np.ndarray) -> pd.DataFrame:
+    """Crossed gates at 1, then each gate capped by the previous one (a running minimum)."""
+    out = probs.copy()
+    running = np.ones(len(out))
+    for rank, gate in enumerate(ladder, start=1):
+        col = probability_column(gate)
+        p = np.where(stage >= rank, 1.0, out[col].to_numpy())
+        running = np.minimum(running, p)
+        out[col] = running
+    return out
+
+
+class ReadinessModel:
+    """Calibrated, coherent probabilities of crossing each gate within the horizon."""
+
+    def __init__(
+        self,
+        ladder: tuple[str, ...],
+        features: list[str],
+        categorical: list[str],
+        catalog_version: str,
+        gates: dict[str, GateModel],
+        horizon_days: int,
+    ):
+        self.ladder = tuple(ladder)
+        self.features = list(features)
+        self.categorical = list(categorical)
+        self.catalog_version = catalog_version
+        self.gates = gates
+        self.horizon_days = horizon_days
+
+    def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
+        missing = [f for f in self.features if f not in X.columns]
+        if missing:
+            raise ReadinessError(
+                f"The feature frame lacks {len(missing)} feature(s) the model was trained on "
+                f"({', '.join(missing[:5])}...): rebuild features with the model's catalogue version {self.catalog_version}."
+            )
+        return X[self.features].astype(float)
+
+    def predict_uncalibrated(self, X: pd.DataFrame) -> pd.DataFrame:
+        M = self._matrix(X)
+        return pd.DataFrame(
+            {probability_column(g): self.gates[g].raw(M) for g in self.ladder}, index=X.index
+        )
+
+    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+        """One column p_<gate> per gate: calibrated and coherent along the ladder."""
+        M = self._matrix(X)
+        probs = pd.DataFrame(
+            {probability_column(g): self.gates[g].proba(M) for g in self.ladder}, index=X.index
+        )
+        stage = X["ladder_stage"].to_numpy() if "ladder_stage" in X.columns else np.zeros(len(X))
+        return coherent(probs, self.ladder, stage)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "ladder": list(self.ladder),
+            "features": self.features,
+            "categorical": self.categorical,
+            "catalog_version": self.catalog_version,
+            "horizon_days": self.horizon_days,
+            "gates": {},
+        }
+        for g, m in self.gates.items():
+            if m.booster is not None:
+                m.booster.save_model(
+                    str(folder / f"gate_{g}.txt"),
+                    num_iteration=m.info.get("best_iteration") or None,
+                )
+            meta["gates"][g] = {
+                "trained": m.booster is not None,
+                "calibrator": m.calibrator.to_dict(),
+                "base_rate": m.base_rate,
+                "info": m.info,
+            }
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, folder: Path) -> ReadinessModel:
+        meta_path = folder / "meta.json"
+        if not meta_path.exists():
+            raise ReadinessError(
+                f"No trained model in {folder} (meta.json missing). Run `readiness train` first."
+            )
+        meta = json.loads(meta_path.read_text())
+        gates = {}
+        for g, m in meta["gates"].items():
+            booster = (
+                lgb.Booster(model_file=str(folder / f"gate_{g}.txt")) if m["trained"] else None
+            )
+            info = {
+                **m["info"],
+                "best_iteration": None,
+            }  # the saved model holds only the best trees
+            gates[g] = GateModel(
+                g, booster, Calibrator.from_dict(m["calibrator"]), m["base_rate"], info
+            )
+        return cls(
+            tuple(meta["ladder"]),
+            meta["features"],
+            meta["categorical"],
+            meta["catalog_version"],
+            gates,
+            meta["horizon_days"],
+        )
+
+
+@dataclass
+class PointsScore:
+    """The score marketing ops writes by hand: points per unit of some features, capped."""
+
+    points: dict[str, float]
+    cap: float
+    calibrators: dict[str, Calibrator] = field(default_factory=dict)
+
+    def score(self, X: pd.DataFrame) -> np.ndarray:
+        s = np.zeros(len(X))
+        for name, pts in self.points.items():
+            s += pts * np.minimum(X[name].to_numpy(dtype=float), self.cap)
+        return s
+
+    def squashed(self, X: pd.DataFrame) -> np.ndarray:
+        """The score mapped into (0, 1) by a fixed monotone curve (ranking unchanged)."""
+        return 1 / (1 + np.exp(-self.score(X) / 20.0))
+
+    def proba(self, X: pd.DataFrame, gate: str) -> np.ndarray:
+        return self.calibrators[gate].apply(self.squashed(X))
+
+    def to_dict(self) -> dict:
+        return {
+            "points": self.points,
+            "cap": self.cap,
+            "calibrators": {g: c.to_dict() for g, c in self.calibrators.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PointsScore:
+        return cls(
+            d["points"], d["cap"], {g: Calibrator.from_dict(c) for g, c in d["calibrators"].items()}
+        )
+
+
+@dataclass
+class LogisticBaseline:
+    """Logistic regression per gate on the same features: counts log1p'd and standardised,
+    categories one-hot encoded. Stored as coefficients."""
+
+    numeric: list[str]
+    categorical: dict[str, list[float]]  # feature -> codes seen in training
+    mean: list[float]
+    scale: list[float]
+    coefs: dict[str, dict] = field(default_factory=dict)  # gate -> {"w": [...], "b": float}
+    calibrators: dict[str, Calibrator] = field(default_factory=dict)
+
+    @classmethod
+    def design(
+        cls, X: pd.DataFrame, numeric: list[str], categorical: list[str]
+    ) -> LogisticBaseline:
+        num = cls._transform(X[numeric])
+        mean, scale = num.mean(axis=0), num.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        cats = {c: sorted(float(v) for v in X[c].unique()) for c in categorical}
+        return cls(list(numeric), cats, mean.tolist(), scale.tolist())
+
+    @staticmethod
+    def _transform(num: pd.DataFrame) -> np.ndarray:
+        a = num.to_numpy(dtype=float)
+        return np.sign(a) * np.log1p(np.abs(a))
+
+    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+        num = (self._transform(X[self.numeric]) - np.asarray(self.mean)) / np.asarray(self.scale)
+        parts = [num]
+        for c, codes in self.categorical.items():
+            v = X[c].to_numpy(dtype=float)
+            parts.append(
+                np.stack([v == code for code in codes[1:]], axis=1).astype(float)
+                if len(codes) > 1
+                else np.zeros((len(X), 0))
+            )
+        return np.hstack(parts)
+
+    def raw(self, X: pd.DataFrame, gate: str) -> np.ndarray:
+        c = self.coefs[gate]
+        z = self.matrix(X) @ np.asarray(c["w"]) + c["b"]
+        return 1 / (1 + np.exp(-z))
+
+    def proba(self, X: pd.DataFrame, gate: str) -> np.ndarray:
+        return self.calibrators[gate].apply(self.raw(X, gate))
+
+    def to_dict(self) -> dict:
+        return {
+            "numeric": self.numeric,
+            "categorical": self.categorical,
+            "mean": self.mean,
+            "scale": self.scale,
+            "coefs": self.coefs,
+            "calibrators": {g: c.to_dict() for g, c in self.calibrators.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LogisticBaseline:
+        return cls(
+            d["numeric"],
+            d["categorical"],
+            d["mean"],
+            d["scale"],
+            d["coefs"],
+            {g: Calibrator.from_dict(c) for g, c in d["calibrators"].items()},
+        )
+
+
+def save_baselines(folder: Path, points: PointsScore, logistic: LogisticBaseline) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "points_score.json").write_text(json.dumps(points.to_dict(), indent=2))
+    (folder / "logistic.json").write_text(json.dumps(logistic.to_dict()))
+
+
+def load_baselines(folder: Path) -> tuple[PointsScore, LogisticBaseline]:
+    return (
+        PointsScore.from_dict(json.loads((folder / "points_score.json").read_text())),
+        LogisticBaseline.from_dict(json.loads((folder / "logistic.json").read_text())),
+    )

@@ -1,0 +1,174 @@
+"""Evaluation of the gate models and the baselines on the test cohort.
+
+Metrics per gate and model: ROC AUC, PR AUC (average precision), top-decile lift, recall in the
+top 20 %, Brier score and expected calibration error (ECE: mean absolute gap between predicted and
+observed rates over `bins` equal-count bins, weighted by bin size). Also by cohort (the month of
+the cutoff) and by segment, and the curves behind the ROC, calibration and lift plots.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
+
+from features.sources import CATEGORICAL_VOCABULARY
+from models.bundle import LogisticBaseline, PointsScore, ReadinessModel, probability_column
+from models.labels import label_column
+
+MODELS = ("model", "logistic", "points")
+METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "top_decile_lift",
+    "recall_at_20pct",
+    "brier",
+    "ece",
+    "positives",
+    "rows",
+    "positive_rate",
+    "mean_predicted",
+)
+
+
+def _top(p: np.ndarray, frac: float) -> np.ndarray:
+    """Indices of the top `frac` share of rows by p (ties broken by order, deterministic)."""
+    k = max(1, int(round(frac * len(p))))
+    return np.argsort(-p, kind="stable")[:k]
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    order = np.argsort(p, kind="stable")
+    parts = np.array_split(order, min(bins, len(p)))
+    return float(sum(len(b) * abs(p[b].mean() - y[b].mean()) for b in parts if len(b)) / len(p))
+
+
+def gate_metrics(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict:
+    """Every metric of one gate for one model; discrimination metrics need both classes."""
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(p, dtype=float)
+    out = {"rows": int(len(y)), "positives": int(y.sum())}
+    if len(y) == 0:
+        return out
+    rate = y.mean()
+    out["positive_rate"] = float(rate)
+    out["mean_predicted"] = float(p.mean())
+    out["brier"] = float(brier_score_loss(y, p))
+    out["ece"] = expected_calibration_error(y, p, bins)
+    if 0 < y.sum() < len(y):
+        out["roc_auc"] = float(roc_auc_score(y, p))
+        out["pr_auc"] = float(average_precision_score(y, p))
+        out["top_decile_lift"] = float(y[_top(p, 0.10)].mean() / rate)
+        out["recall_at_20pct"] = float(y[_top(p, 0.20)].sum() / y.sum())
+    return out
+
+
+def predictions(
+    X: pd.DataFrame, model: ReadinessModel, points: PointsScore, logistic: LogisticBaseline
+) -> dict[str, pd.DataFrame]:
+    """Calibrated probabilities of every model for every gate it has (p_<gate> columns)."""
+    out = {"model": model.predict(X)}
+    for name, base in (("logistic", logistic), ("points", points)):
+        cols = {
+            probability_column(g): base.proba(X, g) for g in model.ladder if g in base.calibrators
+        }
+        out[name] = pd.DataFrame(cols, index=X.index)
+    return out
+
+
+def segment_names(X: pd.DataFrame, segment: str) -> pd.Series:
+    vocab = CATEGORICAL_VOCABULARY[segment]
+    return X[segment].map(lambda c: vocab[int(c)] if 0 <= c < len(vocab) else "unknown")
+
+
+def evaluate_test(
+    X: pd.DataFrame,
+    labels: pd.DataFrame,
+    preds: dict[str, pd.DataFrame],
+    ladder: tuple[str, ...],
+    segments: tuple[str, ...],
+    bins: int,
+) -> tuple[dict, pd.DataFrame]:
+    """Headline metrics {gate: {model: {metric: value}}} and a long table by cohort and segment."""
+    headline: dict = {}
+    rows = []
+    groupings = {"cohort": X["cutoff"].dt.strftime("%Y-%m")} | {
+        s: segment_names(X, s) for s in segments
+    }
+    for gate in ladder:
+        y_all = labels[label_column(gate)]
+        known = y_all.notna().to_numpy()
+        y = y_all.fillna(0).astype(int).to_numpy()
+        headline[gate] = {}
+        for name, frame in preds.items():
+            col = probability_column(gate)
+            if col not in frame.columns:
+                continue
+            p = frame[col].to_numpy()
+            headline[gate][name] = gate_metrics(y[known], p[known], bins)
+            for by, values in groupings.items():
+                for value, idx in (
+                    pd.Series(np.arange(len(y)))[known]
+                    .groupby(values.to_numpy()[known])
+                    .groups.items()
+                ):
+                    ix = np.asarray(list(idx))
+                    rows.append(
+                        {
+                            "gate": gate,
+                            "model": name,
+                            "by": by,
+                            "value": value,
+                            **gate_metrics(y[ix], p[ix], bins),
+                        }
+                    )
+    return headline, pd.DataFrame(rows)
+
+
+def curves(
+    labels: pd.DataFrame, preds: dict[str, pd.DataFrame], ladder: tuple[str, ...], bins: int
+) -> dict[str, pd.DataFrame]:
+    """Data of the ROC, calibration and lift plots: one long table each, by gate and model."""
+    roc, cal, lift = [], [], []
+    for gate in ladder:
+        y_all = labels[label_column(gate)]
+        known = y_all.notna().to_numpy()
+        y = y_all.fillna(0).astype(int).to_numpy()[known]
+        if y.sum() == 0 or y.sum() == len(y):
+            continue
+        for name, frame in preds.items():
+            col = probability_column(gate)
+            if col not in frame.columns:
+                continue
+            p = frame[col].to_numpy()[known]
+            fpr, tpr, _ = roc_curve(y, p)
+            keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 200)).astype(int))
+            roc += [
+                {"gate": gate, "model": name, "fpr": float(a), "tpr": float(b)}
+                for a, b in zip(fpr[keep], tpr[keep], strict=True)
+            ]
+            order = np.argsort(p, kind="stable")
+            for part in np.array_split(order, bins):
+                cal.append(
+                    {
+                        "gate": gate,
+                        "model": name,
+                        "predicted": float(p[part].mean()),
+                        "observed": float(y[part].mean()),
+                        "rows": int(len(part)),
+                    }
+                )
+            ranked = y[np.argsort(-p, kind="stable")]
+            gains = np.cumsum(ranked) / ranked.sum()
+            for q in np.linspace(0.05, 1.0, 20):
+                k = max(1, int(round(q * len(ranked))))
+                lift.append(
+                    {
+                        "gate": gate,
+                        "model": name,
+                        "targeted": round(float(q), 2),
+                        "recall": float(gains[k - 1]),
+                        "lift": float(gains[k - 1] / q),
+                    }
+                )
+    return {"roc": pd.DataFrame(roc), "calibration": pd.DataFrame(cal), "lift": pd.DataFrame(lift)}

@@ -1,0 +1,193 @@
+"""Labels backward from revenue: for every snapshot and gate, did the lead cross it in time?
+
+For a snapshot (lead, cutoff) and a gate of the ladder, the label is
+- 1 when the lead's milestone for the gate falls in [cutoff, cutoff + horizon) (and, for a
+  revenue-anchored gate, its account wins a deal within `follow_through_days` after the crossing),
+- 0 when it does not and the whole window is inside the data,
+- missing when the snapshot is not at risk (the lead crossed the gate before the cutoff) or is
+  censored (the window runs past the end of the data and the label is not already known to be 1).
+
+The label table carries the settings that made it (`LabelSettings`), so it can be reproduced.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from features.schemas import SnapshotSchema
+from readiness.errors import ReadinessError
+
+LABEL_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LabelSettings:
+    ladder: tuple[str, ...]
+    horizon_days: int
+    revenue_anchored: tuple[str, ...]
+    follow_through_days: int
+    end_of_data: str
+    feature_windows: tuple[int, ...]
+    catalog_version: str
+    schema_version: int = LABEL_SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> LabelSettings:
+        raw = json.loads(text)
+        return cls(
+            **{
+                **raw,
+                "ladder": tuple(raw["ladder"]),
+                "revenue_anchored": tuple(raw["revenue_anchored"]),
+                "feature_windows": tuple(raw["feature_windows"]),
+            }
+        )
+
+
+def label_column(gate: str) -> str:
+    return f"y_{gate}"
+
+
+def make_labels(
+    snapshots: pd.DataFrame,
+    milestones: pd.DataFrame,
+    opportunities: pd.DataFrame,
+    settings: LabelSettings,
+) -> pd.DataFrame:
+    """One row per snapshot: lead_id, account_id, cutoff and a nullable 0/1 label per gate."""
+    end = pd.Timestamp(settings.end_of_data)
+    horizon = pd.Timedelta(days=settings.horizon_days)
+    follow = pd.Timedelta(days=settings.follow_through_days)
+    out = snapshots[["lead_id", "account_id", "cutoff"]].reset_index(drop=True).copy()
+    cutoff = out["cutoff"]
+    won = opportunities[(opportunities["outcome"] == "won") & opportunities["closed_at"].notna()]
+    for gate in settings.ladder:
+        crossed_at = (
+            milestones.loc[milestones["milestone"] == gate].groupby("lead_id")["occurred_at"].min()
+        )
+        t = out["lead_id"].map(crossed_at)
+        at_risk = t.isna() | (t >= cutoff)
+        in_window = t.notna() & (t >= cutoff) & (t < cutoff + horizon)
+        window_known = cutoff + horizon <= end
+        if gate in settings.revenue_anchored:
+            first_win = _first_win_after(out["account_id"], t.astype("datetime64[ns]"), won)
+            revenue = in_window & first_win.notna() & (first_win <= t + follow) & (first_win < end)
+            # a crossing whose follow-through window is not over yet is not known to fail
+            anchored_known = ~in_window | revenue | (t + follow <= end)
+            positive = revenue
+            known = (positive | (window_known & anchored_known)) & at_risk
+        else:
+            positive = in_window
+            known = (positive | window_known) & at_risk
+        out[label_column(gate)] = pd.array(np.where(known, positive.astype(int), 0), dtype="Int8")
+        out.loc[~known, label_column(gate)] = pd.NA
+    return out
+
+
+def _first_win_after(accounts: pd.Series, times: pd.Series, won: pd.DataFrame) -> pd.Series:
+    """The account's first won deal closed at or after each time (NaT when none)."""
+    left = pd.DataFrame(
+        {"account_id": accounts.to_numpy(), "t": times.to_numpy(), "row": np.arange(len(accounts))}
+    )
+    left = left.dropna(subset=["t"]).sort_values("t")
+    right = won[["account_id", "closed_at"]].dropna().sort_values("closed_at")
+    result = pd.Series(pd.NaT, index=range(len(accounts)), dtype="datetime64[ns]")
+    if len(left) and len(right):
+        m = pd.merge_asof(
+            left,
+            right.astype({"closed_at": "datetime64[ns]"}),
+            left_on="t",
+            right_on="closed_at",
+            by="account_id",
+            direction="forward",
+        )
+        result.iloc[m["row"].to_numpy()] = m["closed_at"].to_numpy()
+    return pd.Series(result.to_numpy(), index=accounts.index)
+
+
+def labels_schema(ladder: tuple[str, ...]) -> pa.DataFrameSchema:
+    """Snapshot keys plus one nullable 0/1 label per gate (strict)."""
+    columns = {
+        label_column(g): pa.Column("Int8", checks=pa.Check.isin([0, 1]), nullable=True)
+        for g in ladder
+    }
+    return SnapshotSchema.to_schema().add_columns(columns)
+
+
+def sufficiency(labels: pd.DataFrame, ladder: tuple[str, ...], cohorts: pd.Series) -> pd.DataFrame:
+    """Per gate and cohort: snapshots at risk with a known label, positives and leads with a positive."""
+    rows = []
+    for gate in ladder:
+        y = labels[label_column(gate)]
+        for cohort, idx in cohorts.groupby(cohorts).groups.items():
+            yc = y.loc[idx]
+            known = yc.notna()
+            pos = (yc == 1).fillna(False)
+            rows.append(
+                {
+                    "gate": gate,
+                    "cohort": cohort,
+                    "labelled_snapshots": int(known.sum()),
+                    "positives": int(pos.sum()),
+                    "leads_with_positive": int(
+                        labels.loc[idx][pos.to_numpy()]["lead_id"].nunique()
+                    ),
+                    "positive_rate": round(float(pos.sum() / known.sum()), 4)
+                    if known.sum()
+                    else None,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def deal_sizes(
+    opportunities: pd.DataFrame,
+    accounts: pd.DataFrame,
+    fitted_before: pd.Timestamp,
+    min_deals: int = 20,
+) -> dict:
+    """Expected deal size by employee band: the mean amount of won deals closed before
+    `fitted_before` (a band with fewer than `min_deals` wins falls back to the overall mean).
+
+    A segment average, not a model: deal size in B2B is set mostly by the account's size (the
+    seats and the price book), and what a lead does before the deal says little about it. The
+    average is checked against the overall mean on the deals won after `fitted_before`.
+    """
+    won = opportunities[opportunities["outcome"] == "won"].merge(
+        accounts[["account_id", "employee_band"]], on="account_id", how="left"
+    )
+    closed = pd.to_datetime(won["closed_at"])
+    fit, check = won[closed < fitted_before], won[closed >= fitted_before]
+    if fit.empty:
+        raise ReadinessError(
+            f"No won opportunity closed before {fitted_before.date()}: no deal size can be estimated."
+        )
+    overall = float(fit["amount"].mean())
+    grouped = fit.groupby("employee_band")["amount"].agg(["mean", "count"])
+    by_band = {
+        str(band): float(row["mean"]) if row["count"] >= min_deals else overall
+        for band, row in grouped.iterrows()
+    }
+    out = {
+        "fitted_before": str(fitted_before.date()),
+        "won_deals": len(fit),
+        "overall_mean": round(overall, 2),
+        "by_employee_band": {k: round(v, 2) for k, v in by_band.items()},
+        "deals_by_employee_band": {str(k): int(v) for k, v in grouped["count"].items()},
+    }
+    if len(check):
+        pred = check["employee_band"].astype(str).map(by_band).fillna(overall)
+        out["check"] = {
+            "won_deals": len(check),
+            "mae_band_mean": round(float((check["amount"] - pred).abs().mean()), 2),
+            "mae_overall_mean": round(float((check["amount"] - overall).abs().mean()), 2),
+        }
+    return out

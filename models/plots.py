@@ -1,0 +1,99 @@
+"""Figures of the evaluation (calibration, lift, ROC), one panel per gate, as PNG files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+COLORS = {"model": "#1f6f8b", "logistic": "#e69f00", "points": "#999999"}
+LABELS = {"model": "Readiness model", "logistic": "Logistic regression", "points": "Points score"}
+
+
+def _panels(
+    data: pd.DataFrame,
+    title: str,
+    x: str,
+    y: str,
+    xlabel: str,
+    ylabel: str,
+    diagonal: bool,
+    out: Path,
+) -> Path:
+    gates = list(dict.fromkeys(data["gate"]))
+    fig, axes = plt.subplots(1, len(gates), figsize=(3.2 * len(gates), 3.2), squeeze=False)
+    for ax, gate in zip(axes[0], gates, strict=True):
+        g = data[data["gate"] == gate]
+        for model, rows in g.groupby("model", sort=False):
+            ax.plot(
+                rows[x],
+                rows[y],
+                marker="o" if len(rows) <= 25 else None,
+                ms=3,
+                lw=1.5,
+                color=COLORS.get(model),
+                label=LABELS.get(model, model),
+            )
+        if diagonal:
+            top = max(g[x].max(), g[y].max()) if len(g) else 1
+            ax.plot([0, top], [0, top], ls="--", lw=0.8, color="black")
+        ax.set_title(gate.replace("_", " "), fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0][0].set_ylabel(ylabel, fontsize=8)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def evaluation_figures(curves: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
+    """calibration.png, lift.png and roc.png in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    if len(curves["calibration"]):
+        out.append(
+            _panels(
+                curves["calibration"],
+                "Calibration on the test cohort: predicted vs observed rate",
+                "predicted",
+                "observed",
+                "predicted probability",
+                "observed rate",
+                True,
+                folder / "calibration.png",
+            )
+        )
+    if len(curves["lift"]):
+        out.append(
+            _panels(
+                curves["lift"],
+                "Cumulative gain: share of crossings found by targeting the top leads",
+                "targeted",
+                "recall",
+                "share of snapshots targeted",
+                "share of crossings found",
+                True,
+                folder / "lift.png",
+            )
+        )
+    if len(curves["roc"]):
+        out.append(
+            _panels(
+                curves["roc"],
+                "ROC on the test cohort",
+                "fpr",
+                "tpr",
+                "false positive rate",
+                "true positive rate",
+                True,
+                folder / "roc.png",
+            )
+        )
+    return out

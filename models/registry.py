@@ -1,0 +1,218 @@
+"""MLflow tracking, the model registry, aliases and the promotion gate.
+
+Runs go to the tracking URI in MLFLOW_TRACKING_URI, or to a local SQLite store next to
+params.yaml (mlflow.db, artifacts in mlartifacts/). All gates are registered together as one
+MLflow pyfunc model that the standard loader (`mlflow.pyfunc.load_model("models:/readiness@champion")`)
+loads and that scores a feature frame into p_<gate> columns. Every new version gets the alias
+`challenger`; it becomes `champion` only through `promotion_decision`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from models.bundle import ReadinessModel
+from readiness.errors import ReadinessError
+from readiness.params import PromotionParams
+
+log = logging.getLogger(__name__)
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+def redact(uri: str) -> str:
+    """A URI safe to print or log: any password is replaced by ***."""
+    parts = urlsplit(uri)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return uri
+
+
+def configure(root: Path, experiment: str) -> str:
+    """Point MLflow at the tracking store and experiment; returns the (redacted) tracking URI."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / 'mlflow.db').resolve()}"
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        local = uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
+        artifacts = (root / "mlartifacts").resolve().as_uri() if local else None
+        mlflow.create_experiment(experiment, artifact_location=artifacts)
+    mlflow.set_experiment(experiment)
+    return redact(uri)
+
+
+class ReadinessPyfunc(mlflow.pyfunc.PythonModel):
+    """MLflow wrapper: the model folder travels as an artifact and is loaded from plain files."""
+
+    def load_context(self, context) -> None:
+        self.model = ReadinessModel.load(Path(context.artifacts["bundle"]))
+
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict | None = None
+    ) -> pd.DataFrame:
+        return self.model.predict(model_input)
+
+
+def _flat_params(params: dict) -> dict[str, str]:
+    return {k: str(v)[:6000] for k, v in params.items()}
+
+
+def log_training_run(
+    params: dict,
+    model_dir: Path,
+    baselines_dir: Path,
+    example: pd.DataFrame,
+    tags: dict[str, str],
+    artifacts: dict[str, str],
+    metrics: dict[str, float],
+    registered_model: str,
+) -> tuple[str, str]:
+    """A run with params, tags, metrics and artifacts; the model registered as a new version.
+
+    Returns (run_id, version); the version gets the alias `challenger`.
+    """
+    import lightgbm
+    import sklearn
+
+    model = ReadinessModel.load(model_dir)
+    with mlflow.start_run(run_name=f"train-{tags.get('catalog_version', '')}") as run:
+        flat = _flat_params(params)
+        keys = sorted(flat)
+        for i in range(0, len(keys), 90):
+            mlflow.log_params({k: flat[k] for k in keys[i : i + 90]})
+        mlflow.set_tags(tags)
+        if metrics:
+            mlflow.log_metrics(metrics)
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, text in artifacts.items():
+                (Path(tmp) / name).write_text(text)
+            mlflow.log_artifacts(tmp, artifact_path="training")
+        signature = mlflow.models.infer_signature(example, model.predict(example))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=ReadinessPyfunc(),
+            artifacts={"bundle": str(model_dir), "baselines": str(baselines_dir)},
+            registered_model_name=registered_model,
+            signature=signature,
+            input_example=example.head(3),
+            pip_requirements=[
+                f"lightgbm=={lightgbm.__version__}",
+                f"scikit-learn=={sklearn.__version__}",
+                f"pandas=={pd.__version__}",
+                f"mlflow=={mlflow.__version__}",
+            ],
+        )
+        version = str(info.registered_model_version)
+    MlflowClient().set_registered_model_alias(registered_model, CHALLENGER, version)
+    return run.info.run_id, version
+
+
+def log_evaluation(run_id: str, metrics: dict[str, float], files: list[Path]) -> None:
+    """Add the evaluation metrics and plots to the training run."""
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics(metrics)
+        for f in files:
+            mlflow.log_artifact(str(f), artifact_path="evaluation")
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    try:
+        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def load_version(name: str, version: str) -> ReadinessModel:
+    """The ReadinessModel of a registered version (through the standard pyfunc loader)."""
+    loaded = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    return loaded.unwrap_python_model().model
+
+
+def promotion_decision(challenger: dict, champion: dict | None, p: PromotionParams) -> dict:
+    """Whether the challenger may replace the champion, and why (per gate).
+
+    `challenger` / `champion`: {gate: {"roc_auc": .., "ece": ..}} on the same (newest) cohort;
+    gates without an AUC (too few positives) do not block.
+    """
+    reasons, promote = [], True
+    for gate, m in challenger.items():
+        if "roc_auc" not in m:
+            reasons.append(f"{gate}: no AUC on the test cohort (too few positives); not judged")
+            continue
+        if m["ece"] > p.max_ece:
+            promote = False
+            reasons.append(f"{gate}: ECE {m['ece']:.4f} is above the bound {p.max_ece}")
+        if champion and "roc_auc" in champion.get(gate, {}):
+            drop = champion[gate]["roc_auc"] - m["roc_auc"]
+            if drop > p.max_auc_drop:
+                promote = False
+                reasons.append(
+                    f"{gate}: AUC {m['roc_auc']:.4f} is {drop:.4f} below the champion's {champion[gate]['roc_auc']:.4f} (allowed {p.max_auc_drop})"
+                )
+            else:
+                reasons.append(
+                    f"{gate}: AUC {m['roc_auc']:.4f} vs champion {champion[gate]['roc_auc']:.4f}: ok"
+                )
+        else:
+            reasons.append(
+                f"{gate}: AUC {m['roc_auc']:.4f}, ECE {m['ece']:.4f}: ok (no champion to compare)"
+            )
+    return {"promote": promote, "reasons": reasons}
+
+
+def set_champion(name: str, version: str) -> str | None:
+    """Make a version the champion (promotion or rollback); returns the previous champion."""
+    client = MlflowClient()
+    try:
+        client.get_model_version(name, version)
+    except MlflowException as exc:
+        raise ReadinessError(
+            f"Model '{name}' has no version {version}. List them with `readiness promote --list`."
+        ) from exc
+    previous = alias_version(name, CHAMPION)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    return previous
+
+
+def versions(name: str) -> pd.DataFrame:
+    """Every registered version with its aliases and run."""
+    client = MlflowClient()
+    try:
+        found = client.search_model_versions(f"name='{name}'")
+    except MlflowException:
+        found = []
+    rows = [
+        {
+            "version": int(v.version),
+            "aliases": ",".join(v.aliases),
+            "run_id": v.run_id,
+            "created": pd.Timestamp(v.creation_timestamp, unit="ms"),
+        }
+        for v in found
+    ]
+    return pd.DataFrame(rows, columns=["version", "aliases", "run_id", "created"]).sort_values(
+        "version"
+    )
+
+
+def decision_json(
+    decision: dict, challenger_version: str, champion_before: str | None, champion_after: str | None
+) -> str:
+    return json.dumps(
+        {
+            **decision,
+            "challenger_version": challenger_version,
+            "champion_before": champion_before,
+            "champion_after": champion_after,
+        },
+        indent=2,
+    )

@@ -1,0 +1,294 @@
+"""The `readiness` command: one sub-command per pipeline stage (the same names as in dvc.yaml).
+
+Errors a user can cause print one paragraph and exit with status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from readiness.errors import ReadinessError
+from readiness.params import ProjectParams, load_params
+
+app = typer.Typer(
+    name="readiness",
+    help=(
+        "Readiness scores how ready every B2B lead is to cross each buying threshold "
+        "(mql -> sales_accepted -> qualified_conversation -> opportunity -> closed_won).\n\n"
+        "Each sub-command is one pipeline stage; `dvc repro` runs them all in order. "
+        "Parameters come from params.yaml (see --params)."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+ParamsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--params",
+        help="params.yaml to use (default: the project's own). Paths in it are relative to its folder.",
+    ),
+]
+
+
+def _project(params: Path | None) -> ProjectParams:
+    return load_params(params)
+
+
+def _echo_json(title: str, payload: dict) -> None:
+    typer.echo(f"{title}:")
+    typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+@app.command()
+def simulate(
+    params: ParamsOption = None,
+    n_leads: Annotated[
+        int | None, typer.Option(help="Override simulate.n_leads (for a quick try).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write raw tables here instead of paths.raw (ground truth goes beside it)."
+        ),
+    ] = None,
+) -> None:
+    """Generate the built-in B2B journey data (raw tables + ground truth) from the seed in params.yaml."""
+    from pipelines import simulate as stage
+
+    result = stage.run(_project(params), n_leads=n_leads, out=out)
+    s = result["sanity"]
+    _echo_json("conversion between gates (matured leads)", s["conversion"])
+    _echo_json("win rate by segment", s["win_rate_by_segment"])
+    _echo_json("median days between gates", s["median_days"])
+    _echo_json("share of leads touching each belief stage", s["share_touching_belief_stage"])
+    _echo_json("learnability", s["learnability"])
+    rows = result["rows"]
+    typer.echo(
+        f"simulate: {rows['leads']:,} leads, {rows['accounts']:,} accounts, {rows['events']:,} events, "
+        f"{rows['opportunities']:,} opportunities in {result['seconds']:.1f}s -> {result['raw']}"
+    )
+
+
+@app.command()
+def ingest(
+    params: ParamsOption = None,
+    source: Annotated[
+        Path | None, typer.Option(help="Folder of raw tables (default: ingest.source).")
+    ] = None,
+) -> None:
+    """Validate raw tables against their contracts; accepted rows go on, rejected rows are quarantined with reasons."""
+    from pipelines import ingest as stage
+
+    report = stage.run(_project(params), source=source)
+    for table, t in report["tables"].items():
+        reasons = ", ".join(f"{k} x{v}" for k, v in list(t["quarantine_reasons"].items())[:3])
+        typer.echo(
+            f"  {table:<14} read {t['read']:>11,}  accepted {t['accepted']:>11,}  quarantined {t['quarantined']:>8,}  {reasons}"
+        )
+    tot = report["totals"]
+    typer.echo(
+        f"ingest: {tot['read']:,} rows read = {tot['accepted']:,} accepted + {tot['quarantined']:,} quarantined "
+        f"({'reconciled' if report['reconciled'] else 'NOT reconciled'})"
+    )
+
+
+@app.command()
+def features(
+    params: ParamsOption = None,
+    list_: Annotated[
+        bool, typer.Option("--list", help="Print the feature catalogue and stop.")
+    ] = False,
+    only: Annotated[
+        str | None, typer.Option(help="Build only 'scoring' (one row per open lead) or 'training'.")
+    ] = None,
+) -> None:
+    """Build point-in-time belief-signal features for the training snapshots and the scoring snapshot."""
+    project = _project(params)
+    if list_:
+        from features.catalog import build_catalog, catalog_frame, catalog_version
+
+        catalog = build_catalog(project.params.features.windows)
+        frame = catalog_frame(catalog)
+        for family, rows in frame.groupby("family", sort=False):
+            typer.echo(f"\n{family}")
+            for r in rows.itertuples():
+                sign = {1: "+", -1: "-", 0: " "}[r.direction]
+                typer.echo(f"  {sign} {r.name:<38} {r.window:<7} {r.description}")
+        typer.echo(
+            f"\n{len(catalog)} features, catalogue version {catalog_version(catalog)} (+ raises readiness, - lowers it)"
+        )
+        return
+    from pipelines import features as stage
+
+    if only not in (None, "scoring", "training"):
+        raise ReadinessError(f"--only takes 'scoring' or 'training', not {only!r}.")
+    s = stage.run(project, (only,) if only else ("scoring", "training"))
+    done = []
+    if "training" in s:
+        tr = s["training"]
+        done.append(
+            f"training {tr['snapshots']:,} snapshots of {tr['leads']:,} leads at {tr['cutoffs']} cutoffs {tr['first_cutoff']}..{tr['last_cutoff']}"
+        )
+    if "scoring" in s:
+        done.append(f"scoring {s['scoring']['open_leads']:,} open leads at {s['scoring']['as_of']}")
+    typer.echo(f"features: {s['features']} features; {'; '.join(done)} ({s['seconds']:.1f}s)")
+
+
+@app.command()
+def labels(params: ParamsOption = None) -> None:
+    """Label every training snapshot: did the lead cross each gate within the horizon (backward from revenue)?"""
+    from pipelines import labels as stage
+
+    s = stage.run(_project(params))
+    for gate, cohorts in s["gates"].items():
+        parts = ", ".join(f"{c} {v['positives']:,}/{v['labelled']:,}" for c, v in cohorts.items())
+        typer.echo(f"  {gate:<24} positives/labelled: {parts}")
+    typer.echo(
+        f"labels: {s['snapshots']:,} snapshots labelled for {len(s['gates'])} gates (data ends {s['end_of_data']})"
+    )
+
+
+@app.command()
+def train(params: ParamsOption = None) -> None:
+    """Train a calibrated model per gate and the baselines; log the run to MLflow and register it as challenger."""
+    from pipelines import train as stage
+
+    s = stage.run(_project(params))
+    for w in s["warnings"]:
+        typer.echo(f"warning: {w}", err=True)
+    for gate, info in s["gates"].items():
+        if info.get("trained"):
+            typer.echo(
+                f"  {gate:<24} {info['best_iteration']:>4} trees, {info['train_rows']:,} rows, {info['train_positives']:,} positives, calibrated {info['calibration']}"
+            )
+        else:
+            typer.echo(
+                f"  {gate:<24} not trained ({info['train_positives']} positives): scored by its base rate"
+            )
+    typer.echo(
+        f"train: model version {s['model_version']} registered as challenger, run {s['run_id']} ({s['seconds']:.1f}s)"
+    )
+
+
+@app.command()
+def evaluate(params: ParamsOption = None) -> None:
+    """Evaluate on the test cohort against the baselines (and the truth on simulated data); apply the promotion gate."""
+    from pipelines import evaluate as stage
+
+    s = stage.run(_project(params))
+    for w in s["warnings"]:
+        typer.echo(f"warning: {w}", err=True)
+    typer.echo(
+        f"  {'gate':<24} {'AUC':>6} {'logistic':>8} {'points':>7} {'truth':>6} {'ratio':>6} {'ECE':>6}  targets"
+    )
+    for gate, m in s["metrics"].items():
+        model = m.get("model", {})
+        gt = m.get("ground_truth", {})
+
+        def f(v):
+            return f"{v:.3f}" if isinstance(v, float) else "   -"
+
+        met = s["targets"].get(gate, {})
+        flags = " ".join(("ok " if v else "MISS ") + k for k, v in met.items())
+        typer.echo(
+            f"  {gate:<24} {f(model.get('roc_auc')):>6} {f(m.get('logistic', {}).get('roc_auc')):>8} {f(m.get('points', {}).get('roc_auc')):>7} "
+            f"{f(gt.get('truth_auc')):>6} {f(gt.get('model_to_truth_auc_ratio')):>6} {f(model.get('ece')):>6}  {flags}"
+        )
+    pr = s["promotion"]
+    verdict = (
+        "promoted to champion"
+        if pr["champion_after"] == pr["challenger_version"] and pr["promote"]
+        else "not promoted"
+    )
+    typer.echo(
+        f"evaluate: {s['test_rows']:,} test snapshots; challenger version {pr['challenger_version']} {verdict} (champion: {pr['champion_after']})"
+    )
+    for r in pr["reasons"]:
+        typer.echo(f"  - {r}")
+
+
+@app.command()
+def promote(
+    params: ParamsOption = None,
+    version: Annotated[
+        str | None,
+        typer.Option(help="Make this registered version the champion (promotion or rollback)."),
+    ] = None,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the registered versions and their aliases.")
+    ] = False,
+) -> None:
+    """Show the registered model versions, or make one the champion (rollback is one command)."""
+    from models import registry
+
+    project = _project(params)
+    name = project.params.train.mlflow.registered_model
+    registry.configure(project.root, project.params.train.mlflow.experiment)
+    if version is not None:
+        previous = registry.set_champion(name, version)
+        typer.echo(f"promote: version {version} of '{name}' is now the champion (was {previous}).")
+        return
+    table = registry.versions(name)
+    if table.empty:
+        typer.echo(f"promote: no version of '{name}' is registered yet; run `readiness train`.")
+        return
+    typer.echo(table.to_string(index=False))
+
+
+@app.command()
+def truth(
+    lead: Annotated[list[int], typer.Option(help="Lead id (repeat for several).")],
+    cutoff: Annotated[str, typer.Option(help="Cutoff date, YYYY-MM-DD (midnight).")],
+    params: ParamsOption = None,
+    horizon: Annotated[int, typer.Option(help="Days after the cutoff.")] = 90,
+    rollouts: Annotated[int, typer.Option(help="Monte Carlo copies per lead.")] = 512,
+) -> None:
+    """Ground truth of simulated data: the true probability that leads cross each gate within the horizon."""
+    import pandas as pd
+
+    from readiness.simulator.truth import true_probabilities
+
+    project = _project(params)
+    try:
+        when = pd.Timestamp(date.fromisoformat(cutoff))
+    except ValueError as exc:
+        raise ReadinessError(f"--cutoff {cutoff!r} is not a date (YYYY-MM-DD).") from exc
+    queries = pd.DataFrame({"lead_id": lead, "cutoff": when})
+    res = true_probabilities(
+        project.params.simulate, queries, project.params.ladder, horizon, rollouts
+    )
+    typer.echo(res.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+@app.callback()
+def _configure(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logs.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+
+
+def main() -> None:
+    """Entry point: run the CLI; user errors become one paragraph on stderr and exit status 2."""
+    try:
+        app()
+    except ReadinessError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

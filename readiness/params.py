@@ -1,0 +1,344 @@
+"""Typed, validated view of params.yaml: the single source of parameters for every stage.
+
+Each stage reads its own section (the section shares the stage's name). Paths in params.yaml are
+relative to the folder that holds the file, never to the working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ConfigDict, ValidationError, field_validator, model_validator
+from pydantic.dataclasses import dataclass
+
+from readiness.domain import DEFAULT_LADDER, EMPLOYEE_BANDS, MILESTONES
+from readiness.errors import ReadinessError
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+@dataclass(config=_STRICT, frozen=True)
+class PathsParams:
+    raw: str = "data/raw"
+    ground_truth: str = "data/ground_truth"
+    validated: str = "data/validated"
+    quarantine: str = "data/quarantine"
+    features: str = "data/features"
+    labels: str = "data/labels"
+    models: str = "artifacts/models"
+    evaluation: str = "artifacts/evaluation"
+    plots: str = "artifacts/plots"
+    metrics: str = "artifacts/metrics"
+
+
+@dataclass(config=_STRICT, frozen=True)
+class SimulateParams:
+    """Size, seed and calendar of the built-in B2B journey simulator."""
+
+    seed: int = 7
+    n_leads: int = 60_000
+    start: date = date(2023, 1, 1)
+    end: date = date(2025, 12, 31)
+    # Accounts simulated together in one vectorised chunk; results depend on it (RNG streams).
+    chunk_leads: int = 50_000
+    workers: int = 2
+    # Latent beliefs are written to the ground truth every this many days.
+    belief_cadence_days: int = 7
+    # Strength of cohort drift (0 = none, 1 = default): channel mix, fit and content change.
+    drift: float = 1.0
+
+    @model_validator(mode="after")
+    def _check(self) -> SimulateParams:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.n_leads < 10:
+            raise ValueError("n_leads must be at least 10")
+        if self.chunk_leads < 100 or self.workers < 1 or self.belief_cadence_days < 1:
+            raise ValueError("chunk_leads >= 100, workers >= 1 and belief_cadence_days >= 1")
+        return self
+
+
+@dataclass(config=_STRICT, frozen=True)
+class IngestParams:
+    """Where raw tables come from and how strictly they are checked."""
+
+    # Folder of raw tables (Parquet files, Parquet folders or CSV files named after the table).
+    source: str = "data/raw"
+    # Timestamps after this are "in the future" and quarantined; null means the time of ingest.
+    max_timestamp: date | None = None
+    # Rows validated per batch for large tables (bounded memory).
+    batch_rows: int = 2_000_000
+
+
+@dataclass(config=_STRICT, frozen=True)
+class FeaturesParams:
+    """Snapshots and belief-signal features."""
+
+    # windows (days) of the windowed counts; every windowed feature also has an all-time twin
+    windows: tuple[int, ...] = (7, 30, 90)
+    # training snapshots: a cutoff every cadence_days from first_cutoff to last_cutoff
+    cadence_days: int = 14
+    first_cutoff: date = date(2023, 7, 3)
+    last_cutoff: date | None = None  # null = the end of the data
+    # a lead with no sign of life for this many days is dormant: no training snapshot
+    dormant_after_days: int = 120
+    # scoring snapshot: one row per open lead at this date; null = the end of the data
+    as_of: date | None = None
+    # time constant (days) of the recency-weighted sums
+    recency_days: float = 30.0
+    # employee bands outside the ideal customer profile (a disqualifier)
+    out_of_profile_bands: tuple[str, ...] = ("1-50",)
+    # training build: "window" (union + cumulative windows) or "join" (equi-join + day filter +
+    # group by);
+    # both give the same numbers, see features/engine.py and benchmarks/feature_build.py
+    training_strategy: str = "window"
+    # events per bucket of the training build (bounded memory); buckets are groups of accounts
+    bucket_events: int = 8_000_000
+    threads: int = 2
+    memory_limit: str = "4GB"
+
+    @model_validator(mode="after")
+    def _check(self) -> FeaturesParams:
+        if (
+            not self.windows
+            or any(w < 1 for w in self.windows)
+            or len(set(self.windows)) != len(self.windows)
+        ):
+            raise ValueError("windows are distinct positive numbers of days")
+        if self.cadence_days < 1 or self.dormant_after_days < 1 or self.recency_days <= 0:
+            raise ValueError("cadence_days, dormant_after_days and recency_days must be positive")
+        if self.last_cutoff is not None and self.last_cutoff < self.first_cutoff:
+            raise ValueError("last_cutoff must not be before first_cutoff")
+        unknown = set(self.out_of_profile_bands) - set(EMPLOYEE_BANDS)
+        if unknown:
+            raise ValueError(
+                f"unknown employee band(s) {sorted(unknown)}; known: {list(EMPLOYEE_BANDS)}"
+            )
+        if self.training_strategy not in ("join", "window"):
+            raise ValueError("training_strategy is 'join' or 'window'")
+        return self
+
+
+@dataclass(config=_STRICT, frozen=True)
+class LabelsParams:
+    """Labels: what counts as crossing a gate, backward from revenue."""
+
+    horizon_days: int = 90
+    # gates whose crossing counts only if the lead's account wins a deal within follow_through_days
+    revenue_anchored: tuple[str, ...] = ()
+    follow_through_days: int = 180
+
+    @model_validator(mode="after")
+    def _check(self) -> LabelsParams:
+        if self.horizon_days < 1 or self.follow_through_days < 1:
+            raise ValueError("horizon_days and follow_through_days must be positive")
+        return self
+
+
+@dataclass(config=_STRICT, frozen=True)
+class LightGBMParams:
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_child_samples: int = 100
+    feature_fraction: float = 0.8
+    bagging_fraction: float = 0.8
+    bagging_freq: int = 1
+    lambda_l2: float = 1.0
+    n_estimators: int = 2000
+    early_stopping_rounds: int = 100
+
+
+@dataclass(config=_STRICT, frozen=True)
+class MLflowParams:
+    experiment: str = "readiness"
+    registered_model: str = "readiness"
+
+
+@dataclass(config=_STRICT, frozen=True)
+class TrainParams:
+    """The time split, the gate models and the baselines."""
+
+    # cohorts are ranges of cutoff dates (inclusive); gaps between them must be >= one horizon
+    train_start: date = date(2023, 7, 3)
+    train_end: date = date(2024, 11, 18)
+    valid_start: date = date(2025, 2, 24)
+    valid_end: date = date(2025, 4, 21)
+    test_start: date = date(2025, 7, 28)
+    test_end: date = date(2025, 9, 22)
+    seed: int = 7
+    # isotonic | sigmoid | auto (isotonic with at least 300 positives to calibrate on, else sigmoid)
+    calibration: str = "auto"
+    # belief and intent counts may only raise readiness (LightGBM monotone constraints)
+    monotone_beliefs: bool = True
+    # training rows per gate; beyond this negatives are sampled (and weighted back)
+    max_train_rows: int = 3_000_000
+    # fewer positives than this in the training cohort: the gate is not trained (base rate only)
+    min_positives: int = 50
+    lightgbm: LightGBMParams = LightGBMParams()
+    logistic_c: float = 1.0
+    logistic_max_rows: int = 500_000
+    # the hand-written score marketing ops would use: points per unit of a feature, capped
+    points: dict[str, float] = field(default_factory=dict)
+    points_cap: float = 5.0
+    mlflow: MLflowParams = MLflowParams()
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainParams:
+        if not (
+            self.train_start
+            <= self.train_end
+            < self.valid_start
+            <= self.valid_end
+            < self.test_start
+            <= self.test_end
+        ):
+            raise ValueError(
+                "cohort dates must be ordered: train_start <= train_end < valid_start <= valid_end < test_start <= test_end"
+            )
+        if self.calibration not in ("isotonic", "sigmoid", "auto"):
+            raise ValueError("calibration is isotonic, sigmoid or auto")
+        return self
+
+
+@dataclass(config=_STRICT, frozen=True)
+class PromotionParams:
+    # the challenger becomes champion only if no gate's test AUC is more than this below the
+    # champion's on the same (newest) cohort, and every gate's ECE is under max_ece
+    max_auc_drop: float = 0.005
+    max_ece: float = 0.03
+
+
+@dataclass(config=_STRICT, frozen=True)
+class EvaluateParams:
+    """Evaluation on the test cohort, the ground truth of simulated data and promotion."""
+
+    ece_bins: int = 10
+    segments: tuple[str, ...] = ("industry", "employee_band", "source_channel")
+    # simulated data only: compare with the simulator's true probabilities on a sample of test
+    # snapshots (all positives up to ground_truth_positives per gate, plus random negatives)
+    ground_truth: bool = True
+    ground_truth_rollouts: int = 160
+    ground_truth_positives: int = 400
+    ground_truth_negatives: int = 600
+    promotion: PromotionParams = PromotionParams()
+
+
+@dataclass(config=_STRICT, frozen=True)
+class Params:
+    """The whole params.yaml."""
+
+    ladder: tuple[str, ...] = DEFAULT_LADDER
+    paths: PathsParams = PathsParams()
+    simulate: SimulateParams = SimulateParams()
+    ingest: IngestParams = IngestParams()
+    features: FeaturesParams = FeaturesParams()
+    labels: LabelsParams = LabelsParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+
+    @model_validator(mode="after")
+    def _check_split(self) -> Params:
+        t, h = self.train, self.labels.horizon_days
+        for name, (end, start) in {
+            "train -> valid": (t.train_end, t.valid_start),
+            "valid -> test": (t.valid_end, t.test_start),
+        }.items():
+            if (start - end).days < h:
+                raise ValueError(
+                    f"train: the gap {name} ({end} .. {start}) is {(start - end).days} days, shorter than the "
+                    f"{h}-day horizon: labels would overlap. Move the later cohort's start."
+                )
+        unknown = [g for g in self.labels.revenue_anchored if g not in self.ladder]
+        if unknown:
+            raise ValueError(
+                f"labels.revenue_anchored names gate(s) {unknown} that are not on the ladder"
+            )
+        return self
+
+    @field_validator("ladder")
+    @classmethod
+    def _check_ladder(cls, ladder: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [m for m in ladder if m not in MILESTONES]
+        if unknown:
+            raise ValueError(f"unknown milestone(s) {unknown}; known: {list(MILESTONES)}")
+        if len(set(ladder)) != len(ladder) or len(ladder) < 1:
+            raise ValueError("the ladder lists each milestone once, at least one")
+        return ladder
+
+
+class ProjectParams:
+    """Params plus where they came from, so relative paths resolve against the params file."""
+
+    def __init__(self, params: Params, path: Path, raw: dict[str, Any]):
+        self.params = params
+        self.path = path
+        self.root = path.parent
+        self._raw = raw
+
+    def resolve(self, relative: str | Path) -> Path:
+        """A path from params.yaml (or the CLI) resolved against the params file's folder."""
+        p = Path(relative)
+        return p if p.is_absolute() else (self.root / p)
+
+    def section_hash(self, *sections: str) -> str:
+        """A short, stable hash of some params sections (for run ids and provenance)."""
+        payload = {s: self._raw.get(s) for s in sections} if sections else self._raw
+        text = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def as_flat_dict(self) -> dict[str, Any]:
+        """Every parameter as `section.key` -> value (what MLflow logs)."""
+        flat: dict[str, Any] = {}
+
+        def walk(prefix: str, value: Any) -> None:
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    walk(f"{prefix}.{k}" if prefix else k, v)
+            else:
+                flat[prefix] = value
+
+        walk("", asdict(self.params))
+        return flat
+
+
+def find_params_file(start: Path | None = None) -> Path:
+    """params.yaml of the project that holds `start` (default: this package's project)."""
+    candidates = []
+    if start is not None:
+        candidates.extend([start, *start.resolve().parents])
+    candidates.append(Path(__file__).resolve().parents[1])
+    for folder in candidates:
+        if (folder / "params.yaml").is_file():
+            return folder / "params.yaml"
+    raise ReadinessError(
+        "No params.yaml found. Run from a Readiness project folder or pass --params PATH."
+    )
+
+
+def load_params(path: Path | str | None = None) -> ProjectParams:
+    """Read and validate params.yaml; every problem names the key and the file."""
+    path = Path(path) if path is not None else find_params_file(Path.cwd())
+    if not path.is_file():
+        raise ReadinessError(f"Params file {path} does not exist. Pass --params PATH.")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ReadinessError(f"Params file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ReadinessError(f"Params file {path} must hold a mapping of sections.")
+    try:
+        params = Params(**raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ReadinessError(f"Params file {path} is invalid: {problems}.") from exc
+    except TypeError as exc:
+        raise ReadinessError(f"Params file {path} is invalid: {exc}.") from exc
+    return ProjectParams(params, path.resolve(), raw)

@@ -1,0 +1,407 @@
+"""Guarded entry of raw tables: every row is either accepted or quarantined with its reasons.
+
+`validate_batch` is the pure core (a frame in, accepted and quarantined frames out);
+`ingest_folder` streams each table through it in bounded batches, writes the validated tables and
+quarantines as Parquet folders and reconciles read = accepted + quarantined per table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from readiness.domain import MILESTONES
+from readiness.errors import ReadinessError
+from readiness.params import IngestParams
+from readiness.raw import io
+from readiness.raw.schemas import EARLIEST, KEYS, RAW_SCHEMAS, columns_of, timestamp_columns
+
+log = logging.getLogger(__name__)
+
+# tables are checked after the tables they refer to
+INGEST_ORDER = (
+    "accounts",
+    "leads",
+    "assets",
+    "events",
+    "opportunities",
+    "milestones",
+    "sales_touches",
+)
+# table -> (column, referenced table); the referenced table's accepted keys are the allowed values
+REFERENCES = {
+    "leads": [("account_id", "accounts")],
+    "events": [("lead_id", "leads"), ("asset_id", "assets")],
+    "opportunities": [("account_id", "accounts"), ("primary_lead_id", "leads")],
+    "milestones": [("lead_id", "leads"), ("opportunity_id", "opportunities")],
+    "sales_touches": [("lead_id", "leads")],
+}
+# tables that must not be empty: nothing can be scored without them
+REQUIRED_NONEMPTY = ("accounts", "leads")
+_MILESTONE_RANK = {m: min(i, 4) for i, m in enumerate(MILESTONES)}  # closed_won and closed_lost tie
+
+
+@dataclass
+class Context:
+    """What a table's checks need beyond its own rows."""
+
+    max_timestamp: pd.Timestamp
+    accepted_keys: dict[str, pd.Index] = field(default_factory=dict)
+    lead_created: pd.Series | None = None  # accepted lead_id -> created_at
+    duplicate_rows: pd.Index = field(default_factory=lambda: pd.Index([]))
+
+
+@dataclass
+class BatchResult:
+    accepted: pd.DataFrame
+    quarantined: pd.DataFrame  # source_row, reasons, then the row's original values as text
+    reasons: Counter  # reason (without the value) -> rows
+
+
+def contract(table: str, ctx: Context) -> pa.DataFrameSchema:
+    """The table's schema plus the checks that depend on other tables and on the run."""
+    schema = RAW_SCHEMAS[table].to_schema()
+    updates: dict[str, list[pa.Check]] = {}
+
+    def add(column: str, check: pa.Check) -> None:
+        updates.setdefault(column, list(schema.columns[column].checks)).append(check)
+
+    key_col = KEYS[table][0]
+    dup = ctx.duplicate_rows
+    add(
+        key_col,
+        pa.Check(
+            lambda s: pd.Series(~s.index.isin(dup), index=s.index),
+            name="duplicate_key",
+            error=f"duplicate {'+'.join(KEYS[table])}: an earlier row has the same key",
+        ),
+    )
+    max_ts = ctx.max_timestamp
+    for col in timestamp_columns(table):
+        if col not in schema.columns:
+            continue
+        add(
+            col,
+            pa.Check(
+                lambda s: s.isna() | (s <= max_ts),
+                name="not_in_future",
+                error=f"timestamp in the future (after {max_ts})",
+            ),
+        )
+        add(
+            col,
+            pa.Check(
+                lambda s: s.isna() | (s >= EARLIEST),
+                name="not_too_old",
+                error=f"timestamp before {EARLIEST.date()}",
+            ),
+        )
+    for column, ref in REFERENCES.get(table, []):
+        keys = ctx.accepted_keys.get(ref, pd.Index([]))
+        add(
+            column,
+            pa.Check(
+                lambda s, keys=keys: s.isna() | s.isin(keys),
+                name=f"known_{ref}",
+                error=f"not among the accepted {ref}",
+            ),
+        )
+    schema = schema.update_columns({c: {"checks": checks} for c, checks in updates.items()})
+    if table == "milestones":
+        created = (
+            ctx.lead_created if ctx.lead_created is not None else pd.Series(dtype="datetime64[ns]")
+        )
+        # update_columns returned a fresh copy, so extending its checks leaves the model alone
+        schema.checks = [
+            *schema.checks,
+            *[
+                pa.Check(
+                    lambda df: pd.Series(
+                        ~(df["occurred_at"].to_numpy() < created.reindex(df["lead_id"]).to_numpy()),
+                        index=df.index,
+                    ),
+                    name="after_lead_created",
+                    error="milestone dated before its lead was created",
+                ),
+                pa.Check(
+                    _in_ladder_order,
+                    name="ladder_order",
+                    error="milestone dated before an earlier milestone of the ladder",
+                ),
+            ],
+        ]
+    return schema
+
+
+def _in_ladder_order(df: pd.DataFrame) -> pd.Series:
+    """False for a milestone dated before a milestone that comes earlier on the ladder."""
+    rank = df["milestone"].map(_MILESTONE_RANK)
+    frame = pd.DataFrame({"lead": df["lead_id"], "rank": rank, "t": df["occurred_at"]})
+    per_rank = frame.groupby(["lead", "rank"], sort=True)["t"].max().reset_index()
+    per_rank["prior_max"] = (
+        per_rank.groupby("lead")["t"].cummax().groupby(per_rank["lead"]).shift(1)
+    )
+    prior = frame.merge(per_rank[["lead", "rank", "prior_max"]], on=["lead", "rank"], how="left")[
+        "prior_max"
+    ]
+    ok = prior.isna().to_numpy() | (frame["t"].to_numpy() >= prior.to_numpy())
+    return pd.Series(ok, index=df.index)
+
+
+_BUILTIN_MESSAGES = [
+    (re.compile(r"^coerce_dtype\('(.+)'\)$"), "not a valid {0}"),
+    (re.compile(r"^isin\("), "value not allowed"),
+    (re.compile(r"^greater_than_or_equal_to\((.+)\)$"), "must be >= {0}"),
+    (re.compile(r"^not_nullable$"), "missing value"),
+]
+
+
+def _describe(check: str) -> str | None:
+    """A readable reason for a pandera check name; None for follow-on failures."""
+    if check.startswith("dtype("):
+        return None  # reported with the coercion failure that caused it
+    for pattern, message in _BUILTIN_MESSAGES:
+        m = pattern.match(check)
+        if m:
+            return message.format(*m.groups())
+    return check
+
+
+def _text(v: object) -> str | None:
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    s = str(v)
+    return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _has_bad_utf8(v: object) -> bool:
+    return isinstance(v, str) and any(0xDC80 <= ord(ch) <= 0xDCFF for ch in v)
+
+
+def _parse_timestamps(df: pd.DataFrame, columns: list[str], problems: dict) -> pd.DataFrame:
+    """Timestamps as naive UTC; unparseable values are recorded as problems of their rows."""
+    df = df.copy()
+    for col in columns:
+        if col not in df.columns:
+            continue
+        s = df[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            df[col] = s.dt.tz_convert("UTC").dt.tz_localize(None)
+            continue
+        if pd.api.types.is_datetime64_any_dtype(s):
+            continue
+        parsed = pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601").dt.tz_localize(None)
+        bad = parsed.isna() & s.notna()
+        for idx in s.index[bad]:
+            problems.setdefault(idx, []).append((f"{col}: not an ISO 8601 timestamp", s[idx]))
+        df[col] = parsed
+    return df
+
+
+def validate_batch(table: str, df: pd.DataFrame, ctx: Context) -> BatchResult:
+    """Split a batch of a raw table into accepted rows and quarantined rows with their reasons.
+
+    The frame's index must be the source row numbers; they are reported in the quarantine.
+    """
+    if table not in RAW_SCHEMAS:
+        raise ReadinessError(f"Unknown raw table '{table}'; known: {list(RAW_SCHEMAS)}.")
+    problems: dict[int, list[tuple[str, object]]] = {}
+    original = df
+    text_cols = [c for c in df.columns if df[c].dtype == object]
+    for col in text_cols:
+        bad = df[col].map(_has_bad_utf8).astype(bool)
+        for idx in df.index[bad]:
+            problems.setdefault(idx, []).append((f"{col}: not valid UTF-8 text", df.at[idx, col]))
+    df = _parse_timestamps(df, timestamp_columns(table), problems)
+    remaining = df.drop(index=list(problems))
+    schema = contract(table, ctx)
+    accepted = None
+    for _ in range(4):
+        try:
+            accepted = schema.validate(remaining, lazy=True)
+            break
+        except pa.errors.SchemaErrors as exc:
+            fc = exc.failure_cases
+            rowwise = fc[fc["index"].notna()]
+            if rowwise.empty:
+                raise ReadinessError(_schema_problem(table, fc)) from exc
+            for _, f in rowwise.iterrows():
+                reason = _describe(str(f["check"]))
+                if reason is None:
+                    continue
+                label = f"{f['column']}: {reason}" if f["schema_context"] == "Column" else reason
+                problems.setdefault(f["index"], []).append((label, f["failure_case"]))
+            remaining = remaining.drop(index=rowwise["index"].unique(), errors="ignore")
+    if accepted is None:
+        raise ReadinessError(
+            f"Raw table '{table}': rows keep failing validation after four passes; please report this."
+        )
+    accepted = accepted.reset_index(drop=True)
+    if "properties" in accepted.columns:
+        accepted["properties"] = _canonical_json(accepted["properties"])
+    return BatchResult(
+        accepted,
+        _quarantine_frame(original, problems),
+        Counter(r for rs in problems.values() for r in {x[0] for x in rs}),
+    )
+
+
+def _canonical_json(s: pd.Series) -> pd.Series:
+    """Compact JSON with sorted keys, so features can match answers as plain text on any engine."""
+    out = s.map(
+        lambda v: (
+            json.dumps(json.loads(v), separators=(",", ":"), sort_keys=True)
+            if isinstance(v, str)
+            else None
+        )
+    )
+    return out.astype("str").where(out.notna(), None)
+
+
+def _quarantine_frame(original: pd.DataFrame, problems: dict) -> pd.DataFrame:
+    rows = sorted(problems)
+    out = pd.DataFrame(
+        {
+            "source_row": np.asarray(rows, dtype=np.int64),
+            "reasons": [
+                "; ".join(
+                    dict.fromkeys(
+                        f"{label} (value {_text(v)!r})" if v is not None else label
+                        for label, v in problems[r]
+                    )
+                )
+                for r in rows
+            ],
+        }
+    )
+    for col in original.columns:
+        out[col] = (
+            pd.Series([_text(v) for v in original.loc[rows, col]], dtype="str")
+            if rows
+            else pd.Series([], dtype="str")
+        )
+    return out
+
+
+def _schema_problem(table: str, fc: pd.DataFrame) -> str:
+    first = fc.iloc[0]
+    return (
+        f"Raw table '{table}' does not fit its contract: column {first['column']!r} failed "
+        f"{first['check']!r} ({first['failure_case']!r}). Fix the export or the import mapping."
+    )
+
+
+def check_columns(table: str, path: Path) -> list[str]:
+    """Raise when a required column is missing; return the columns that will be ignored."""
+    present = io.source_columns(path)
+    expected = columns_of(table)
+    missing = [c for c, required in expected.items() if required and c not in present]
+    if missing:
+        raise ReadinessError(
+            f"{path}: required column(s) {', '.join(missing)} missing from table '{table}'. "
+            f"Expected columns: {', '.join(expected)}; found: {', '.join(present) or 'none'}."
+        )
+    return [c for c in present if c not in expected]
+
+
+def ingest_folder(source: Path, validated: Path, quarantine: Path, params: IngestParams) -> dict:
+    """Validate every raw table of `source`; write accepted and quarantined rows; return the report."""
+    max_ts = (
+        pd.Timestamp(params.max_timestamp) + pd.Timedelta(days=1)
+        if params.max_timestamp
+        else pd.Timestamp(datetime.now())
+    )
+    paths = {t: io.locate_table(source, t) for t in INGEST_ORDER}
+    dropped = {t: check_columns(t, paths[t]) for t in INGEST_ORDER}
+    ctx = Context(max_timestamp=max_ts)
+    report: dict = {"source": str(source), "max_timestamp": str(max_ts), "tables": {}}
+    for folder in (validated, quarantine):
+        folder.mkdir(parents=True, exist_ok=True)
+    for table in INGEST_ORDER:
+        path = paths[table]
+        out_dir, q_dir = validated / table, quarantine / table
+        for d in (out_dir, q_dir):
+            shutil.rmtree(d, ignore_errors=True)
+            d.mkdir(parents=True)
+        keys = list(KEYS[table])
+        key_frame = io.read_columns(path, keys, params.batch_rows)
+        ctx.duplicate_rows = key_frame.index[key_frame.duplicated(keys, keep="first")]
+        read = accepted = quarantined = 0
+        reasons: Counter = Counter()
+        accepted_keys: list[pd.Series] = []
+        lead_created: list[pd.Series] = []
+        part = 0
+        for batch in io.iter_batches(path, params.batch_rows):
+            res = validate_batch(table, batch, ctx)
+            read += len(batch)
+            accepted += len(res.accepted)
+            quarantined += len(res.quarantined)
+            reasons.update(res.reasons)
+            res.accepted.to_parquet(out_dir / f"part-{part:05d}.parquet", index=False)
+            if len(res.quarantined):
+                res.quarantined.to_parquet(q_dir / f"part-{part:05d}.parquet", index=False)
+            if len(keys) == 1:
+                accepted_keys.append(res.accepted[keys[0]])
+            if table == "leads":
+                lead_created.append(res.accepted.set_index("lead_id")["created_at"])
+            part += 1
+            log.info("ingest: %s batch %d: %d rows read so far", table, part, read)
+        if part == 0:  # an empty table still gets an (empty) validated part with its columns
+            res = validate_batch(
+                table, pd.DataFrame({c: pd.Series(dtype=object) for c in columns_of(table)}), ctx
+            )
+            res.accepted.to_parquet(out_dir / "part-00000.parquet", index=False)
+        if len(keys) == 1:
+            ctx.accepted_keys[table] = pd.Index(pd.concat(accepted_keys) if accepted_keys else [])
+        if table == "leads":
+            ctx.lead_created = (
+                pd.concat(lead_created) if lead_created else pd.Series(dtype="datetime64[ns]")
+            )
+        warnings = []
+        if read == 0:
+            warnings.append(f"{table} is empty")
+        if dropped[table]:
+            warnings.append(f"ignored unknown column(s): {', '.join(dropped[table])}")
+        report["tables"][table] = {
+            "source": str(path),
+            "read": read,
+            "accepted": accepted,
+            "quarantined": quarantined,
+            "reconciled": read == accepted + quarantined,
+            "quarantine_reasons": dict(reasons.most_common()),
+            "warnings": warnings,
+        }
+        log.info(
+            "ingest: %s: %d read, %d accepted, %d quarantined", table, read, accepted, quarantined
+        )
+    totals = {
+        k: sum(t[k] for t in report["tables"].values()) for k in ("read", "accepted", "quarantined")
+    }
+    report["totals"] = totals
+    report["reconciled"] = all(t["reconciled"] for t in report["tables"].values())
+    return report
+
+
+def check_required(report: dict) -> None:
+    """Stop when a table the pipeline cannot do without has no accepted rows."""
+    for table in REQUIRED_NONEMPTY:
+        t = report["tables"][table]
+        if t["accepted"] == 0:
+            reason = (
+                "it is empty"
+                if t["read"] == 0
+                else f"all {t['read']} rows were quarantined (see the quarantine folder)"
+            )
+            raise ReadinessError(
+                f"Raw table '{table}' ({t['source']}) has no usable rows: {reason}. Nothing can be scored without it."
+            )

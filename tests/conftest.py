@@ -1,0 +1,62 @@
+"""Shared fixtures: one small simulation per test session, reused by every test that needs data."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from readiness.params import IngestParams, SimulateParams
+from readiness.raw.ingest import ingest_folder
+from readiness.simulator.run import simulate
+
+SMALL = SimulateParams(n_leads=3000, workers=1, chunk_leads=3000, seed=11)
+
+
+@pytest.fixture(scope="session")
+def small_sim(tmp_path_factory) -> dict:
+    """A 3,000-lead simulation: raw tables, ground truth and the run's result."""
+    root = tmp_path_factory.mktemp("sim")
+    result = simulate(SMALL, root / "raw", root / "ground_truth")
+    return {
+        "params": SMALL,
+        "raw": root / "raw",
+        "truth": root / "ground_truth",
+        "result": result,
+        "root": root,
+    }
+
+
+@pytest.fixture(scope="session")
+def small_validated(small_sim) -> dict:
+    """The small simulation after ingest."""
+    root = small_sim["root"]
+    report = ingest_folder(
+        small_sim["raw"], root / "validated", root / "quarantine", IngestParams()
+    )
+    return {
+        **small_sim,
+        "validated": root / "validated",
+        "quarantine": root / "quarantine",
+        "report": report,
+    }
+
+
+@pytest.fixture(scope="session")
+def make_params():
+    """SimulateParams like the small simulation's, with some fields changed."""
+
+    def make(**changes) -> SimulateParams:
+        return replace(SMALL, **changes)
+
+    return make
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path) -> Path:
+    """An empty project folder with a params.yaml whose paths point inside it."""
+    (tmp_path / "params.yaml").write_text(
+        "simulate:\n  n_leads: 800\n  workers: 1\n  chunk_leads: 800\n  seed: 5\n"
+    )
+    return tmp_path

@@ -1,0 +1,127 @@
+"""Calibration, the coherent ladder, the metrics and the promotion decision, on small inputs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.bundle import coherent
+from models.calibration import Calibrator, fit_calibrator
+from models.evaluate import expected_calibration_error, gate_metrics
+from models.registry import promotion_decision, redact
+from models.train import CALIBRATE, STOP, TEST, TRAIN, assign_cohorts
+from readiness.params import PromotionParams, TrainParams
+
+LADDER = ("mql", "sales_accepted", "opportunity")
+
+
+def test_isotonic_calibration_fixes_a_miscalibrated_score():
+    rng = np.random.default_rng(0)
+    true_p = rng.uniform(0, 0.4, 20_000)
+    y = rng.random(20_000) < true_p
+    raw = np.sqrt(true_p)  # ranks right, probabilities far too high
+    cal = fit_calibrator(raw, y, "auto")
+    assert cal.method == "isotonic"
+    assert expected_calibration_error(y, raw) > 0.15
+    assert expected_calibration_error(y, cal.apply(raw)) < 0.01
+    assert Calibrator.from_dict(cal.to_dict()).apply(np.array([0.3]))[0] == pytest.approx(
+        cal.apply(np.array([0.3]))[0]
+    )
+
+
+def test_few_positives_use_a_sigmoid_and_one_class_the_identity():
+    rng = np.random.default_rng(1)
+    raw = rng.uniform(0, 1, 500)
+    y = rng.random(500) < raw * 0.1
+    assert fit_calibrator(raw, y, "auto").method == "sigmoid"
+    assert fit_calibrator(raw, np.zeros(500), "auto").method == "identity"
+
+
+def test_the_ladder_is_coherent_and_crossed_gates_are_certain():
+    probs = pd.DataFrame(
+        {
+            "p_mql": [0.2, 0.9, 0.5],
+            "p_sales_accepted": [0.5, 0.3, 0.4],
+            "p_opportunity": [0.1, 0.6, 0.9],
+        }
+    )
+    stage = np.array([0, 0, 1])  # the third lead already is an MQL
+    out = coherent(probs, LADDER, stage)
+    assert out.loc[0].tolist() == [0.2, 0.2, 0.1]
+    assert out.loc[1].tolist() == [0.9, 0.3, 0.3]
+    assert out.loc[2].tolist() == [1.0, 0.4, 0.4]
+    assert (out.diff(axis=1).iloc[:, 1:] <= 0).all().all()
+
+
+def test_metrics_by_hand():
+    y = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 1])
+    p = np.array([0.9, 0.8, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.2])
+    m = gate_metrics(y, p, bins=2)
+    assert m["positives"] == 2 and m["rows"] == 10
+    assert m["top_decile_lift"] == pytest.approx(1.0 / 0.2)  # the top row is a positive
+    assert m["recall_at_20pct"] == pytest.approx(0.5)  # top 2 rows: 0.9 (yes), 0.8 (no)
+    # equal-count bins: the 5 lowest have mean p 0.1 and rate 0; the 5 highest mean 0.42 and rate 0.4
+    assert m["ece"] == pytest.approx(0.5 * 0.1 + 0.5 * abs(0.42 - 0.4))
+    assert 0.5 < m["roc_auc"] < 1
+
+
+def test_promotion_needs_calibration_and_no_auc_drop_beyond_the_bound():
+    p = PromotionParams(max_auc_drop=0.005, max_ece=0.03)
+    good = {"mql": {"roc_auc": 0.80, "ece": 0.01}, "opportunity": {"roc_auc": 0.90, "ece": 0.02}}
+    assert promotion_decision(good, None, p)["promote"]
+    assert not promotion_decision({**good, "mql": {"roc_auc": 0.80, "ece": 0.05}}, None, p)[
+        "promote"
+    ]
+    champion = {
+        "mql": {"roc_auc": 0.804, "ece": 0.01},
+        "opportunity": {"roc_auc": 0.92, "ece": 0.01},
+    }
+    decision = promotion_decision(good, champion, p)
+    assert not decision["promote"]
+    assert any("opportunity" in r and "below the champion" in r for r in decision["reasons"])
+    assert promotion_decision(
+        good, {**champion, "opportunity": {"roc_auc": 0.903, "ece": 0.01}}, p
+    )["promote"]
+    # a gate too thin to judge does not block
+    assert promotion_decision({**good, "closed_won": {"ece": 0.0}}, None, p)["promote"]
+
+
+def test_cohorts_are_date_ranges_and_validation_alternates():
+    p = TrainParams(
+        train_start=date(2024, 1, 1),
+        train_end=date(2024, 11, 18),
+        valid_start=date(2025, 2, 17),
+        valid_end=date(2025, 3, 17),
+        test_start=date(2025, 6, 30),
+        test_end=date(2025, 7, 31),
+    )
+    cutoffs = pd.Series(
+        pd.to_datetime(
+            [
+                "2024-03-04",
+                "2024-11-18",
+                "2024-12-02",
+                "2025-02-17",
+                "2025-03-03",
+                "2025-03-17",
+                "2025-07-14",
+                "2025-10-13",
+            ]
+        )
+    )
+    c = assign_cohorts(cutoffs, p).tolist()
+    assert c[:2] == [TRAIN, TRAIN]
+    assert pd.isna(c[2])  # in the gap
+    assert c[3:6] == [STOP, CALIBRATE, STOP]
+    assert c[6] == TEST and pd.isna(c[7])
+
+
+def test_database_passwords_are_never_printed():
+    assert (
+        redact("postgresql://ops:s3cret@db.example:5432/mlflow")
+        == "postgresql://ops:***@db.example:5432/mlflow"
+    )
+    assert redact("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"

@@ -1,0 +1,141 @@
+"""labels -> train -> evaluate on the small simulation, with a throwaway MLflow store:
+registration, the promotion gate, rollback and the standard MLflow loader."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from models import registry
+from readiness.params import load_params
+
+
+def write_params(folder, sim, **train_overrides) -> object:
+    train = {"min_positives": 20, "lightgbm": {"n_estimators": 300, "early_stopping_rounds": 30}}
+    train.update(train_overrides)
+    text = {
+        "simulate": {
+            "n_leads": sim["params"].n_leads,
+            "workers": 1,
+            "chunk_leads": sim["params"].chunk_leads,
+            "seed": sim["params"].seed,
+        },
+        "paths": {
+            "raw": str(sim["raw"]),
+            "ground_truth": str(sim["truth"]),
+            "validated": str(sim["validated"]),
+        },
+        "train": train,
+        "evaluate": {
+            "ground_truth_rollouts": 48,
+            "ground_truth_positives": 150,
+            "ground_truth_negatives": 250,
+        },
+    }
+    (folder / "params.yaml").write_text(yaml.safe_dump(text))
+    return load_params(folder / "params.yaml")
+
+
+@pytest.fixture(scope="module")
+def trained(small_validated, tmp_path_factory):
+    from pipelines import evaluate, features, labels, train
+
+    folder = tmp_path_factory.mktemp("project")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+    project = write_params(folder, small_validated)
+    features.run(project)
+    lab = labels.run(project)
+    tr = train.run(project)
+    ev = evaluate.run(project)
+    yield {
+        "folder": folder,
+        "project": project,
+        "labels": lab,
+        "train": tr,
+        "evaluate": ev,
+        "sim": small_validated,
+        "mp": mp,
+    }
+    mp.undo()
+
+
+def test_labels_carry_their_settings(trained):
+    meta = pq.read_schema(trained["folder"] / "data" / "labels" / "labels.parquet").metadata
+    settings = json.loads(meta[b"readiness.label_settings"])
+    assert settings["horizon_days"] == 90 and settings["ladder"][-1] == "closed_won"
+    assert trained["labels"]["gates"]["mql"]["train"]["positives"] > 100
+
+
+def test_training_is_registered_as_challenger_and_the_first_is_promoted(trained):
+    assert trained["train"]["model_version"] == "1"
+    assert trained["train"]["gates"]["mql"]["trained"]
+    promo = trained["evaluate"]["promotion"]
+    assert promo["promote"] and promo["champion_after"] == "1"
+    name = trained["project"].params.train.mlflow.registered_model
+    assert registry.alias_version(name, "challenger") == "1"
+    assert registry.alias_version(name, "champion") == "1"
+
+
+def test_evaluation_reports_every_metric_for_the_model_and_both_baselines(trained):
+    m = trained["evaluate"]["metrics"]["mql"]
+    for model in ("model", "logistic", "points"):
+        for metric in ("roc_auc", "pr_auc", "top_decile_lift", "recall_at_20pct", "brier", "ece"):
+            assert metric in m[model], (model, metric)
+    assert m["model"]["roc_auc"] > 0.70  # far from chance (0.5) even on the small simulation
+    gt = m["ground_truth"]
+    assert 0.5 < gt["truth_auc"] <= 1 and gt["rows"] > 100
+    segments = pd.read_csv(
+        trained["folder"] / "artifacts" / "evaluation" / "by_cohort_and_segment.csv"
+    )
+    assert set(segments["by"]) == {"cohort", "industry", "employee_band", "source_channel"}
+    for plot in ("roc", "calibration", "lift"):
+        assert len(pd.read_csv(trained["folder"] / "artifacts" / "plots" / f"{plot}.csv")) > 10
+    metrics = json.loads(
+        (trained["folder"] / "artifacts" / "metrics" / "evaluate.json").read_text()
+    )
+    assert "targets" in metrics and "mql" in metrics["gates"]
+
+
+def test_the_standard_mlflow_loader_scores_a_feature_frame_coherently(trained):
+    frame = pd.read_parquet(trained["folder"] / "data" / "features" / "scoring.parquet")
+    model = mlflow.pyfunc.load_model("models:/readiness@champion")
+    probs = model.predict(frame)
+    cols = [f"p_{g}" for g in trained["project"].params.ladder]
+    assert list(probs.columns) == cols and len(probs) == len(frame)
+    values = probs.to_numpy()
+    assert ((values >= 0) & (values <= 1)).all()
+    assert (np.diff(values, axis=1) <= 1e-12).all()  # a later gate is never more likely
+
+
+def test_a_worse_challenger_is_not_promoted_and_rollback_is_one_call(trained):
+    from pipelines import evaluate, train
+
+    project = write_params(
+        trained["folder"],
+        trained["sim"],
+        lightgbm={
+            "n_estimators": 2,
+            "learning_rate": 0.001,
+            "early_stopping_rounds": 1,
+            "num_leaves": 2,
+        },
+    )
+    tr = train.run(project)
+    assert tr["model_version"] == "2"
+    ev = evaluate.run(project)
+    promo = ev["promotion"]
+    assert not promo["promote"] and promo["champion_after"] == "1"
+    assert any("below the champion" in r for r in promo["reasons"])
+    name = project.params.train.mlflow.registered_model
+    assert registry.alias_version(name, "challenger") == "2"
+    assert registry.set_champion(name, "2") == "1"  # roll forward by hand ...
+    assert registry.set_champion(name, "1") == "2"  # ... and back: one call each
+    table = registry.versions(name)
+    assert table["version"].tolist() == [1, 2]

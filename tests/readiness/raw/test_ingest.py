@@ -1,0 +1,383 @@
+"""Ingest accepts good rows, quarantines bad ones with their reasons, and never loses a row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from readiness.errors import ReadinessError
+from readiness.params import IngestParams
+from readiness.raw.ingest import Context, check_required, ingest_folder, validate_batch
+from readiness.raw.schemas import VALIDATED_SCHEMAS
+
+T = pd.Timestamp
+
+
+def tiny_tables() -> dict[str, pd.DataFrame]:
+    """A valid little export: 2 accounts, 3 leads, 2 assets and their activity."""
+    return {
+        "accounts": pd.DataFrame(
+            {
+                "account_id": [1, 2],
+                "industry": ["software", "retail"],
+                "employee_band": ["51-200", "1001-5000"],
+                "region": ["emea", "north_america"],
+                "created_at": [T("2024-01-02"), T("2024-02-01")],
+            }
+        ),
+        "leads": pd.DataFrame(
+            {
+                "lead_id": [10, 11, 12],
+                "account_id": [1, 1, 2],
+                "created_at": [T("2024-01-03"), T("2024-01-20"), T("2024-02-02")],
+                "source_channel": ["organic_search", "events", "outbound"],
+                "persona": ["champion", "finance", "executive"],
+                "seniority": ["manager", "director", "c_level"],
+                "email_domain_type": ["business", "business", "free"],
+            }
+        ),
+        "assets": pd.DataFrame(
+            {
+                "asset_id": [100, 101],
+                "title": ["Cost of delay benchmark", "ROI one-pager"],
+                "belief_stage": ["urgency", "alignment"],
+                "audience": ["any", "finance"],
+                "format": ["benchmark", "one_pager"],
+                "industry": [None, None],
+            }
+        ),
+        "events": pd.DataFrame(
+            {
+                "event_id": [1, 2, 3, 4],
+                "lead_id": [10, 10, 11, 12],
+                "occurred_at": [
+                    T("2024-01-05 10:00"),
+                    T("2024-01-06 11:00"),
+                    T("2024-01-21 09:00"),
+                    T("2024-02-03 15:00"),
+                ],
+                "event_type": ["asset_download", "form_submit", "asset_download", "email_open"],
+                "asset_id": pd.array([100, None, 101, None], dtype="Int64"),
+                "properties": [None, '{"timeline": "this_quarter"}', None, None],
+            }
+        ),
+        "opportunities": pd.DataFrame(
+            {
+                "opportunity_id": [500],
+                "account_id": [1],
+                "primary_lead_id": pd.array([10], dtype="Int64"),
+                "created_at": [T("2024-03-01")],
+                "closed_at": [T("2024-04-15")],
+                "outcome": ["won"],
+                "amount": [25000.0],
+            }
+        ),
+        "milestones": pd.DataFrame(
+            {
+                "lead_id": [10, 10, 10, 10, 10],
+                "milestone": [
+                    "mql",
+                    "sales_accepted",
+                    "qualified_conversation",
+                    "opportunity",
+                    "closed_won",
+                ],
+                "occurred_at": [
+                    T("2024-01-06 11:05"),
+                    T("2024-01-15"),
+                    T("2024-02-01"),
+                    T("2024-03-01"),
+                    T("2024-04-15"),
+                ],
+                "opportunity_id": pd.array([None, None, None, 500, 500], dtype="Int64"),
+            }
+        ),
+        "sales_touches": pd.DataFrame(
+            {
+                "touch_id": [7],
+                "lead_id": [10],
+                "occurred_at": [T("2024-01-16 10:00")],
+                "touch_type": ["call"],
+                "owner_id": ["rep_emea_1"],
+            }
+        ),
+    }
+
+
+def write(tables: dict[str, pd.DataFrame], folder: Path, fmt: str = "parquet") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, df in tables.items():
+        if fmt == "csv":
+            df.to_csv(folder / f"{name}.csv", index=False)
+        else:
+            df.to_parquet(folder / f"{name}.parquet", index=False)
+    return folder
+
+
+def run(tmp_path: Path, tables: dict[str, pd.DataFrame], fmt: str = "parquet") -> dict:
+    src = write(tables, tmp_path / "raw", fmt)
+    return ingest_folder(
+        src, tmp_path / "validated", tmp_path / "quarantine", IngestParams(max_timestamp=None)
+    )
+
+
+def quarantine(tmp_path: Path, table: str) -> pd.DataFrame:
+    folder = tmp_path / "quarantine" / table
+    parts = list(folder.glob("*.parquet"))
+    return pd.concat([pd.read_parquet(p) for p in parts]) if parts else pd.DataFrame()
+
+
+def validated(tmp_path: Path, table: str) -> pd.DataFrame:
+    return pd.read_parquet(tmp_path / "validated" / table)
+
+
+def test_a_clean_export_is_accepted_whole_and_meets_the_validated_contracts(tmp_path):
+    report = run(tmp_path, tiny_tables())
+    assert report["reconciled"]
+    for table, t in report["tables"].items():
+        assert t["quarantined"] == 0, (table, t)
+        assert t["read"] == t["accepted"] == len(tiny_tables()[table])
+        VALIDATED_SCHEMAS[table].validate(validated(tmp_path, table))
+
+
+def test_csv_and_parquet_give_the_same_validated_rows(tmp_path):
+    run(tmp_path / "p", tiny_tables(), "parquet")
+    run(tmp_path / "c", tiny_tables(), "csv")
+    for table in tiny_tables():
+        a, b = validated(tmp_path / "p", table), validated(tmp_path / "c", table)
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+def test_duplicated_ids_keep_the_first_and_quarantine_the_rest(tmp_path):
+    tables = tiny_tables()
+    tables["events"] = pd.concat([tables["events"], tables["events"].iloc[[1]]], ignore_index=True)
+    report = run(tmp_path, tables)
+    t = report["tables"]["events"]
+    assert (t["read"], t["accepted"], t["quarantined"]) == (5, 4, 1)
+    q = quarantine(tmp_path, "events")
+    assert q["source_row"].tolist() == [5]
+    assert "duplicate event_id" in q["reasons"].iloc[0]
+
+
+def test_unknown_enum_values_are_quarantined_with_the_value(tmp_path):
+    tables = tiny_tables()
+    tables["events"].loc[2, "event_type"] = "tweet"
+    tables["leads"].loc[1, "persona"] = "wizard"
+    report = run(tmp_path, tables)
+    q = quarantine(tmp_path, "events")
+    assert q["source_row"].tolist() == [3]
+    assert "event_type: value not allowed (value 'tweet')" in q["reasons"].iloc[0]
+    ql = quarantine(tmp_path, "leads")
+    assert "persona: value not allowed (value 'wizard')" in ql["reasons"].iloc[0]
+    # lead 11 was quarantined, so its event is quarantined as unknown, not silently dropped
+    assert report["tables"]["events"]["quarantined"] == 1
+
+
+def test_timestamps_in_the_future_are_quarantined(tmp_path):
+    tables = tiny_tables()
+    tables["events"].loc[0, "occurred_at"] = T("2999-01-01")
+    report = run(tmp_path, tables)
+    assert report["tables"]["events"]["quarantine_reasons"] == {
+        "occurred_at: timestamp in the future (after " + report["max_timestamp"] + ")": 1
+    }
+
+
+def test_max_timestamp_param_sets_what_future_means(tmp_path):
+    src = write(tiny_tables(), tmp_path / "raw")
+    from datetime import date
+
+    report = ingest_folder(
+        src, tmp_path / "v", tmp_path / "q", IngestParams(max_timestamp=date(2024, 2, 1))
+    )
+    # events on 2024-02-03 and the opportunity of March are after the data's end
+    assert report["tables"]["events"]["quarantined"] == 1
+    assert report["tables"]["opportunities"]["quarantined"] == 1
+    assert report["reconciled"]
+
+
+def test_events_of_unknown_leads_are_quarantined(tmp_path):
+    tables = tiny_tables()
+    tables["events"].loc[3, "lead_id"] = 999
+    tables["events"].loc[0, "asset_id"] = 777
+    report = run(tmp_path, tables)
+    q = quarantine(tmp_path, "events").set_index("source_row")
+    assert "lead_id: not among the accepted leads" in q.loc[4, "reasons"]
+    assert "asset_id: not among the accepted assets" in q.loc[1, "reasons"]
+    assert report["tables"]["events"]["accepted"] == 2
+
+
+def test_non_utf8_text_is_quarantined_not_a_crash(tmp_path):
+    src = write(tiny_tables(), tmp_path / "raw", "csv")
+    raw = (src / "assets.csv").read_bytes().replace(b"ROI one-pager", b"ROI \xff\xfe one-pager")
+    (src / "assets.csv").write_bytes(raw)
+    report = ingest_folder(src, tmp_path / "validated", tmp_path / "quarantine", IngestParams())
+    q = quarantine(tmp_path, "assets")
+    assert q["source_row"].tolist() == [2]
+    assert "title: not valid UTF-8 text" in q["reasons"].iloc[0]
+    assert "\\xff\\xfe" in q["title"].iloc[0]  # the bad bytes are kept, escaped, for the fix
+    assert report["tables"]["events"]["quarantined"] == 1  # the event that used asset 101
+    assert report["reconciled"]
+
+
+def test_nan_amounts_and_impossible_opportunities_are_quarantined(tmp_path):
+    tables = tiny_tables()
+    extra = pd.DataFrame(
+        {
+            "opportunity_id": [501, 502, 503],
+            "account_id": [2, 2, 2],
+            "primary_lead_id": pd.array([12, 12, 12], dtype="Int64"),
+            "created_at": [T("2024-03-01")] * 3,
+            "closed_at": [pd.NaT, T("2024-02-01"), pd.NaT],
+            "outcome": ["open", "lost", "won"],
+            "amount": [float("nan"), 1000.0, 5000.0],
+        }
+    )
+    tables["opportunities"] = pd.concat([tables["opportunities"], extra], ignore_index=True)
+    run(tmp_path, tables)
+    q = quarantine(tmp_path, "opportunities").set_index("opportunity_id")
+    assert "amount: missing value" in q.loc["501", "reasons"]
+    assert "closed_at is before created_at" in q.loc["502", "reasons"]
+    assert "open opportunities have no closed_at" in q.loc["503", "reasons"]
+
+
+def test_milestones_out_of_ladder_order_or_before_the_lead_are_quarantined(tmp_path):
+    tables = tiny_tables()
+    ms = tables["milestones"]
+    ms.loc[4, "occurred_at"] = T("2024-01-04")  # closed_won before mql: like Olist's real defect
+    extra = pd.DataFrame(
+        {
+            "lead_id": [12],
+            "milestone": ["mql"],
+            "occurred_at": [T("2024-01-01")],
+            "opportunity_id": pd.array([None], dtype="Int64"),
+        }
+    )
+    tables["milestones"] = pd.concat([ms, extra], ignore_index=True)
+    report = run(tmp_path, tables)
+    q = quarantine(tmp_path, "milestones").set_index("source_row")
+    assert "before an earlier milestone of the ladder" in q.loc[5, "reasons"]
+    assert "before its lead was created" in q.loc[6, "reasons"]
+    assert report["tables"]["milestones"]["accepted"] == 4
+
+
+def test_unparseable_timestamps_and_bad_numbers_are_row_problems(tmp_path):
+    src = write(tiny_tables(), tmp_path / "raw", "csv")
+    text = (
+        (src / "events.csv")
+        .read_text()
+        .replace("2024-01-21 09:00:00", "21st of January")
+        .replace("\n4,12,", "\nfour,12,")
+    )
+    (src / "events.csv").write_text(text)
+    report = ingest_folder(src, tmp_path / "validated", tmp_path / "quarantine", IngestParams())
+    q = quarantine(tmp_path, "events").set_index("source_row")
+    assert "occurred_at: not an ISO 8601 timestamp (value '21st of January')" in q.loc[3, "reasons"]
+    assert "event_id: not a valid int64 (value 'four')" in q.loc[4, "reasons"]
+    assert report["tables"]["events"]["accepted"] == 2
+
+
+def test_an_empty_events_table_is_allowed_and_reported(tmp_path):
+    tables = tiny_tables()
+    tables["events"] = tables["events"].iloc[0:0]
+    report = run(tmp_path, tables)
+    assert report["tables"]["events"] == {
+        **report["tables"]["events"],
+        "read": 0,
+        "accepted": 0,
+        "quarantined": 0,
+    }
+    assert "events is empty" in report["tables"]["events"]["warnings"]
+    assert validated(tmp_path, "events").empty
+    check_required(report)  # events may be empty
+
+
+def test_an_empty_leads_table_stops_the_pipeline(tmp_path):
+    tables = tiny_tables()
+    tables["leads"] = tables["leads"].iloc[0:0]
+    report = run(tmp_path, tables)
+    assert report["reconciled"]
+    with pytest.raises(ReadinessError, match="'leads'.*no usable rows: it is empty"):
+        check_required(report)
+
+
+def test_a_missing_file_names_what_was_expected(tmp_path):
+    src = write(tiny_tables(), tmp_path / "raw")
+    (src / "milestones.parquet").unlink()
+    with pytest.raises(
+        ReadinessError,
+        match=r"'milestones' not found in .*milestones\.parquet, milestones, milestones\.csv",
+    ):
+        ingest_folder(src, tmp_path / "v", tmp_path / "q", IngestParams())
+
+
+def test_a_missing_required_column_names_file_and_column(tmp_path):
+    tables = tiny_tables()
+    tables["leads"] = tables["leads"].drop(columns=["account_id"])
+    src = write(tables, tmp_path / "raw")
+    with pytest.raises(
+        ReadinessError, match=r"leads\.parquet: required column\(s\) account_id missing"
+    ):
+        ingest_folder(src, tmp_path / "v", tmp_path / "q", IngestParams())
+
+
+def test_unknown_columns_are_dropped_and_reported(tmp_path):
+    tables = tiny_tables()
+    tables["accounts"]["crm_notes"] = ["x", "y"]
+    report = run(tmp_path, tables)
+    assert "ignored unknown column(s): crm_notes" in report["tables"]["accounts"]["warnings"]
+    assert "crm_notes" not in validated(tmp_path, "accounts").columns
+
+
+def test_batches_reconcile_and_duplicates_are_found_across_batches(tmp_path):
+    tables = tiny_tables()
+    tables["events"] = pd.concat([tables["events"]] * 3, ignore_index=True)  # ids 1-4 three times
+    src = write(tables, tmp_path / "raw")
+    report = ingest_folder(src, tmp_path / "v", tmp_path / "q", IngestParams(batch_rows=5))
+    t = report["tables"]["events"]
+    assert (t["read"], t["accepted"], t["quarantined"]) == (12, 4, 8)
+    assert report["reconciled"]
+
+
+def test_validate_batch_is_pure_and_keeps_the_source_row_numbers():
+    events = tiny_tables()["events"]
+    events.index = pd.RangeIndex(101, 105)
+    before = events.copy()
+    ctx = Context(
+        max_timestamp=T("2030-01-01"),
+        accepted_keys={"leads": pd.Index([10, 11]), "assets": pd.Index([100, 101])},
+    )
+    res = validate_batch("events", events, ctx)
+    pd.testing.assert_frame_equal(events, before)
+    assert res.quarantined["source_row"].tolist() == [
+        104
+    ]  # lead 12 is not among the accepted leads
+    assert len(res.accepted) == 3
+
+
+def test_the_simulator_output_passes_ingest_untouched(small_validated):
+    report = small_validated["report"]
+    assert report["reconciled"]
+    assert report["totals"]["quarantined"] == 0
+    assert report["totals"]["read"] == sum(small_validated["result"]["rows"].values())
+
+
+def test_form_answers_are_stored_as_canonical_json(tmp_path):
+    tables = tiny_tables()
+    tables["events"].loc[1, "properties"] = (
+        '{ "timeline" : "this_quarter",  "budget_authority": "yes" }'
+    )
+    run(tmp_path, tables)
+    props = validated(tmp_path, "events")["properties"]
+    assert props.iloc[1] == '{"budget_authority":"yes","timeline":"this_quarter"}'
+    assert props.isna().sum() == 3
+
+
+def test_malformed_form_answers_are_quarantined(tmp_path):
+    tables = tiny_tables()
+    tables["events"].loc[1, "properties"] = '{"timeline": '
+    report = run(tmp_path, tables)
+    assert report["tables"]["events"]["quarantine_reasons"] == {
+        "properties: properties is not a JSON object": 1
+    }

@@ -1,0 +1,48 @@
+"""params.yaml: validated, typed, paths relative to the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from readiness.errors import ReadinessError
+from readiness.params import load_params
+
+
+def test_the_projects_params_file_loads():
+    project = load_params(Path(__file__).resolve().parents[2] / "params.yaml")
+    assert project.params.ladder[0] == "mql" and project.params.ladder[-1] == "closed_won"
+    assert project.params.simulate.n_leads > 0
+
+
+def test_paths_resolve_against_the_params_folder_not_the_cwd(tmp_path, monkeypatch):
+    (tmp_path / "params.yaml").write_text("paths:\n  raw: somewhere/raw\n")
+    monkeypatch.chdir("/")
+    project = load_params(tmp_path / "params.yaml")
+    assert project.resolve(project.params.paths.raw) == tmp_path / "somewhere" / "raw"
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("simulate:\n  n_leads: 5\n", "n_leads must be at least 10"),
+        ("simulate:\n  start: 2025-01-01\n  end: 2024-01-01\n", "end must be after start"),
+        ("simulate:\n  typo_key: 1\n", "simulate.typo_key"),
+        ("ladder: [mql, mql]\n", "each milestone once"),
+        ("[1, 2]\n", "mapping of sections"),
+    ],
+)
+def test_invalid_params_name_the_problem(tmp_path, text, fragment):
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(ReadinessError, match=fragment):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_section_hash_changes_with_the_section_only(tmp_path):
+    (tmp_path / "params.yaml").write_text("simulate:\n  seed: 1\ningest:\n  batch_rows: 10\n")
+    a = load_params(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("simulate:\n  seed: 2\ningest:\n  batch_rows: 10\n")
+    b = load_params(tmp_path / "params.yaml")
+    assert a.section_hash("ingest") == b.section_hash("ingest")
+    assert a.section_hash("simulate") != b.section_hash("simulate")
