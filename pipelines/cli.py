@@ -245,6 +245,64 @@ def promote(
 
 
 @app.command()
+def score(params: ParamsOption = None) -> None:
+    """Score every open lead with the champion: probabilities, stage, drivers, weakest belief, route, handoff."""
+    from pipelines import score as stage
+
+    s = stage.run(_project(params))
+    run = s["run"]
+    routes = ", ".join(f"{k} {v:,}" for k, v in sorted(s["routes"].items(), key=lambda kv: -kv[1]))
+    typer.echo(f"  routes: {routes}")
+    wb = s.get("weakest_belief_vs_truth")
+    if wb:
+        typer.echo(
+            f"  weakest belief = truth's lowest: model {wb['model_accuracy']:.1%}, naive rule {wb['naive_accuracy']:.1%} ({wb['leads']:,} leads)"
+        )
+    typer.echo(
+        f"score: run {run['run_id']}: {run['leads']:,} open leads, {run['accounts']:,} accounts as of {run['as_of']} "
+        f"with model version {run['model_version']} ({s['seconds']['stage']:.1f}s)"
+    )
+
+
+@app.command()
+def publish(
+    params: ParamsOption = None,
+    rollback: Annotated[
+        str | None,
+        typer.Option(
+            help="Make this published run current again instead of publishing ('previous' = the run before the current one)."
+        ),
+    ] = None,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the published runs and stop.")
+    ] = False,
+) -> None:
+    """Publish the validated score run to the database (atomic, idempotent) and write the CRM exports."""
+    from pipelines import publish as stage
+
+    project = _project(params)
+    if list_:
+        table, where = stage.runs(project)
+        typer.echo(f"published runs in the {where}:")
+        typer.echo("  (none)" if table.empty else table.to_string(index=False))
+        return
+    if rollback is not None:
+        was, now, where = stage.rollback(project, rollback)
+        typer.echo(f"publish: run {now} is current in the {where} (was {was}).")
+        return
+    s = stage.run(project)
+    what = {
+        "published": "published and made current",
+        "made_current": "was stored already; made current again",
+        "unchanged": "is already the current run; nothing changed",
+    }[s["action"]]
+    typer.echo(
+        f"publish: run {s['run_id']} ({s['lead_rows']:,} leads, {s['account_rows']:,} accounts) {what} "
+        f"in the {s['database']} ({s['seconds']['total']:.1f}s); exports in {project.params.publish.exports}/{s['run_id']}/"
+    )
+
+
+@app.command()
 def truth(
     lead: Annotated[list[int], typer.Option(help="Lead id (repeat for several).")],
     cutoff: Annotated[str, typer.Option(help="Cutoff date, YYYY-MM-DD (midnight).")],

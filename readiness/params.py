@@ -35,6 +35,7 @@ class PathsParams:
     evaluation: str = "artifacts/evaluation"
     plots: str = "artifacts/plots"
     metrics: str = "artifacts/metrics"
+    scores: str = "data/scores"
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -230,6 +231,146 @@ class EvaluateParams:
 
 
 @dataclass(config=_STRICT, frozen=True)
+class DisqualifierRule:
+    """A lead is disqualified when `feature` (from the scoring snapshot) is at least `at_least`."""
+
+    feature: str
+    reason: str
+    at_least: float = 1.0
+
+
+@dataclass(config=_STRICT, frozen=True)
+class AssignmentParams:
+    """Who owns a sales_now lead.
+
+    rule: account_owner (the rep of the account's latest sales touch, else region_round_robin),
+    region_round_robin (the region's reps in turn, by account so an account keeps one owner), or
+    round_robin (all reps in turn, by account).
+    """
+
+    rule: str = "account_owner"
+    owners: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    fallback: tuple[str, ...] = ("sales_queue",)
+
+    @model_validator(mode="after")
+    def _check(self) -> AssignmentParams:
+        if self.rule not in ("account_owner", "region_round_robin", "round_robin"):
+            raise ValueError("rule is account_owner, region_round_robin or round_robin")
+        if not self.fallback or any(not o for o in self.owners.values()):
+            raise ValueError("fallback and every region's owner list need at least one owner")
+        return self
+
+
+@dataclass(config=_STRICT, frozen=True)
+class SlaParams:
+    """How long sales has to act on a sales_now lead, in business hours."""
+
+    hours: float = 4.0
+    timezone: str = "UTC"
+    day_start: int = 9  # business hours are [day_start, day_end) on working days
+    day_end: int = 17
+    working_days: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday = 0
+    holidays: tuple[date, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> SlaParams:
+        if not (0 <= self.day_start < self.day_end <= 24) or self.hours <= 0:
+            raise ValueError("0 <= day_start < day_end <= 24 and hours > 0")
+        if not self.working_days or any(d not in range(7) for d in self.working_days):
+            raise ValueError("working_days are weekday numbers 0 (Monday) .. 6, at least one")
+        return self
+
+
+@dataclass(config=_STRICT, frozen=True)
+class RoutingParams:
+    """Routes, in the order they are tried: disqualified, with_sales, sales_now,
+    dormant_check_in, nurture_<weakest belief>."""
+
+    sales_gate: str = "qualified_conversation"
+    disqualifiers: tuple[DisqualifierRule, ...] = ()
+    # no engaged action for this many days and readiness for the next gate below dormant_below
+    dormant_after_days: int = 60
+    dormant_below: float = 0.05
+    # what may have tipped a lead, most telling first, looked for in the last trigger_days
+    trigger_events: tuple[str, ...] = (
+        "demo_request",
+        "pricing_page_view",
+        "form_submit",
+        "webinar_attended",
+        "asset_download",
+    )
+    trigger_days: int = 30
+    # recommended opener per trigger event type ({title}, {date}, {industry} are filled in);
+    # "default" when the trigger is a driver, not an event
+    openers: dict[str, str] = field(
+        default_factory=lambda: {"default": "What is your team hoping to change this quarter?"}
+    )
+    # problem hypothesis per belief the lead engaged with most ({title}, {industry}, {persona})
+    hypotheses: dict[str, str] = field(
+        default_factory=lambda: {
+            b: "Engaged most with '{title}'."
+            for b in ("urgency", "category", "capability", "alignment", "general")
+        }
+    )
+    assignment: AssignmentParams = AssignmentParams()
+    sla: SlaParams = SlaParams()
+
+    @model_validator(mode="after")
+    def _check(self) -> RoutingParams:
+        from readiness.domain import BELIEF_STAGES, EVENT_TYPES
+
+        if self.dormant_after_days < 1 or not (0 <= self.dormant_below <= 1):
+            raise ValueError("dormant_after_days >= 1 and dormant_below in [0, 1]")
+        bad = [e for e in self.trigger_events if e not in EVENT_TYPES]
+        if bad:
+            raise ValueError(f"unknown trigger event type(s) {bad}; known: {list(EVENT_TYPES)}")
+        if "default" not in self.openers:
+            raise ValueError("openers needs a 'default' template")
+        missing = [b for b in BELIEF_STAGES if b not in self.hypotheses]
+        if missing:
+            raise ValueError(
+                f"hypotheses needs a template for every belief stage, missing {missing}"
+            )
+        return self
+
+
+@dataclass(config=_STRICT, frozen=True)
+class ScoreParams:
+    """Scoring every open lead: the model, thresholds, drivers and routing."""
+
+    # registry alias or version number of the model to score with
+    model: str = "champion"
+    # readiness stage: the furthest gate whose probability reaches its threshold
+    thresholds: dict[str, float] = field(default_factory=dict)
+    top_drivers: int = 3
+    # rows of the scoring snapshot on which path attributions are compared with exact TreeSHAP
+    shap_check_rows: int = 2000
+    seed: int = 7
+    routing: RoutingParams = RoutingParams()
+
+    @model_validator(mode="after")
+    def _check(self) -> ScoreParams:
+        if any(not (0 < v <= 1) for v in self.thresholds.values()):
+            raise ValueError("thresholds are probabilities in (0, 1]")
+        if self.top_drivers < 1:
+            raise ValueError("top_drivers must be at least 1")
+        return self
+
+
+@dataclass(config=_STRICT, frozen=True)
+class PublishParams:
+    """Where validated scores go. The database URL comes from the environment variable named
+    here (never from this file); without it, the embedded SQLite file is used."""
+
+    url_env: str = "READINESS_DATABASE_URL"
+    sqlite_path: str = "data/warehouse/readiness.db"
+    schema: str | None = None  # a PostgreSQL schema for the tables (created when missing)
+    table_prefix: str = "readiness_"
+    exports: str = "data/exports"
+    chunk_rows: int = 50_000
+
+
+@dataclass(config=_STRICT, frozen=True)
 class Params:
     """The whole params.yaml."""
 
@@ -241,6 +382,8 @@ class Params:
     labels: LabelsParams = LabelsParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
+    score: ScoreParams = ScoreParams()
+    publish: PublishParams = PublishParams()
 
     @model_validator(mode="after")
     def _check_split(self) -> Params:
@@ -258,6 +401,16 @@ class Params:
         if unknown:
             raise ValueError(
                 f"labels.revenue_anchored names gate(s) {unknown} that are not on the ladder"
+            )
+        bad = [g for g in self.score.thresholds if g not in self.ladder]
+        missing = [g for g in self.ladder if g not in self.score.thresholds]
+        if bad or (self.score.thresholds and missing):
+            raise ValueError(
+                f"score.thresholds needs exactly the ladder's gates (unknown {bad}, missing {missing})"
+            )
+        if self.score.routing.sales_gate not in self.ladder:
+            raise ValueError(
+                f"score.routing.sales_gate {self.score.routing.sales_gate!r} is not on the ladder"
             )
         return self
 

@@ -10,36 +10,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import yaml
+from small_project import write_params
 
 from models import registry
-from readiness.params import load_params
-
-
-def write_params(folder, sim, **train_overrides) -> object:
-    train = {"min_positives": 20, "lightgbm": {"n_estimators": 300, "early_stopping_rounds": 30}}
-    train.update(train_overrides)
-    text = {
-        "simulate": {
-            "n_leads": sim["params"].n_leads,
-            "workers": 1,
-            "chunk_leads": sim["params"].chunk_leads,
-            "seed": sim["params"].seed,
-        },
-        "paths": {
-            "raw": str(sim["raw"]),
-            "ground_truth": str(sim["truth"]),
-            "validated": str(sim["validated"]),
-        },
-        "train": train,
-        "evaluate": {
-            "ground_truth_rollouts": 48,
-            "ground_truth_positives": 150,
-            "ground_truth_negatives": 250,
-        },
-    }
-    (folder / "params.yaml").write_text(yaml.safe_dump(text))
-    return load_params(folder / "params.yaml")
 
 
 @pytest.fixture(scope="module")

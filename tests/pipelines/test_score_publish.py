@@ -1,0 +1,216 @@
+"""score -> publish on the small simulation: every open lead scored, routed and explained from the
+past only; the run published to SQLite and PostgreSQL; a broken table refused; the README's SQL runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from small_project import write_params
+
+from models import registry
+from readiness.errors import ReadinessError
+from readiness.scoring.contract import ScoreContractError
+
+ROOT = Path(__file__).parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "readiness" / "publish"))
+from conftest import POSTGRES_URL, _postgres_or_skip  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def scored(small_validated, tmp_path_factory):
+    from pipelines import features, labels, score, train
+
+    folder = tmp_path_factory.mktemp("scoring_project")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+    mp.delenv("READINESS_DATABASE_URL", raising=False)
+    project = write_params(folder, small_validated)
+    features.run(project)
+    labels.run(project)
+    tr = train.run(project)
+    registry.set_champion(project.params.train.mlflow.registered_model, tr["model_version"])
+    summary = score.run(project)
+    yield {
+        "folder": folder,
+        "project": project,
+        "summary": summary,
+        "sim": small_validated,
+        "mp": mp,
+    }
+    mp.undo()
+
+
+def frames(scored):
+    f = scored["folder"]
+    return (
+        pd.read_parquet(f / "data" / "scores" / "leads.parquet"),
+        pd.read_parquet(f / "data" / "scores" / "accounts.parquet"),
+        pd.read_parquet(f / "data" / "features" / "scoring.parquet"),
+    )
+
+
+def test_every_open_lead_is_scored_routed_and_explained(scored):
+    leads, accounts, snapshot = frames(scored)
+    assert sorted(leads["lead_id"]) == sorted(snapshot["lead_id"])
+    p = leads[[f"p_{g}" for g in scored["project"].params.ladder]].to_numpy()
+    assert ((p[:, 1:] <= p[:, :-1] + 1e-9).all()) and p.min() >= 0 and p.max() <= 1
+    assert leads["driver_1"].notna().mean() > 0.95
+    assert leads["driver_1"].dropna().str.match(r"^[+-] .+: .+").all()
+    sales = leads[leads["route"] == "sales_now"]
+    assert (
+        len(sales) > 0
+        and sales["owner"].notna().all()
+        and (sales["sla_due"] > sales["scored_at"]).all()
+    )
+    nurture = leads[leads["route"].str.startswith("nurture_")]
+    assert (nurture["route"] == "nurture_" + nurture["weakest_belief"]).all()
+    assert nurture["next_asset"].notna().mean() > 0.95
+    assert accounts["account_id"].is_unique and set(accounts["account_id"]) == set(
+        leads["account_id"]
+    )
+    assert accounts["open_leads"].sum() == len(leads)
+    s = scored["summary"]
+    assert set(s["drivers_vs_exact_shap"]) <= set(scored["project"].params.ladder)
+    wb = s["weakest_belief_vs_truth"]
+    assert wb["leads"] > 0 and 0 <= wb["model_accuracy"] <= 1 and 0 <= wb["naive_accuracy"] <= 1
+
+
+def test_routing_context_comes_from_before_the_scoring_time(scored):
+    leads, _, _ = frames(scored)
+    validated = scored["sim"]["validated"]
+    events = pd.read_parquet(validated / "events", columns=["lead_id", "occurred_at", "asset_id"])
+    scored_at = leads["scored_at"].iloc[0]
+    sales = leads[leads["route"] == "sales_now"]
+    dates = sales["last_touches"].str.findall(r"(\d{4}-\d{2}-\d{2}):").explode().dropna()
+    assert len(dates) and (pd.to_datetime(dates) < scored_at).all()
+    before = events[events["occurred_at"] < scored_at].dropna(subset=["asset_id"])
+    consumed = set(zip(before["lead_id"], before["asset_id"].astype(int), strict=True))
+    nurture = leads.dropna(subset=["next_asset_id"])
+    assert not any(
+        (a, int(b)) in consumed
+        for a, b in zip(nurture["lead_id"], nurture["next_asset_id"], strict=True)
+    )
+
+
+def test_scoring_without_the_named_model_says_how_to_get_one(scored, small_validated):
+    from pipelines import score
+
+    folder = scored["folder"]
+    project = write_params(folder, small_validated, extra={"score": {"model": "gold"}})
+    try:
+        with pytest.raises(ReadinessError, match="no 'gold' version"):
+            score.run(project)
+    finally:
+        write_params(folder, small_validated)
+
+
+def readme_sql() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"```sql\n(.*?)```", text, flags=re.S)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request, scored, small_validated):
+    """The scored project publishing to SQLite (its own file) or to a fresh PostgreSQL schema."""
+    folder = scored["folder"]
+    mp = pytest.MonkeyPatch()
+    schema = None
+    if request.param == "postgresql":
+        _postgres_or_skip()
+        schema = f"readiness_test_{uuid.uuid4().hex[:10]}"
+        mp.setenv("READINESS_DATABASE_URL", POSTGRES_URL)
+        url = POSTGRES_URL
+    else:
+        db = folder / f"warehouse-{uuid.uuid4().hex[:6]}.db"
+        url = f"sqlite:///{db}"
+    publish = {
+        "schema": schema,
+        "sqlite_path": str(url.removeprefix("sqlite:///")) if schema is None else "unused.db",
+    }
+    project = write_params(folder, small_validated, extra={"publish": publish})
+    engine = sa.create_engine(url)
+    yield {"project": project, "engine": engine, "schema": schema, "folder": folder}
+    engine.dispose()
+    mp.undo()
+    write_params(folder, small_validated)
+    if schema:
+        cleanup = sa.create_engine(POSTGRES_URL)
+        with cleanup.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        cleanup.dispose()
+
+
+def test_publish_makes_the_run_current_and_the_readme_sql_answers(target):
+    from pipelines import publish
+
+    s = publish.run(target["project"])
+    assert s["action"] == "published" and s["lead_rows"] > 0
+    assert publish.run(target["project"])["action"] == "unchanged"
+    queries = readme_sql()
+    assert len(queries) >= 3
+    with target["engine"].connect() as conn:
+        if target["schema"]:
+            conn.exec_driver_sql(f'SET search_path TO "{target["schema"]}"')
+        for sql in queries:
+            got = pd.read_sql(sa.text(sql), conn)
+            assert len(got) > 0, sql
+    exported = target["folder"] / "data" / "exports" / s["run_id"]
+    assert len(pd.read_csv(exported / "leads.csv")) == s["lead_rows"]
+
+
+def test_a_broken_score_table_is_not_published_and_the_current_run_stays(target):
+    from pipelines import publish
+
+    first = publish.run(target["project"])
+    path = target["folder"] / "data" / "scores" / "leads.parquet"
+    good = pd.read_parquet(path)
+    broken = good.copy()
+    broken.loc[broken.index[:3], "p_mql"] = 1.5
+    broken.to_parquet(path, index=False)
+    try:
+        with pytest.raises(
+            ScoreContractError, match=r"in_range\(0.0, 1.0\) on column p_mql: 3 failure"
+        ):
+            publish.run(target["project"])
+    finally:
+        good.to_parquet(path, index=False)
+    runs, _ = publish.runs(target["project"])
+    assert runs["run_id"].tolist() == [first["run_id"]] and runs["current"].tolist() == ["*"]
+
+
+def test_the_database_password_is_never_printed(scored, tmp_path):
+    _postgres_or_skip()
+    secret = "s3cret-do-not-print"
+    user = sa.engine.make_url(POSTGRES_URL).username
+    schema = f"readiness_test_{uuid.uuid4().hex[:10]}"
+    url = f"postgresql://{user}:{secret}@127.0.0.1:5432/test"
+    params = scored["folder"] / "params.yaml"
+    text = params.read_text() + f"publish:\n  schema: {schema}\n  sqlite_path: unused.db\n"
+    alt = scored["folder"] / "params_pg.yaml"
+    alt.write_text(text)
+    env = {**os.environ, "READINESS_DATABASE_URL": url}
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "publish", "--params", str(alt)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert "published and made current in the postgresql database" in out.stdout
+        metrics = (scored["folder"] / "artifacts" / "metrics" / "publish.json").read_text()
+        assert secret not in out.stdout + out.stderr + metrics
+    finally:
+        cleanup = sa.create_engine(POSTGRES_URL)
+        with cleanup.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        cleanup.dispose()
