@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from postgres import POSTGRES_URL, drop_schema, postgres_or_skip
 from small_project import write_params
 
 from models import registry
@@ -20,8 +21,6 @@ from readiness.errors import ReadinessError
 from readiness.scoring.contract import ScoreContractError
 
 ROOT = Path(__file__).parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "readiness" / "publish"))
-from conftest import POSTGRES_URL, _postgres_or_skip  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +123,7 @@ def target(request, scored, small_validated):
     mp = pytest.MonkeyPatch()
     schema = None
     if request.param == "postgresql":
-        _postgres_or_skip()
+        postgres_or_skip()
         schema = f"readiness_test_{uuid.uuid4().hex[:10]}"
         mp.setenv("READINESS_DATABASE_URL", POSTGRES_URL)
         url = POSTGRES_URL
@@ -142,10 +141,7 @@ def target(request, scored, small_validated):
     mp.undo()
     write_params(folder, small_validated)
     if schema:
-        cleanup = sa.create_engine(POSTGRES_URL)
-        with cleanup.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        cleanup.dispose()
+        drop_schema(schema)
 
 
 def test_publish_makes_the_run_current_and_the_readme_sql_answers(target):
@@ -187,7 +183,7 @@ def test_a_broken_score_table_is_not_published_and_the_current_run_stays(target)
 
 
 def test_the_database_password_is_never_printed(scored, tmp_path):
-    _postgres_or_skip()
+    postgres_or_skip()
     secret = "s3cret-do-not-print"
     user = sa.engine.make_url(POSTGRES_URL).username
     schema = f"readiness_test_{uuid.uuid4().hex[:10]}"
@@ -210,7 +206,4 @@ def test_the_database_password_is_never_printed(scored, tmp_path):
         metrics = (scored["folder"] / "artifacts" / "metrics" / "publish.json").read_text()
         assert secret not in out.stdout + out.stderr + metrics
     finally:
-        cleanup = sa.create_engine(POSTGRES_URL)
-        with cleanup.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        cleanup.dispose()
+        drop_schema(schema)
