@@ -303,6 +303,19 @@ def publish(
 
 
 @app.command()
+def report(params: ParamsOption = None) -> None:
+    """Write the leadership report: readiness drivers, where buyers stall, revenue metrics, model trust, routing."""
+    from pipelines import report as stage
+
+    s = stage.run(_project(params))
+    for note in s["notes"]:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(
+        f"report: {s['file']} ({s['bytes'] / 1e6:.1f} MB, {len(s['sections'])} sections filled, {s['seconds']:.1f}s)"
+    )
+
+
+@app.command()
 def truth(
     lead: Annotated[list[int], typer.Option(help="Lead id (repeat for several).")],
     cutoff: Annotated[str, typer.Option(help="Cutoff date, YYYY-MM-DD (midnight).")],

@@ -36,6 +36,7 @@ class PathsParams:
     plots: str = "artifacts/plots"
     metrics: str = "artifacts/metrics"
     scores: str = "data/scores"
+    reports: str = "artifacts/report"
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -371,6 +372,17 @@ class PublishParams:
 
 
 @dataclass(config=_STRICT, frozen=True)
+class ReportParams:
+    """The leadership report."""
+
+    # test-cohort leads per gate whose attributions make the drivers section
+    driver_rows: int = 20_000
+    # of those, leads on which the drivers' ranking is compared with exact TreeSHAP
+    shap_rows: int = 1_000
+    seed: int = 7
+
+
+@dataclass(config=_STRICT, frozen=True)
 class Params:
     """The whole params.yaml."""
 
@@ -384,6 +396,7 @@ class Params:
     evaluate: EvaluateParams = EvaluateParams()
     score: ScoreParams = ScoreParams()
     publish: PublishParams = PublishParams()
+    report: ReportParams = ReportParams()
 
     @model_validator(mode="after")
     def _check_split(self) -> Params:

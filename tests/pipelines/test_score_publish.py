@@ -16,35 +16,10 @@ import sqlalchemy as sa
 from postgres import POSTGRES_URL, drop_schema, postgres_or_skip
 from small_project import write_params
 
-from models import registry
 from readiness.errors import ReadinessError
 from readiness.scoring.contract import ScoreContractError
 
 ROOT = Path(__file__).parents[2]
-
-
-@pytest.fixture(scope="module")
-def scored(small_validated, tmp_path_factory):
-    from pipelines import features, labels, score, train
-
-    folder = tmp_path_factory.mktemp("scoring_project")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
-    mp.delenv("READINESS_DATABASE_URL", raising=False)
-    project = write_params(folder, small_validated)
-    features.run(project)
-    labels.run(project)
-    tr = train.run(project)
-    registry.set_champion(project.params.train.mlflow.registered_model, tr["model_version"])
-    summary = score.run(project)
-    yield {
-        "folder": folder,
-        "project": project,
-        "summary": summary,
-        "sim": small_validated,
-        "mp": mp,
-    }
-    mp.undo()
 
 
 def frames(scored):
