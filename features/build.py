@@ -68,6 +68,50 @@ def _validated_frame(expr, schema, catalog, what: str) -> pd.DataFrame:
         ) from exc
 
 
+def family_availability(validated: Path) -> dict[str, str]:
+    """Feature families the data cannot feed, with the reason (an export without engagement
+    events, content without belief tags, ...). Their features are computed as 0 like any absent
+    signal; the catalogue and the report say they are unavailable rather than low."""
+    import pandas as pd
+
+    from readiness.domain import BELIEFS, STAKEHOLDER_AUDIENCES
+
+    def read(table: str, columns: list[str]) -> pd.DataFrame:
+        return pd.read_parquet(validated / table, columns=columns)
+
+    events = read("events", ["event_type", "asset_id"])
+    assets = read("assets", ["asset_id", "belief_stage", "audience"]).set_index("asset_id")
+    out: dict[str, str] = {}
+    if events.empty:
+        for fam in (*BELIEFS, "intent", "engagement"):
+            out[fam] = "the data has no engagement events"
+        return out | _static_gaps(read)
+    consumed = events["asset_id"].dropna().astype("int64")
+    stages = consumed.map(assets["belief_stage"]).value_counts()
+    audiences = consumed.map(assets["audience"])
+    for b in BELIEFS:
+        if stages.get(b, 0) == 0 and not (
+            b == "alignment" and audiences.isin(STAKEHOLDER_AUDIENCES).any()
+        ):
+            out[b] = f"no consumed content is tagged with the {b} belief"
+    if not events["event_type"].isin(["pricing_page_view", "demo_request", "form_submit"]).any():
+        out["intent"] = "the data has no pricing views, demo requests or forms"
+    return out | _static_gaps(read)
+
+
+def _static_gaps(read) -> dict[str, str]:
+    leads = read("leads", ["persona", "seniority", "source_channel", "email_domain_type"])
+    accounts = read("accounts", ["industry", "employee_band", "region"])
+    out = {}
+    fit = [c for c in ("industry", "employee_band", "region") if accounts[c].isna().all()]
+    fit += [c for c in ("persona", "seniority", "source_channel") if leads[c].isna().all()]
+    if len(fit) == 6:
+        out["fit"] = "no firmographic or role attribute is filled"
+    if leads["email_domain_type"].isna().all() and accounts["employee_band"].isna().all():
+        out["disqualifiers"] = "neither email domain types nor company sizes are filled"
+    return out
+
+
 def build_features(
     validated: Path,
     out: Path,
@@ -116,11 +160,15 @@ def build_features(
     shutil.rmtree(work, ignore_errors=True)
 
     version = catalog_version(catalog)
+    unavailable = family_availability(validated)
+    for family, reason in unavailable.items():
+        log.warning("features: family %s is unavailable: %s (its features are 0)", family, reason)
     (out / "catalog.json").write_text(
         json.dumps(
             {
                 "version": version,
                 "windows": list(p.windows),
+                "unavailable_families": unavailable,
                 "features": [asdict(f) for f in catalog],
             },
             indent=2,
@@ -129,6 +177,7 @@ def build_features(
     )
     return {
         "catalog_version": version,
+        "unavailable_families": unavailable,
         "features": len(catalog),
         "end_of_data": day_date(end_day),
         **summary,

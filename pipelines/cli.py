@@ -78,6 +78,37 @@ def simulate(
     )
 
 
+@app.command("import")
+def import_(
+    params: ParamsOption = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="The mapping file (YAML); default: import.mapping in params.yaml."),
+    ] = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(help="Folder of the export's files; default: the mapping's own source."),
+    ] = None,
+) -> None:
+    """Map your own CRM/marketing export onto the raw tables (then run ingest and the other stages)."""
+    from pipelines import importer as stage
+
+    r = stage.run(_project(params), mapping=mapping, source=source)
+    for table, t in r["tables"].items():
+        typer.echo(
+            f"  {table:<14} {t['rows']:>9,} rows"
+            + ("  (absent from the export: empty)" if t.get("absent") else "")
+        )
+    for f in r["files"].values():
+        for col, share in f["empty_columns"].items():
+            typer.echo(f"  note: {f['file']} column {col} is {share:.0%} empty")
+    if r.get("zero_amount_opportunities"):
+        typer.echo(f"  note: {r['zero_amount_opportunities']:,} opportunities have amount 0")
+    typer.echo(
+        f"import: {r['mapping']} -> {sum(t['rows'] for t in r['tables'].values()):,} rows in {len(r['tables'])} raw tables"
+    )
+
+
 @app.command()
 def ingest(
     params: ParamsOption = None,

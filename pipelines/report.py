@@ -64,6 +64,24 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
         )
     scores_path = project.resolve(paths.scores) / "leads.parquet"
     metrics = project.resolve(paths.metrics)
+    catalog_meta = _optional_json(project.resolve(paths.features) / "catalog.json") or {}
+    notes = [
+        f"Feature family '{family}' is unavailable in this data ({reason}): its features are 0 for every lead, "
+        "so the model cannot use it; missing is not the same as low."
+        for family, reason in catalog_meta.get("unavailable_families", {}).items()
+    ]
+    deal_size = _optional_json(project.resolve(paths.labels) / "deal_size.json") or {}
+    if deal_size and not deal_size.get("overall_mean"):
+        notes.append(
+            f"The {deal_size.get('won_deals', 0):,} won deals used for deal sizes all have amount 0, so expected "
+            "revenue reads 0: the export does not say what deals were worth."
+        )
+    imported = _optional_json(metrics / "import.json")
+    if imported and imported.get("absent_tables"):
+        notes.append(
+            f"The export has no {', '.join(imported['absent_tables'])}: those tables are empty, and "
+            "nothing built on them is shown as if it were measured."
+        )
     return ReportInputs(
         ladder=params.ladder,
         leads=table("leads"),
@@ -83,6 +101,7 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
         scores=pd.read_parquet(scores_path) if scores_path.exists() else None,
         score_summary=_optional_json(metrics / "score.json"),
         sales_gate=params.score.routing.sales_gate,
+        notes=notes,
         driver_rows=params.report.driver_rows,
         shap_rows=params.report.shap_rows,
         seed=params.report.seed,

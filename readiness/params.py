@@ -383,6 +383,16 @@ class ReportParams:
 
 
 @dataclass(config=_STRICT, frozen=True)
+class ImportParams:
+    """Bring your own export (params.yaml section `import`): the mapping file that turns the
+    export's files into the raw tables at `paths.raw`, and optionally where the files are (else
+    the mapping's own `source`, relative to the mapping file)."""
+
+    mapping: str | None = None
+    source: str | None = None
+
+
+@dataclass(config=_STRICT, frozen=True)
 class Params:
     """The whole params.yaml."""
 
@@ -397,6 +407,7 @@ class Params:
     score: ScoreParams = ScoreParams()
     publish: PublishParams = PublishParams()
     report: ReportParams = ReportParams()
+    importer: ImportParams = ImportParams()  # the `import` section (a Python keyword)
 
     @model_validator(mode="after")
     def _check_split(self) -> Params:
@@ -498,8 +509,11 @@ def load_params(path: Path | str | None = None) -> ProjectParams:
         raise ReadinessError(f"Params file {path} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ReadinessError(f"Params file {path} must hold a mapping of sections.")
+    sections = dict(raw)
+    if "import" in sections:
+        sections["importer"] = sections.pop("import")
     try:
-        params = Params(**raw)
+        params = Params(**sections)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in exc.errors()

@@ -372,6 +372,14 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
             warnings.append(f"{table} is empty")
         if dropped[table]:
             warnings.append(f"ignored unknown column(s): {', '.join(dropped[table])}")
+        if table == "opportunities" and accepted:
+            opp = pd.read_parquet(out_dir, columns=["outcome", "amount"])
+            zero = int(((opp["outcome"] == "won") & (opp["amount"] == 0)).sum())
+            if zero:
+                warnings.append(
+                    f"{zero} won opportunit{'y has' if zero == 1 else 'ies have'} amount 0 "
+                    "(kept; deal sizes are estimated from the others)"
+                )
         report["tables"][table] = {
             "source": str(path),
             "read": read,

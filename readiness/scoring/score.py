@@ -172,7 +172,7 @@ def score_leads(
     )
     sug = r.suggest_assets(con, want, ctx.consumed, ctx.assets).set_index("lead_id")
     out["next_asset_id"] = out["lead_id"].map(sug["next_asset_id"]).astype("Int64")
-    out["next_asset"] = out["lead_id"].map(sug["next_asset"])
+    out["next_asset"] = out["lead_id"].map(sug["next_asset"]).astype(object)
     timings["next_asset"] = time.perf_counter() - t3
 
     t4 = time.perf_counter()
@@ -282,9 +282,7 @@ def account_view(
     account's route is the route of its most ready lead that is not disqualified.
     """
     ps = probability_column(sales_gate)
-    df = leads[
-        ["lead_id", "account_id", ps, "expected_revenue", "route", probability_column(ladder[-1])]
-    ].copy()
+    df = leads[["lead_id", "account_id", ps, "expected_revenue", "route"]].copy()
     df["disq"] = df["route"] == r.DISQUALIFIED
     df["sales_now"] = (df["route"] == r.SALES_NOW).astype(int)
     df["breadth"] = (

@@ -1,0 +1,315 @@
+"""Bring your own CRM export: a declarative mapping (YAML) from a user's files onto the raw tables.
+
+A mapping names the export's files, then for each raw table (DESIGN.md section 3) the file it
+comes from and how each of its columns is made:
+
+    column: <name>                 the file's column, as is
+    column + values: {...}         through a value map (their names onto ours; null = empty);
+                                   a value the map does not cover is an error, unless the map has
+                                   a "*" entry for "anything else"
+    column + date_format: "%Y-%m-%d"   parsed as a date/time (an unparseable value is an error)
+    column + fill: <value>         empty cells get this value
+    key: <namespace> + column      their string ids numbered into our integer ids; the same
+                                   namespace gives the same number in every file (a lead's mql_id
+                                   in the deals file finds its lead)
+    value: <constant>              the same value on every row (a milestone from a date column)
+    template: "text {column}"      text built from the file's columns
+    row_number: true               1, 2, 3, ... (ids of events)
+
+A table may take rows from several files (a list of such blocks: milestones from a leads file
+and a deals file), keep `distinct` rows (assets from the landing pages the leads arrived on) and
+`skip_rows_without` some columns (a milestone only where its date column is filled). Tables the
+export lacks are written empty: the pipeline trains on what exists and says what is missing.
+
+Every mapping error names the mapping key, the file and the rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from readiness.errors import ReadinessError
+from readiness.raw.schemas import TABLES, columns_of
+
+log = logging.getLogger(__name__)
+
+
+class ColumnRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    column: str | None = None
+    values: dict[str, Any] | None = None
+    date_format: str | None = None
+    fill: Any = None
+    key: str | None = None
+    value: Any = None
+    template: str | None = None
+    row_number: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ColumnRule:
+        sources = [
+            self.column is not None and self.key is None,
+            self.key is not None,
+            self.value is not None,
+            self.template is not None,
+            self.row_number,
+        ]
+        if sum(sources) != 1:
+            raise ValueError(
+                "give exactly one of: column (with optional values/date_format/fill), key + column, "
+                "value, template, row_number"
+            )
+        if self.key is not None and self.column is None:
+            raise ValueError("key needs the column that holds their id")
+        return self
+
+
+class Block(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_: str
+    columns: dict[str, ColumnRule]
+    distinct: bool = False
+    skip_rows_without: list[str] = []
+
+    def __init__(self, **data: Any):
+        if "from" in data:
+            data["from_"] = data.pop("from")
+        super().__init__(**data)
+
+
+class Mapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    source: str | None = None
+    files: dict[str, str]
+    tables: dict[str, Block | list[Block]]
+    read_options: dict[str, Any] = {}
+
+
+def load_mapping(path: Path) -> Mapping:
+    """Read and check a mapping file; problems name the key."""
+    if not path.is_file():
+        raise ReadinessError(f"Mapping file {path} does not exist.")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+        mapping = Mapping(**raw)
+    except yaml.YAMLError as exc:
+        raise ReadinessError(f"Mapping {path} is not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        union_noise = (
+            "Input should be a valid list",
+            "Input should be a valid dictionary or instance of Block",
+        )
+        problems = "; ".join(
+            ".".join(str(x) for x in e["loc"] if x not in ("Block", "list[Block]")).replace(
+                "from_", "from"
+            )
+            + f": {e['msg']}"
+            for e in exc.errors()
+            if not e["msg"].startswith(union_noise)
+        )
+        raise ReadinessError(f"Mapping {path} is invalid: {problems}.") from exc
+    for table, blocks in mapping.tables.items():
+        if table not in TABLES:
+            raise ReadinessError(
+                f"Mapping {path}: tables.{table} is not a raw table; known: {', '.join(TABLES)}."
+            )
+        for i, block in enumerate(blocks if isinstance(blocks, list) else [blocks]):
+            where = f"tables.{table}" + (f"[{i}]" if isinstance(blocks, list) else "")
+            if block.from_ not in mapping.files:
+                raise ReadinessError(
+                    f"Mapping {path}: {where}.from names file '{block.from_}', which is not under files "
+                    f"({', '.join(mapping.files)})."
+                )
+            unknown = [c for c in block.columns if c not in columns_of(table)]
+            if unknown:
+                raise ReadinessError(
+                    f"Mapping {path}: {where}.columns names {unknown}, not columns of raw table '{table}' "
+                    f"({', '.join(columns_of(table))})."
+                )
+    return mapping
+
+
+def _rows(index: pd.Index, limit: int = 5) -> str:
+    """File data rows as people count them: the first data row is row 1 (line 2 of a CSV)."""
+    return ", ".join(str(int(i) + 1) for i in index[:limit]) + (
+        " ..." if len(index) > limit else ""
+    )
+
+
+class _Keys:
+    """Their string ids -> our integer ids, one numbering per namespace, stable across files."""
+
+    def __init__(self):
+        self.maps: dict[str, dict[str, int]] = {}
+
+    def number(self, namespace: str, values: pd.Series) -> pd.Series:
+        m = self.maps.setdefault(namespace, {})
+        for v in pd.unique(values.dropna().astype(str)):
+            if v not in m:
+                m[v] = len(m) + 1
+        return values.astype("string").map(m).astype("Int64")
+
+
+def _column(
+    frame: pd.DataFrame, rule: ColumnRule, where: str, file: str, keys: _Keys, mapping_path: Path
+) -> pd.Series:
+    if rule.value is not None:
+        return pd.Series([rule.value] * len(frame), index=frame.index, dtype=object)
+    if rule.row_number:
+        return pd.Series(np.arange(1, len(frame) + 1), index=frame.index)
+    if rule.template is not None:
+        try:
+            return frame.apply(lambda r: rule.template.format(**r.to_dict()), axis=1)
+        except KeyError as exc:
+            raise ReadinessError(
+                f"Mapping {mapping_path}: {where}.template names column {exc} that {file} lacks "
+                f"(it has: {', '.join(frame.columns)})."
+            ) from exc
+    if rule.column not in frame.columns:
+        raise ReadinessError(
+            f"Mapping {mapping_path}: {where}.column names column '{rule.column}' that {file} lacks "
+            f"(it has: {', '.join(frame.columns)})."
+        )
+    s = frame[rule.column]
+    if rule.key is not None:
+        return keys.number(rule.key, s)
+    if rule.values is not None:
+        present = s.notna()
+        text = s.astype("string")
+        known = text.isin(list(rule.values)) | ~present
+        if not known.all() and "*" not in rule.values:
+            bad = text[~known]
+            raise ReadinessError(
+                f"Mapping {mapping_path}: {where}.values does not cover {bad.nunique()} value(s) of column "
+                f"'{rule.column}' in {file}: {', '.join(repr(v) for v in bad.unique()[:5])} "
+                f"({len(bad)} rows: {_rows(bad.index)}). Add them to the value map (null leaves the cell empty)."
+            )
+        other = rule.values.get("*")
+        s = text.map(lambda v: rule.values.get(v, other) if pd.notna(v) else None).astype(object)
+    if rule.date_format is not None:
+        parsed = pd.to_datetime(s, format=rule.date_format, errors="coerce")
+        bad = s.notna() & (s.astype("string").str.strip() != "") & parsed.isna()
+        if bad.any():
+            raise ReadinessError(
+                f"Mapping {mapping_path}: {where}.date_format '{rule.date_format}' does not parse {int(bad.sum())} "
+                f"value(s) of column '{rule.column}' in {file} (rows {_rows(s.index[bad])}; e.g. "
+                f"{', '.join(repr(v) for v in s[bad].head(3))})."
+            )
+        s = parsed
+    if rule.fill is not None:
+        s = s.where(s.notna(), rule.fill)
+    return s
+
+
+def _read(path: Path, options: dict[str, Any]) -> pd.DataFrame:
+    if not path.exists():
+        raise ReadinessError(
+            f"Export file {path} (named under the mapping's files) does not exist."
+        )
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], **options)
+
+
+def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> dict:
+    """Write the raw tables the mapping describes into `out` (Parquet); return the import report:
+    rows per table and file, tables absent from the export, empty columns of each file."""
+    mapping = load_mapping(mapping_path)
+    folder = source or (
+        mapping_path.parent / mapping.source if mapping.source else mapping_path.parent
+    )
+    files = {k: _read(folder / v, mapping.read_options) for k, v in mapping.files.items()}
+    keys = _Keys()
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict = {
+        "mapping": mapping.name,
+        "source": str(folder),
+        "files": {
+            k: {
+                "file": mapping.files[k],
+                "rows": len(df),
+                "empty_columns": {
+                    c: round(float(df[c].isna().mean()), 4)
+                    for c in df.columns
+                    if df[c].isna().mean() > 0.5
+                },
+            }
+            for k, df in files.items()
+        },
+        "tables": {},
+        "absent_tables": [],
+    }
+    for table in TABLES:
+        spec = mapping.tables.get(table)
+        cols = list(columns_of(table))
+        if spec is None:
+            pd.DataFrame({c: pd.Series(dtype=object) for c in cols}).to_parquet(
+                out / f"{table}.parquet", index=False
+            )
+            report["absent_tables"].append(table)
+            report["tables"][table] = {"rows": 0, "absent": True}
+            continue
+        blocks = spec if isinstance(spec, list) else [spec]
+        parts, per_block = [], []
+        for i, block in enumerate(blocks):
+            where = f"tables.{table}" + (f"[{i}]" if isinstance(spec, list) else "")
+            frame = files[block.from_]
+            file = folder / mapping.files[block.from_]
+            built = pd.DataFrame(
+                {
+                    c: _column(frame, rule, f"{where}.columns.{c}", str(file), keys, mapping_path)
+                    for c, rule in block.columns.items()
+                },
+                index=frame.index,
+            )
+            skipped = 0
+            if block.skip_rows_without:
+                keep = built[block.skip_rows_without].notna().all(axis=1)
+                skipped = int((~keep).sum())
+                built = built[keep]
+            if block.distinct:
+                built = built.drop_duplicates()
+            parts.append(built)
+            per_block.append(
+                {"from": block.from_, "rows": len(built), "skipped_rows_without_values": skipped}
+            )
+        result = pd.concat(parts, ignore_index=True)
+        for c in cols:
+            if c not in result:
+                result[c] = None
+        result = result[cols]
+        result.to_parquet(out / f"{table}.parquet", index=False)
+        report["tables"][table] = {"rows": len(result), "from": per_block}
+    if "opportunities" in mapping.tables:
+        opp = pd.read_parquet(out / "opportunities.parquet")
+        if "amount" in opp and len(opp):
+            report["zero_amount_opportunities"] = int(
+                (pd.to_numeric(opp["amount"], errors="coerce") == 0).sum()
+            )
+    report["key_namespaces"] = {k: len(v) for k, v in keys.maps.items()}
+    # their ids next to ours, to join scores back to the CRM's records
+    (out / "_keys").mkdir(exist_ok=True)
+    for namespace, m in keys.maps.items():
+        pd.DataFrame({"their_id": list(m), "our_id": list(m.values())}).to_parquet(
+            out / "_keys" / f"{namespace}.parquet", index=False
+        )
+    (out / "_import.json").write_text(json.dumps(report, indent=2) + "\n")
+    log.info(
+        "import: %s -> %s (%s absent)",
+        mapping.name,
+        out,
+        ", ".join(report["absent_tables"]) or "none",
+    )
+    return report
