@@ -491,58 +491,51 @@ def _trust_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Sectio
     )
     if inp.calibration is not None and not inp.calibration.empty:
         cal = inp.calibration
-
-        def cal_panel(gate):
-            def plot(ax):
-                g = cal[cal["gate"] == gate]
-                for i, (name, gg) in enumerate(g.groupby("model")):
-                    ax.plot(
-                        gg["predicted"],
-                        gg["observed"],
-                        marker="o",
-                        ms=3,
-                        label=name,
-                        color=COLORS[i],
-                    )
-                hi = float(max(g["predicted"].max(), g["observed"].max()))
-                ax.plot([0, hi], [0, hi], ls="--", color="#999", lw=1)
-                ax.set_xlabel("predicted probability", fontsize=7)
-                ax.set_ylabel("observed rate", fontsize=7)
-                ax.legend(fontsize=6)
-
-            return plot
-
         worst = table.loc[table["model_ece"].idxmax()]
         s.add_figure(
             draw_grid(
                 "Calibration per gate: model and baselines",
-                f"The model's points lie on the diagonal; its worst gate ({_label(worst['gate'])}) is off by "
+                f"Points on the dashed diagonal are perfectly calibrated; the model's worst gate ({_label(worst['gate'])}) is off by "
                 f"{worst['model_ece']:.3f} on average.",
-                [(_label(g), cal_panel(g)) for g in cal["gate"].unique()],
+                [
+                    (
+                        _label(g),
+                        _curves(
+                            cal,
+                            g,
+                            "predicted",
+                            "observed",
+                            "predicted probability",
+                            "observed rate",
+                            markers=True,
+                        ),
+                    )
+                    for g in cal["gate"].unique()
+                ],
             )
         )
     if inp.lift is not None and not inp.lift.empty:
         lift = inp.lift
-
-        def lift_panel(gate):
-            def plot(ax):
-                g = lift[lift["gate"] == gate]
-                for i, (name, gg) in enumerate(g.groupby("model")):
-                    ax.plot(gg["targeted"], gg["recall"], label=name, color=COLORS[i])
-                ax.plot([0, 1], [0, 1], ls="--", color="#999", lw=1)
-                ax.set_xlabel("share of leads targeted", fontsize=7)
-                ax.set_ylabel("share of crossings caught", fontsize=7)
-                ax.legend(fontsize=6)
-
-            return plot
-
         best = table.loc[table["model_top_decile_lift"].idxmax()]
         s.add_figure(
             draw_grid(
                 "Lift per gate: model and baselines",
                 f"Working the model's top 10 % catches {best['model_top_decile_lift']:.1f}x the average rate of "
                 f"{_label(best['gate'])} crossings.",
-                [(_label(g), lift_panel(g)) for g in lift["gate"].unique()],
+                [
+                    (
+                        _label(g),
+                        _curves(
+                            lift,
+                            g,
+                            "targeted",
+                            "recall",
+                            "share of leads targeted",
+                            "share of crossings caught",
+                        ),
+                    )
+                    for g in lift["gate"].unique()
+                ],
             )
         )
     if inp.sufficiency is not None and not inp.sufficiency.empty:
@@ -561,6 +554,27 @@ def _trust_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Sectio
         )
     summary["sections"]["trust"] = {"gates": rows}
     return s
+
+
+def _curves(
+    frame: pd.DataFrame, gate: str, x: str, y: str, xlabel: str, ylabel: str, markers: bool = False
+):
+    """A panel with one curve per model (the model and both baselines) of one gate, and the
+    diagonal (perfect calibration, or random targeting)."""
+
+    def plot(ax):
+        g = frame[frame["gate"] == gate]
+        for i, (name, gg) in enumerate(g.groupby("model")):
+            ax.plot(
+                gg[x], gg[y], marker="o" if markers else None, ms=3, label=name, color=COLORS[i]
+            )
+        hi = float(max(g[x].max(), g[y].max())) if markers else 1.0
+        ax.plot([0, hi], [0, hi], ls="--", color="#999", lw=1)
+        ax.set_xlabel(xlabel, fontsize=7)
+        ax.set_ylabel(ylabel, fontsize=7)
+        ax.legend(fontsize=6)
+
+    return plot
 
 
 def _routing_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Section:

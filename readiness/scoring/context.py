@@ -16,16 +16,10 @@ import ibis
 import pandas as pd
 
 from features.sources import Tables, load_tables
+from readiness.domain import EVENT_TYPES
 
-ENGAGED_EVENTS = (
-    "email_click",
-    "page_view",
-    "asset_download",
-    "webinar_attended",
-    "form_submit",
-    "pricing_page_view",
-    "demo_request",
-)
+# every event but an email open (opens are noise: image loads, privacy proxies)
+ENGAGED_EVENTS = tuple(e for e in EVENT_TYPES if e != "email_open")
 _EVENT_WORDS = {
     "email_click": "clicked an email",
     "page_view": "viewed",
