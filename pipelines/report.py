@@ -3,8 +3,9 @@
 Inputs: `paths.validated` (leads, accounts, milestones, opportunities, content events, assets),
 `paths.features`/training (the test cohort, for drivers), `paths.models`/readiness (the trained
 gate models), `paths.metrics`/evaluate.json, `paths.plots`/{calibration,lift}.csv,
-`paths.evaluation`/data_sufficiency.csv and, where present, `paths.scores`/leads.parquet and
-`paths.metrics`/score.json. A missing optional input leaves its section with a note, never a
+`paths.evaluation`/data_sufficiency.csv, `paths.features`/catalog.json (unavailable families),
+`paths.labels`/deal_size.json and, where present, `paths.scores`/leads.parquet and
+`paths.metrics`/import.json. A missing optional input leaves its section with a note, never a
 failure.
 Outputs: `paths.reports`/readiness_report.html and `paths.metrics`/report.json.
 Params: report, train (test cohort dates), ladder.
@@ -99,7 +100,6 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
         lift=_optional_csv(project.resolve(paths.plots) / "lift.csv"),
         sufficiency=_optional_csv(project.resolve(paths.evaluation) / "data_sufficiency.csv"),
         scores=pd.read_parquet(scores_path) if scores_path.exists() else None,
-        score_summary=_optional_json(metrics / "score.json"),
         sales_gate=params.score.routing.sales_gate,
         notes=notes,
         driver_rows=params.report.driver_rows,

@@ -40,7 +40,6 @@ class ReportInputs:
     lift: pd.DataFrame | None = None
     sufficiency: pd.DataFrame | None = None
     scores: pd.DataFrame | None = None  # data/scores/leads.parquet
-    score_summary: dict | None = None  # artifacts/metrics/score.json
     sales_gate: str = "qualified_conversation"
     notes: list[str] = field(default_factory=list)
     driver_rows: int = 20_000
