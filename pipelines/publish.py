@@ -19,6 +19,7 @@ import time
 
 import pandas as pd
 
+from pipelines.score import content_hash
 from readiness.errors import ReadinessError
 from readiness.params import ProjectParams
 from readiness.publish.export import export_run
@@ -46,6 +47,11 @@ def load_run(project: ProjectParams) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
         project.resolve(params.paths.features) / "scoring.parquet", columns=["lead_id"]
     )
     validate_scores(leads, params.ladder, params.score.top_drivers, open_leads["lead_id"])
+    if content_hash(leads) not in run["run_id"]:
+        raise ReadinessError(
+            f"{folder / 'leads.parquet'} is not the table run {run['run_id']} was scored as (its content changed "
+            "since `readiness score`); score again so that the run id names this table."
+        )
     if len(leads) != run["leads"] or len(accounts) != run["accounts"]:
         raise ReadinessError(
             f"{folder}: run.json counts ({run['leads']} leads, {run['accounts']} accounts) do not match the "

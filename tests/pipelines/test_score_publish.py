@@ -157,6 +157,20 @@ def test_a_broken_score_table_is_not_published_and_the_current_run_stays(target)
     assert runs["run_id"].tolist() == [first["run_id"]] and runs["current"].tolist() == ["*"]
 
 
+def test_a_table_changed_after_scoring_is_not_published_under_the_runs_id(scored):
+    from pipelines import publish
+
+    path = scored["folder"] / "data" / "scores" / "leads.parquet"
+    good = pd.read_parquet(path)
+    changed = good.assign(driver_1=good["driver_1"].where(good.index != 0, "+ edited by hand: 1"))
+    changed.to_parquet(path, index=False)
+    try:
+        with pytest.raises(ReadinessError, match="is not the table run .* was scored as"):
+            publish.run(scored["project"])
+    finally:
+        good.to_parquet(path, index=False)
+
+
 def test_the_database_password_is_never_printed(scored, tmp_path):
     postgres_or_skip()
     secret = "s3cret-do-not-print"
