@@ -30,6 +30,7 @@ from features.sources import (
     measure_streams,
     static_attributes,
 )
+from readiness.domain import BELIEFS, STAKEHOLDER_AUDIENCES
 from readiness.errors import ReadinessError
 from readiness.params import FeaturesParams
 
@@ -72,9 +73,6 @@ def family_availability(validated: Path) -> dict[str, str]:
     """Feature families the data cannot feed, with the reason (an export without engagement
     events, content without belief tags, ...). Their features are computed as 0 like any absent
     signal; the catalogue and the report say they are unavailable rather than low."""
-    import pandas as pd
-
-    from readiness.domain import BELIEFS, STAKEHOLDER_AUDIENCES
 
     def read(table: str, columns: list[str]) -> pd.DataFrame:
         return pd.read_parquet(validated / table, columns=columns)

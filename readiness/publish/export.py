@@ -13,17 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from readiness.scoring.score import HANDOFF_COLUMNS
-
-HANDOFF_EXPORT = (
-    "lead_id",
-    "account_id",
-    *HANDOFF_COLUMNS,
-    "p_next_gate",
-    "persona",
-    "industry",
-    "region",
-)
+from readiness.scoring.score import HANDOFF_RECORD
 
 
 def _for_csv(frame: pd.DataFrame) -> pd.DataFrame:
@@ -40,7 +30,7 @@ def export_run(
     """Write the run's files to folder/<run_id>/ (replacing an earlier export of the same run)."""
     target = folder / run["run_id"]
     target.mkdir(parents=True, exist_ok=True)
-    handoffs = leads.loc[leads["route"] == "sales_now", list(HANDOFF_EXPORT)].sort_values(
+    handoffs = leads.loc[leads["route"] == "sales_now", list(HANDOFF_RECORD)].sort_values(
         ["sla_due", "lead_id"]
     )
     files = {"leads": leads, "accounts": accounts, "handoffs": handoffs}

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from readiness.errors import ReadinessError
+from readiness.scoring.score import HANDOFF_RECORD
 
 log = logging.getLogger(__name__)
 RUN_COLUMNS = (
@@ -181,24 +182,7 @@ def _ensure(conn: Connection, names: Names, tables: dict) -> None:
             table.create(conn)
             log.info("publish: created table %s", table.name)
     q = lambda n: names.qualified(conn, n)  # noqa: E731
-    handoff_cols = ", ".join(
-        f"l.{c}"
-        for c in (
-            "lead_id",
-            "account_id",
-            "owner",
-            "sla_due",
-            "p_next_gate",
-            "trigger",
-            "problem_hypothesis",
-            "disqualifiers_checked",
-            "last_touches",
-            "opener",
-            "persona",
-            "industry",
-            "region",
-        )
-    )
+    handoff_cols = ", ".join(f"l.{c}" for c in HANDOFF_RECORD)
     views = {
         "current_leads": f"SELECT l.* FROM {q('leads')} l JOIN {q('current')} c ON l.run_id = c.run_id",
         "current_accounts": f"SELECT a.* FROM {q('accounts')} a JOIN {q('current')} c ON a.run_id = c.run_id",
@@ -227,9 +211,12 @@ def _current_run(conn: Connection, tables: dict) -> str | None:
     return conn.execute(sa.select(tables["current"].c.run_id)).scalar()
 
 
-def _set_current(conn: Connection, tables: dict, run_id: str, action: str) -> None:
+def _set_current(
+    conn: Connection, tables: dict, run_id: str, action: str, previous: str | None
+) -> None:
+    """Point `current` at run_id (previous: the run current until now, read by the caller in
+    the same transaction) and log the change."""
     cur = tables["current"]
-    previous = _current_run(conn, tables)
     at = _now()
     if previous is None:
         conn.execute(cur.insert().values(id=1, run_id=run_id, made_current_at=at))
@@ -344,7 +331,7 @@ def publish_run(
                 )
             if previous == run_id:
                 return PublishOutcome(run_id, "unchanged", len(leads), len(accounts), previous)
-            _set_current(conn, tables, run_id, "publish")
+            _set_current(conn, tables, run_id, "publish", previous)
             return PublishOutcome(run_id, "made_current", len(leads), len(accounts), previous)
         conn.execute(
             tables["runs"]
@@ -366,7 +353,7 @@ def publish_run(
         acc_frame.insert(0, "run_id", run_id)
         _insert(conn, names, "leads", tables["leads"], lead_frame, chunk_rows, on_chunk)
         _insert(conn, names, "accounts", tables["accounts"], acc_frame, chunk_rows, on_chunk)
-        _set_current(conn, tables, run_id, "publish")
+        _set_current(conn, tables, run_id, "publish", previous)
     return PublishOutcome(run_id, "published", len(leads), len(accounts), previous)
 
 
@@ -411,7 +398,7 @@ def make_current(
                 f"No published run {run_id!r}; list them with `readiness publish --list`."
             )
         if current != run_id:
-            _set_current(conn, tables, run_id, "rollback")
+            _set_current(conn, tables, run_id, "rollback", current)
         return current
 
 

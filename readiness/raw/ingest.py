@@ -378,7 +378,7 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
             if zero:
                 warnings.append(
                     f"{zero} won opportunit{'y has' if zero == 1 else 'ies have'} amount 0 "
-                    "(kept; deal sizes are estimated from the others)"
+                    "(kept; they count in the deal-size means)"
                 )
         report["tables"][table] = {
             "source": str(path),

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from readiness.errors import ReadinessError
 from readiness.raw.schemas import TABLES, columns_of
@@ -76,15 +76,10 @@ class ColumnRule(BaseModel):
 class Block(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    from_: str
+    from_: str = Field(alias="from")  # `from` is a Python keyword
     columns: dict[str, ColumnRule]
     distinct: bool = False
     skip_rows_without: list[str] = []
-
-    def __init__(self, **data: Any):
-        if "from" in data:
-            data["from_"] = data.pop("from")
-        super().__init__(**data)
 
 
 class Mapping(BaseModel):
@@ -112,9 +107,7 @@ def load_mapping(path: Path) -> Mapping:
             "Input should be a valid dictionary or instance of Block",
         )
         problems = "; ".join(
-            ".".join(str(x) for x in e["loc"] if x not in ("Block", "list[Block]")).replace(
-                "from_", "from"
-            )
+            ".".join(str(x) for x in e["loc"] if x not in ("Block", "list[Block]"))
             + f": {e['msg']}"
             for e in exc.errors()
             if not e["msg"].startswith(union_noise)

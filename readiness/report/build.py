@@ -16,6 +16,7 @@ from features.catalog import Feature
 from features.sources import CATEGORICAL_VOCABULARY
 from models.bundle import ReadinessModel
 from models.explain import PathAttribution, exact_shap
+from readiness.domain import BELIEFS
 from readiness.report import metrics as m
 from readiness.report.render import COLORS, Section, draw, draw_grid, page
 
@@ -188,16 +189,14 @@ def _drivers_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Sect
                 pivot[fam],
                 bottom=bottom,
                 label=fam,
-                color=COLORS[i % len(COLORS)] if i < 7 else None,
+                color=COLORS[i] if i < len(COLORS) else None,
             )
             bottom += pivot[fam].to_numpy()
         ax.set_ylabel("share of the gate's attribution")
         ax.set_xlabel("gate")
         ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.25))
 
-    belief_share = pivot[
-        [c for c in pivot.columns if c in ("urgency", "category", "capability", "alignment")]
-    ].sum(axis=1)
+    belief_share = pivot[[c for c in pivot.columns if c in BELIEFS]].sum(axis=1)
     s.add_figure(
         draw(
             "Which feature families move readiness, per gate",
@@ -291,7 +290,7 @@ def _stall_section(inp: ReportInputs, crossings: pd.DataFrame, summary: dict) ->
             stalled,
             {
                 "open_leads": "int",
-                **{b: "pct" for b in ("urgency", "category", "capability", "alignment")},
+                **{b: "pct" for b in BELIEFS},
                 "current_stage": "label",
             },
             "Open leads not with sales and not disqualified, by the gate they stand at; each row's shares "
@@ -300,7 +299,7 @@ def _stall_section(inp: ReportInputs, crossings: pd.DataFrame, summary: dict) ->
 
         def beliefs(ax):
             bottom = np.zeros(len(stalled))
-            for i, b in enumerate(("urgency", "category", "capability", "alignment")):
+            for i, b in enumerate(BELIEFS):
                 ax.bar(
                     stalled["current_stage"].str.replace("_", " "),
                     stalled[b],
@@ -313,11 +312,7 @@ def _stall_section(inp: ReportInputs, crossings: pd.DataFrame, summary: dict) ->
             ax.set_xlabel("gate the lead stands at (last crossed)")
             ax.legend(fontsize=7)
 
-        top_belief = (
-            stalled.set_index("current_stage")[["urgency", "category", "capability", "alignment"]]
-            .sum()
-            .idxmax()
-        )
+        top_belief = stalled.set_index("current_stage")[list(BELIEFS)].sum().idxmax()
         s.add_figure(
             draw(
                 "The missing belief of stalled leads",

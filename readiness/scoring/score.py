@@ -192,6 +192,16 @@ HANDOFF_COLUMNS = (
     "owner",
     "sla_due",
 )
+# a handoff as sales receives it (the handoffs view of the database and the CRM export)
+HANDOFF_RECORD = (
+    "lead_id",
+    "account_id",
+    *HANDOFF_COLUMNS,
+    "p_next_gate",
+    "persona",
+    "industry",
+    "region",
+)
 
 
 def _handoff(
