@@ -41,11 +41,11 @@ from features.build import connect  # noqa: E402
 from features.catalog import build_catalog  # noqa: E402
 from models.bundle import ReadinessModel  # noqa: E402
 from models.explain import PathAttribution, exact_shap  # noqa: E402
+from pipelines.publish.store import make_engine, publish_run  # noqa: E402
+from pipelines.score.context import LeadContext, gather_context  # noqa: E402
+from pipelines.score.leads import score_leads  # noqa: E402
 from readiness.params import load_params  # noqa: E402
-from readiness.publish.store import make_engine, publish_run  # noqa: E402
-from readiness.scoring.context import LeadContext, gather_context  # noqa: E402
-from readiness.scoring.contract import validate_scores  # noqa: E402
-from readiness.scoring.score import score_leads  # noqa: E402
+from readiness.scores import validate_scores  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
     "READINESS_BENCH_POSTGRES_URL", f"postgresql+psycopg://{getpass.getuser()}@127.0.0.1:5432/test"

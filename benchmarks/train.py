@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import measure, write_results  # noqa: E402
 
 from features.catalog import build_catalog  # noqa: E402
+from models.dataset import load_training_frame  # noqa: E402
 from models.labels import label_column  # noqa: E402
 from models.train import TEST, assign_cohorts, train_models  # noqa: E402
-from pipelines.train import load_training_frame  # noqa: E402
 from readiness.params import load_params  # noqa: E402
 
 

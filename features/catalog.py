@@ -71,472 +71,411 @@ def _win(days: int | None) -> str:
     return f"{days}d" if days else "all"
 
 
+class _Family:
+    """Makes one family's features: `urgency("name", "what it means", kind=..., measure=...)`.
+
+    Defaults: the lead's level, window "all", direction +1 (raises readiness)."""
+
+    def __init__(self, family: str, *, level: str = "lead") -> None:
+        self.family, self.level = family, level
+
+    def __call__(
+        self,
+        name: str,
+        description: str,
+        *,
+        kind: str,
+        measure: str | None = None,
+        window: str = "all",
+        window_days: int | None = None,
+        direction: int = +1,
+        categorical: bool = False,
+    ) -> Feature:
+        return Feature(
+            name=name,
+            family=self.family,
+            window=window,
+            description=description,
+            direction=direction,
+            level=self.level,
+            kind=kind,
+            measure=measure,
+            window_days=window_days,
+            categorical=categorical,
+        )
+
+    def count(
+        self, name: str, description: str, *, measure: str, days: int | None, direction: int = +1
+    ) -> Feature:
+        """The sum of `measure` over the last `days` days (None: ever)."""
+        return self(
+            name,
+            description,
+            kind="sum",
+            measure=measure,
+            window=_win(days),
+            window_days=days,
+            direction=direction,
+        )
+
+
+_capability = _Family("capability")
+_alignment = _Family("alignment", level="account")
+_intent = _Family("intent")
+_engagement = _Family("engagement")
+_progression = _Family("progression")
+_fit = _Family("fit")
+_disqualifiers = _Family("disqualifiers")
+
+
+def _belief_features(belief: str, ws: tuple[int | None, ...]) -> list[Feature]:
+    """Content of one belief consumed by the lead (urgency, category, capability, alignment)."""
+    content, make = _BELIEF_CONTENT[belief], _Family(belief)
+    return [
+        *(
+            make.count(
+                f"{belief}_content_{_win(w)}",
+                f"Pieces of {content} the lead consumed {_when(w)}",
+                measure=f"content_{belief}",
+                days=w,
+            )
+            for w in ws
+        ),
+        make(
+            f"{belief}_deep_all",
+            f"Downloads and webinars of {content} by the lead, ever",
+            kind="sum",
+            measure=f"deep_{belief}",
+        ),
+        make(
+            f"{belief}_distinct_assets",
+            f"Different {belief} assets the lead has consumed",
+            kind="sum",
+            measure=f"new_asset_{belief}",
+        ),
+        make(
+            f"{belief}_recency_weighted",
+            f"Recent {belief} content consumption, recent pieces weighing most",
+            kind="recency",
+            measure=f"content_{belief}",
+            window="derived",
+        ),
+        make(
+            f"{belief}_days_since_last",
+            f"Days since the lead last consumed {belief} content (999 = never)",
+            kind="days_since",
+            measure=f"content_{belief}",
+            window="derived",
+            direction=-1,
+        ),
+    ]
+
+
+def _industry_proof_features(longest: int) -> list[Feature]:
+    """Capability proof from the lead's own industry."""
+    return [
+        _capability.count(
+            f"capability_industry_proof_{longest}d",
+            f"Case studies from the lead's own industry consumed in the last {longest} days",
+            measure="proof_match",
+            days=longest,
+        ),
+        _capability(
+            "capability_industry_proof_all",
+            "Case studies from the lead's own industry consumed, ever",
+            kind="sum",
+            measure="proof_match",
+        ),
+        _capability(
+            "capability_industry_proof_distinct",
+            "Different case studies from the lead's own industry consumed",
+            kind="sum",
+            measure="new_proof_match",
+        ),
+    ]
+
+
+def _account_alignment_features(ws: tuple[int | None, ...], longest: int) -> list[Feature]:
+    """The buying committee as of the cutoff, from everyone at the lead's account."""
+    return [
+        *(
+            _alignment.count(
+                f"account_stakeholder_content_{_win(w)}",
+                "Stakeholder assets (finance, technical, executive) consumed by anyone at the "
+                f"account {_when(w)}",
+                measure="acc_stakeholder",
+                days=w,
+            )
+            for w in ws
+        ),
+        _alignment(
+            "account_stakeholder_downloads_all",
+            "Stakeholder assets downloaded by anyone at the account, ever",
+            kind="sum",
+            measure="acc_stakeholder_download",
+        ),
+        _alignment(
+            "account_stakeholder_personas",
+            "Distinct roles (champion, executive, finance, technical, end user) at the account "
+            "that consumed stakeholder assets",
+            kind="sum",
+            measure="acc_new_stakeholder_persona",
+        ),
+        _alignment(
+            "account_personas_engaged",
+            "Distinct roles of the buying committee engaged at the account",
+            kind="sum",
+            measure="acc_new_persona",
+        ),
+        _alignment(
+            "account_leads",
+            "People from the account known as leads",
+            kind="sum",
+            measure="acc_lead_created",
+            direction=0,
+        ),
+        _alignment(
+            "account_engaged_share",
+            "Share of the account's known people who have engaged",
+            kind="derived",
+            window="derived",
+        ),
+        _alignment(
+            "account_executive_engaged",
+            "An executive at the account has engaged (1 = yes)",
+            kind="flag",
+            measure="acc_new_executive",
+        ),
+        _alignment(
+            "account_finance_engaged",
+            "Someone from finance at the account has engaged (1 = yes)",
+            kind="flag",
+            measure="acc_new_finance",
+        ),
+        _alignment.count(
+            f"account_engaged_{longest}d",
+            f"Engaged actions by anyone at the account in the last {longest} days",
+            measure="acc_engaged",
+            days=longest,
+        ),
+    ]
+
+
+def _intent_features(ws: tuple[int | None, ...], longest: int) -> list[Feature]:
+    """Pricing views, demo requests, forms and what the lead stated in them."""
+    return [
+        *(
+            _intent.count(
+                f"pricing_views_{_win(w)}",
+                f"Pricing page views by the lead {_when(w)}",
+                measure="pricing",
+                days=w,
+            )
+            for w in ws
+        ),
+        _intent("demo_requests_all", "Demo requests by the lead, ever", kind="sum", measure="demo"),
+        _intent(
+            "demo_request_days_since",
+            "Days since the lead last asked for a demo (999 = never)",
+            kind="days_since",
+            measure="demo",
+            window="derived",
+            direction=-1,
+        ),
+        _intent.count(
+            f"forms_{longest}d",
+            f"Forms the lead filled in the last {longest} days",
+            measure="forms",
+            days=longest,
+        ),
+        _intent(
+            "timeline_stated",
+            "Most urgent buying timeline the lead stated in a form (0 none, 1 exploring, "
+            "2 this year, 3 this quarter)",
+            kind="max",
+            measure="timeline",
+        ),
+        _intent(
+            "budget_authority_stated",
+            "The lead said in a form that they hold budget authority (1 = yes)",
+            kind="max",
+            measure="budget_yes",
+        ),
+    ]
+
+
+def _engagement_features(ws: tuple[int | None, ...], longest: int) -> list[Feature]:
+    """Engaged actions, email opens and sales touches."""
+    windowed = []
+    for w in ws:
+        windowed += [
+            _engagement.count(
+                f"engaged_actions_{_win(w)}",
+                f"Engaged actions by the lead (clicks, visits, downloads, forms) {_when(w)}",
+                measure="engaged",
+                days=w,
+            ),
+            _engagement.count(
+                f"active_days_{_win(w)}",
+                f"Days on which the lead took an engaged action {_when(w)}",
+                measure="active_day",
+                days=w,
+            ),
+        ]
+    return [
+        *windowed,
+        _engagement(
+            "engaged_recency_weighted",
+            "Recent engaged actions by the lead, recent ones weighing most",
+            kind="recency",
+            measure="engaged",
+            window="derived",
+        ),
+        _engagement.count(
+            f"email_opens_{longest}d",
+            f"Marketing emails the lead opened in the last {longest} days",
+            measure="opens",
+            days=longest,
+            direction=0,
+        ),
+        _engagement.count(
+            "email_opens_all",
+            "Marketing emails the lead opened, ever",
+            measure="opens",
+            days=None,
+            direction=0,
+        ),
+        _engagement(
+            "engaged_days_since_last",
+            "Days since the lead's last engaged action (999 = never)",
+            kind="days_since",
+            measure="engaged",
+            window="derived",
+            direction=-1,
+        ),
+        _engagement(
+            "momentum_30d",
+            "Engagement momentum: actions in the last 30 days versus the 30 days before "
+            "(-1 falling to +1 rising)",
+            kind="derived",
+            window="derived",
+        ),
+        _engagement.count(
+            "sales_touches_all",
+            "Calls and emails from sales to the lead, ever",
+            measure="touches",
+            days=None,
+            direction=0,
+        ),
+        _engagement(
+            "sales_meetings_all",
+            "Meetings sales held with the lead, ever",
+            kind="sum",
+            measure="meetings",
+        ),
+        _engagement(
+            "sales_touch_days_since",
+            "Days since sales last touched the lead (999 = never)",
+            kind="days_since",
+            measure="touches",
+            window="derived",
+            direction=0,
+        ),
+    ]
+
+
+def _progression_features() -> list[Feature]:
+    """How far along the ladder and the beliefs the lead is."""
+    return [
+        _progression(
+            "belief_stages_touched",
+            "How many of the four beliefs (urgency, category, capability, alignment) the lead "
+            "has consumed content for",
+            kind="derived",
+            window="derived",
+        ),
+        _progression(
+            "touched_in_ladder_order",
+            "The lead moved through beliefs in buying order, urgency first (1 = yes, needs two "
+            "or more)",
+            kind="derived",
+            window="derived",
+        ),
+        _progression(
+            "first_touch_days_since",
+            "Days since the lead first consumed belief content (999 = never)",
+            kind="days_since_first",
+            measure="any_belief",
+            window="derived",
+            direction=0,
+        ),
+        _progression(
+            "lead_age_days",
+            "Days since the lead was created",
+            kind="derived",
+            window="derived",
+            direction=0,
+        ),
+        _progression(
+            "ladder_stage",
+            "Furthest gate of the ladder the lead has reached (0 none, 1 the first gate, ...)",
+            kind="max",
+            measure="ladder_rank",
+        ),
+        _progression(
+            "milestone_days_since",
+            "Days since the lead last moved up the ladder (999 = never)",
+            kind="days_since",
+            measure="ladder_rank",
+            window="derived",
+            direction=-1,
+        ),
+    ]
+
+
+# categorical attributes of the lead and its account: (column, what it is)
+_FIT_ATTRIBUTES = (
+    ("industry", "Industry of the lead's account"),
+    ("employee_band", "Size band of the lead's account (employees)"),
+    ("region", "Region of the lead's account"),
+    ("persona", "Role of the lead in the buying committee"),
+    ("seniority", "Seniority of the lead"),
+    ("source_channel", "Channel that brought the lead in"),
+)
+# yes/no flags that lower readiness: (column, what it is)
+_DISQUALIFIERS = (
+    ("free_email_domain", "The lead uses a free email address (1 = yes)"),
+    ("competitor_email_domain", "The lead's email is from a competitor (1 = yes)"),
+    ("out_of_profile_size", "The account's size is outside the ideal customer profile (1 = yes)"),
+)
+
+
+def _static_features() -> list[Feature]:
+    """Fit (categorical attributes) and disqualifiers (flags), fixed at the lead's creation."""
+    fit = [
+        _fit(
+            attr, text, kind="static", measure=attr, window="static", direction=0, categorical=True
+        )
+        for attr, text in _FIT_ATTRIBUTES
+    ]
+    flags = [
+        _disqualifiers(name, text, kind="static", measure=name, window="static", direction=-1)
+        for name, text in _DISQUALIFIERS
+    ]
+    return fit + flags
+
+
 def build_catalog(windows: tuple[int, ...]) -> tuple[Feature, ...]:
     """The catalogue for the given windows (in days); order is stable and meaningful."""
     ws: tuple[int | None, ...] = (*sorted(windows), None)
     longest = max(windows)
-    f: list[Feature] = []
-    for belief in BELIEFS:
-        content = _BELIEF_CONTENT[belief]
-        for w in ws:
-            f.append(
-                Feature(
-                    f"{belief}_content_{_win(w)}",
-                    belief,
-                    _win(w),
-                    f"Pieces of {content} the lead consumed {_when(w)}",
-                    +1,
-                    "lead",
-                    "sum",
-                    f"content_{belief}",
-                    w,
-                )
-            )
-        f += [
-            Feature(
-                f"{belief}_deep_all",
-                belief,
-                "all",
-                f"Downloads and webinars of {content} by the lead, ever",
-                +1,
-                "lead",
-                "sum",
-                f"deep_{belief}",
-            ),
-            Feature(
-                f"{belief}_distinct_assets",
-                belief,
-                "all",
-                f"Different {belief} assets the lead has consumed",
-                +1,
-                "lead",
-                "sum",
-                f"new_asset_{belief}",
-            ),
-            Feature(
-                f"{belief}_recency_weighted",
-                belief,
-                "derived",
-                f"Recent {belief} content consumption, recent pieces weighing most",
-                +1,
-                "lead",
-                "recency",
-                f"content_{belief}",
-            ),
-            Feature(
-                f"{belief}_days_since_last",
-                belief,
-                "derived",
-                f"Days since the lead last consumed {belief} content (999 = never)",
-                -1,
-                "lead",
-                "days_since",
-                f"content_{belief}",
-            ),
-        ]
-    f += [
-        Feature(
-            f"capability_industry_proof_{longest}d",
-            "capability",
-            f"{longest}d",
-            f"Case studies from the lead's own industry consumed in the last {longest} days",
-            +1,
-            "lead",
-            "sum",
-            "proof_match",
-            longest,
-        ),
-        Feature(
-            "capability_industry_proof_all",
-            "capability",
-            "all",
-            "Case studies from the lead's own industry consumed, ever",
-            +1,
-            "lead",
-            "sum",
-            "proof_match",
-        ),
-        Feature(
-            "capability_industry_proof_distinct",
-            "capability",
-            "all",
-            "Different case studies from the lead's own industry consumed",
-            +1,
-            "lead",
-            "sum",
-            "new_proof_match",
-        ),
-    ]
-    for w in ws:
-        f.append(
-            Feature(
-                f"account_stakeholder_content_{_win(w)}",
-                "alignment",
-                _win(w),
-                f"Stakeholder assets (finance, technical, executive) consumed by anyone at the account {_when(w)}",
-                +1,
-                "account",
-                "sum",
-                "acc_stakeholder",
-                w,
-            )
-        )
-    f += [
-        Feature(
-            "account_stakeholder_downloads_all",
-            "alignment",
-            "all",
-            "Stakeholder assets downloaded by anyone at the account, ever",
-            +1,
-            "account",
-            "sum",
-            "acc_stakeholder_download",
-        ),
-        Feature(
-            "account_stakeholder_personas",
-            "alignment",
-            "all",
-            "Distinct roles (champion, executive, finance, technical, end user) at the account that consumed stakeholder assets",
-            +1,
-            "account",
-            "sum",
-            "acc_new_stakeholder_persona",
-        ),
-        Feature(
-            "account_personas_engaged",
-            "alignment",
-            "all",
-            "Distinct roles of the buying committee engaged at the account",
-            +1,
-            "account",
-            "sum",
-            "acc_new_persona",
-        ),
-        Feature(
-            "account_leads",
-            "alignment",
-            "all",
-            "People from the account known as leads",
-            0,
-            "account",
-            "sum",
-            "acc_lead_created",
-        ),
-        Feature(
-            "account_engaged_share",
-            "alignment",
-            "derived",
-            "Share of the account's known people who have engaged",
-            +1,
-            "account",
-            "derived",
-        ),
-        Feature(
-            "account_executive_engaged",
-            "alignment",
-            "all",
-            "An executive at the account has engaged (1 = yes)",
-            +1,
-            "account",
-            "flag",
-            "acc_new_executive",
-        ),
-        Feature(
-            "account_finance_engaged",
-            "alignment",
-            "all",
-            "Someone from finance at the account has engaged (1 = yes)",
-            +1,
-            "account",
-            "flag",
-            "acc_new_finance",
-        ),
-        Feature(
-            f"account_engaged_{longest}d",
-            "alignment",
-            f"{longest}d",
-            f"Engaged actions by anyone at the account in the last {longest} days",
-            +1,
-            "account",
-            "sum",
-            "acc_engaged",
-            longest,
-        ),
-    ]
-    for w in ws:
-        f.append(
-            Feature(
-                f"pricing_views_{_win(w)}",
-                "intent",
-                _win(w),
-                f"Pricing page views by the lead {_when(w)}",
-                +1,
-                "lead",
-                "sum",
-                "pricing",
-                w,
-            )
-        )
-    f += [
-        Feature(
-            "demo_requests_all",
-            "intent",
-            "all",
-            "Demo requests by the lead, ever",
-            +1,
-            "lead",
-            "sum",
-            "demo",
-        ),
-        Feature(
-            "demo_request_days_since",
-            "intent",
-            "derived",
-            "Days since the lead last asked for a demo (999 = never)",
-            -1,
-            "lead",
-            "days_since",
-            "demo",
-        ),
-        Feature(
-            f"forms_{longest}d",
-            "intent",
-            f"{longest}d",
-            f"Forms the lead filled in the last {longest} days",
-            +1,
-            "lead",
-            "sum",
-            "forms",
-            longest,
-        ),
-        Feature(
-            "timeline_stated",
-            "intent",
-            "all",
-            "Most urgent buying timeline the lead stated in a form (0 none, 1 exploring, 2 this year, 3 this quarter)",
-            +1,
-            "lead",
-            "max",
-            "timeline",
-        ),
-        Feature(
-            "budget_authority_stated",
-            "intent",
-            "all",
-            "The lead said in a form that they hold budget authority (1 = yes)",
-            +1,
-            "lead",
-            "max",
-            "budget_yes",
-        ),
-    ]
-    for w in ws:
-        f.append(
-            Feature(
-                f"engaged_actions_{_win(w)}",
-                "engagement",
-                _win(w),
-                f"Engaged actions by the lead (clicks, visits, downloads, forms) {_when(w)}",
-                +1,
-                "lead",
-                "sum",
-                "engaged",
-                w,
-            )
-        )
-        f.append(
-            Feature(
-                f"active_days_{_win(w)}",
-                "engagement",
-                _win(w),
-                f"Days on which the lead took an engaged action {_when(w)}",
-                +1,
-                "lead",
-                "sum",
-                "active_day",
-                w,
-            )
-        )
-    f += [
-        Feature(
-            "engaged_recency_weighted",
-            "engagement",
-            "derived",
-            "Recent engaged actions by the lead, recent ones weighing most",
-            +1,
-            "lead",
-            "recency",
-            "engaged",
-        ),
-        Feature(
-            f"email_opens_{longest}d",
-            "engagement",
-            f"{longest}d",
-            f"Marketing emails the lead opened in the last {longest} days",
-            0,
-            "lead",
-            "sum",
-            "opens",
-            longest,
-        ),
-        Feature(
-            "email_opens_all",
-            "engagement",
-            "all",
-            "Marketing emails the lead opened, ever",
-            0,
-            "lead",
-            "sum",
-            "opens",
-        ),
-        Feature(
-            "engaged_days_since_last",
-            "engagement",
-            "derived",
-            "Days since the lead's last engaged action (999 = never)",
-            -1,
-            "lead",
-            "days_since",
-            "engaged",
-        ),
-        Feature(
-            "momentum_30d",
-            "engagement",
-            "derived",
-            "Engagement momentum: actions in the last 30 days versus the 30 days before (-1 falling to +1 rising)",
-            +1,
-            "lead",
-            "derived",
-        ),
-        Feature(
-            "sales_touches_all",
-            "engagement",
-            "all",
-            "Calls and emails from sales to the lead, ever",
-            0,
-            "lead",
-            "sum",
-            "touches",
-        ),
-        Feature(
-            "sales_meetings_all",
-            "engagement",
-            "all",
-            "Meetings sales held with the lead, ever",
-            +1,
-            "lead",
-            "sum",
-            "meetings",
-        ),
-        Feature(
-            "sales_touch_days_since",
-            "engagement",
-            "derived",
-            "Days since sales last touched the lead (999 = never)",
-            0,
-            "lead",
-            "days_since",
-            "touches",
-        ),
-        Feature(
-            "belief_stages_touched",
-            "progression",
-            "derived",
-            "How many of the four beliefs (urgency, category, capability, alignment) the lead has consumed content for",
-            +1,
-            "lead",
-            "derived",
-        ),
-        Feature(
-            "touched_in_ladder_order",
-            "progression",
-            "derived",
-            "The lead moved through beliefs in buying order, urgency first (1 = yes, needs two or more)",
-            +1,
-            "lead",
-            "derived",
-        ),
-        Feature(
-            "first_touch_days_since",
-            "progression",
-            "derived",
-            "Days since the lead first consumed belief content (999 = never)",
-            0,
-            "lead",
-            "days_since_first",
-            "any_belief",
-        ),
-        Feature(
-            "lead_age_days",
-            "progression",
-            "derived",
-            "Days since the lead was created",
-            0,
-            "lead",
-            "derived",
-        ),
-        Feature(
-            "ladder_stage",
-            "progression",
-            "all",
-            "Furthest gate of the ladder the lead has reached (0 none, 1 the first gate, ...)",
-            +1,
-            "lead",
-            "max",
-            "ladder_rank",
-        ),
-        Feature(
-            "milestone_days_since",
-            "progression",
-            "derived",
-            "Days since the lead last moved up the ladder (999 = never)",
-            -1,
-            "lead",
-            "days_since",
-            "ladder_rank",
-        ),
-    ]
-    for attr, text in (
-        ("industry", "Industry of the lead's account"),
-        ("employee_band", "Size band of the lead's account (employees)"),
-        ("region", "Region of the lead's account"),
-        ("persona", "Role of the lead in the buying committee"),
-        ("seniority", "Seniority of the lead"),
-        ("source_channel", "Channel that brought the lead in"),
-    ):
-        f.append(Feature(attr, "fit", "static", text, 0, "lead", "static", attr, categorical=True))
-    f += [
-        Feature(
-            "free_email_domain",
-            "disqualifiers",
-            "static",
-            "The lead uses a free email address (1 = yes)",
-            -1,
-            "lead",
-            "static",
-            "free_email_domain",
-        ),
-        Feature(
-            "competitor_email_domain",
-            "disqualifiers",
-            "static",
-            "The lead's email is from a competitor (1 = yes)",
-            -1,
-            "lead",
-            "static",
-            "competitor_email_domain",
-        ),
-        Feature(
-            "out_of_profile_size",
-            "disqualifiers",
-            "static",
-            "The account's size is outside the ideal customer profile (1 = yes)",
-            -1,
-            "lead",
-            "static",
-            "out_of_profile_size",
-        ),
-    ]
+    f = [feature for belief in BELIEFS for feature in _belief_features(belief, ws)]
+    f += _industry_proof_features(longest)
+    f += _account_alignment_features(ws, longest)
+    f += _intent_features(ws, longest)
+    f += _engagement_features(ws, longest)
+    f += _progression_features()
+    f += _static_features()
     names = [x.name for x in f]
     if len(set(names)) != len(names):
         raise ValueError("feature names must be unique")

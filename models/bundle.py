@@ -21,10 +21,7 @@ import pandas as pd
 
 from models.calibration import Calibrator
 from readiness.errors import ReadinessError
-
-
-def probability_column(gate: str) -> str:
-    return f"p_{gate}"
+from readiness.scores import probability_column
 
 
 @dataclass

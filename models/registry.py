@@ -4,12 +4,12 @@ Runs go to the tracking URI in MLFLOW_TRACKING_URI, or to a local SQLite store n
 params.yaml (mlflow.db, artifacts in mlartifacts/). All gates are registered together as one
 MLflow pyfunc model that the standard loader (`mlflow.pyfunc.load_model("models:/readiness@champion")`)
 loads and that scores a feature frame into p_<gate> columns. Every new version gets the alias
-`challenger`; it becomes `champion` only through `promotion_decision`.
+`challenger`; it becomes `champion` only through the promotion gate
+(`models/promotion.py`) or a manual `readiness promote`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -23,7 +23,6 @@ from mlflow.exceptions import MlflowException
 
 from models.bundle import ReadinessModel
 from readiness.errors import ReadinessError
-from readiness.params import PromotionParams
 
 log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -137,38 +136,6 @@ def load_version(name: str, version: str) -> ReadinessModel:
     return loaded.unwrap_python_model().model
 
 
-def promotion_decision(challenger: dict, champion: dict | None, p: PromotionParams) -> dict:
-    """Whether the challenger may replace the champion, and why (per gate).
-
-    `challenger` / `champion`: {gate: {"roc_auc": .., "ece": ..}} on the same (newest) cohort;
-    gates without an AUC (too few positives) do not block.
-    """
-    reasons, promote = [], True
-    for gate, m in challenger.items():
-        if "roc_auc" not in m:
-            reasons.append(f"{gate}: no AUC on the test cohort (too few positives); not judged")
-            continue
-        if m["ece"] > p.max_ece:
-            promote = False
-            reasons.append(f"{gate}: ECE {m['ece']:.4f} is above the bound {p.max_ece}")
-        if champion and "roc_auc" in champion.get(gate, {}):
-            drop = champion[gate]["roc_auc"] - m["roc_auc"]
-            if drop > p.max_auc_drop:
-                promote = False
-                reasons.append(
-                    f"{gate}: AUC {m['roc_auc']:.4f} is {drop:.4f} below the champion's {champion[gate]['roc_auc']:.4f} (allowed {p.max_auc_drop})"
-                )
-            else:
-                reasons.append(
-                    f"{gate}: AUC {m['roc_auc']:.4f} vs champion {champion[gate]['roc_auc']:.4f}: ok"
-                )
-        else:
-            reasons.append(
-                f"{gate}: AUC {m['roc_auc']:.4f}, ECE {m['ece']:.4f}: ok (no champion to compare)"
-            )
-    return {"promote": promote, "reasons": reasons}
-
-
 def set_champion(name: str, version: str) -> str | None:
     """Make a version the champion (promotion or rollback); returns the previous champion."""
     client = MlflowClient()
@@ -201,18 +168,4 @@ def versions(name: str) -> pd.DataFrame:
     ]
     return pd.DataFrame(rows, columns=["version", "aliases", "run_id", "created"]).sort_values(
         "version"
-    )
-
-
-def decision_json(
-    decision: dict, challenger_version: str, champion_before: str | None, champion_after: str | None
-) -> str:
-    return json.dumps(
-        {
-            **decision,
-            "challenger_version": challenger_version,
-            "champion_before": champion_before,
-            "champion_after": champion_after,
-        },
-        indent=2,
     )

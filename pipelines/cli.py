@@ -62,7 +62,7 @@ def simulate(
     ] = None,
 ) -> None:
     """Generate the built-in B2B journey data (raw tables + ground truth) from the seed in params.yaml."""
-    from pipelines import simulate as stage
+    from pipelines.simulate import stage
 
     result = stage.run(_project(params), n_leads=n_leads, out=out)
     s = result["sanity"]
@@ -91,7 +91,7 @@ def import_(
     ] = None,
 ) -> None:
     """Map your own CRM/marketing export onto the raw tables (then run ingest and the other stages)."""
-    from pipelines import importer as stage
+    from pipelines.importer import stage
 
     r = stage.run(_project(params), mapping=mapping, source=source)
     for table, t in r["tables"].items():
@@ -117,7 +117,7 @@ def ingest(
     ] = None,
 ) -> None:
     """Validate raw tables against their contracts; accepted rows go on, rejected rows are quarantined with reasons."""
-    from pipelines import ingest as stage
+    from pipelines.ingest import stage
 
     report = stage.run(_project(params), source=source)
     for table, t in report["tables"].items():
@@ -158,7 +158,7 @@ def features(
             f"\n{len(catalog)} features, catalogue version {catalog_version(catalog)} (+ raises readiness, - lowers it)"
         )
         return
-    from pipelines import features as stage
+    from pipelines.features import stage
 
     if only not in (None, "scoring", "training"):
         raise ReadinessError(f"--only takes 'scoring' or 'training', not {only!r}.")
@@ -177,7 +177,7 @@ def features(
 @app.command()
 def labels(params: ParamsOption = None) -> None:
     """Label every training snapshot: did the lead cross each gate within the horizon (backward from revenue)?"""
-    from pipelines import labels as stage
+    from pipelines.labels import stage
 
     s = stage.run(_project(params))
     for gate, cohorts in s["gates"].items():
@@ -191,7 +191,7 @@ def labels(params: ParamsOption = None) -> None:
 @app.command()
 def train(params: ParamsOption = None) -> None:
     """Train a calibrated model per gate and the baselines; log the run to MLflow and register it as challenger."""
-    from pipelines import train as stage
+    from pipelines.train import stage
 
     s = stage.run(_project(params))
     for w in s["warnings"]:
@@ -213,7 +213,7 @@ def train(params: ParamsOption = None) -> None:
 @app.command()
 def evaluate(params: ParamsOption = None) -> None:
     """Evaluate on the test cohort against the baselines (and the truth on simulated data); apply the promotion gate."""
-    from pipelines import evaluate as stage
+    from pipelines.evaluate import stage
 
     s = stage.run(_project(params))
     for w in s["warnings"]:
@@ -278,7 +278,7 @@ def promote(
 @app.command()
 def score(params: ParamsOption = None) -> None:
     """Score every open lead with the champion: probabilities, stage, drivers, weakest belief, route, handoff."""
-    from pipelines import score as stage
+    from pipelines.score import stage
 
     s = stage.run(_project(params))
     run = s["run"]
@@ -309,7 +309,7 @@ def publish(
     ] = False,
 ) -> None:
     """Publish the validated score run to the database (atomic, idempotent) and write the CRM exports."""
-    from pipelines import publish as stage
+    from pipelines.publish import stage
 
     project = _project(params)
     if list_:
@@ -336,7 +336,7 @@ def publish(
 @app.command()
 def report(params: ParamsOption = None) -> None:
     """Write the leadership report: readiness drivers, where buyers stall, revenue metrics, model trust, routing."""
-    from pipelines import report as stage
+    from pipelines.report import stage
 
     s = stage.run(_project(params))
     for note in s["notes"]:

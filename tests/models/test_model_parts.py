@@ -11,7 +11,8 @@ import pytest
 from models.bundle import coherent
 from models.calibration import Calibrator, fit_calibrator
 from models.evaluate import expected_calibration_error, gate_metrics
-from models.registry import promotion_decision, redact
+from models.promotion import promotion_decision
+from models.registry import redact
 from models.train import CALIBRATE, STOP, TEST, TRAIN, assign_cohorts
 from readiness.params import PromotionParams, TrainParams
 

@@ -17,7 +17,10 @@ from models import registry
 
 @pytest.fixture(scope="module")
 def trained(small_validated, tmp_path_factory):
-    from pipelines import evaluate, features, labels, train
+    from pipelines.evaluate import stage as evaluate
+    from pipelines.features import stage as features
+    from pipelines.labels import stage as labels
+    from pipelines.train import stage as train
 
     folder = tmp_path_factory.mktemp("project")
     mp = pytest.MonkeyPatch()
@@ -88,7 +91,8 @@ def test_the_standard_mlflow_loader_scores_a_feature_frame_coherently(trained):
 
 
 def test_a_worse_challenger_is_not_promoted_and_rollback_is_one_call(trained):
-    from pipelines import evaluate, train
+    from pipelines.evaluate import stage as evaluate
+    from pipelines.train import stage as train
 
     project = write_params(
         trained["folder"],

@@ -9,7 +9,12 @@ from small_project import write_params
 
 @pytest.fixture(scope="session")
 def scored(small_validated, tmp_path_factory):
-    from pipelines import evaluate, features, labels, report, score, train
+    from pipelines.evaluate import stage as evaluate
+    from pipelines.features import stage as features
+    from pipelines.labels import stage as labels
+    from pipelines.report import stage as report
+    from pipelines.score import stage as score
+    from pipelines.train import stage as train
 
     folder = tmp_path_factory.mktemp("scoring_project")
     mp = pytest.MonkeyPatch()

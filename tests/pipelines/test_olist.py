@@ -20,7 +20,14 @@ OLIST = ROOT.parent / "shared" / "data" / "olist_marketing_funnel"
     not OLIST.exists(), reason=f"the real Olist export is not at {OLIST} (it lives in ../shared)"
 )
 def test_the_olist_project_runs_end_to_end_on_what_the_export_has(tmp_path, monkeypatch):
-    from pipelines import evaluate, features, importer, ingest, labels, report, score, train
+    from pipelines.evaluate import stage as evaluate
+    from pipelines.features import stage as features
+    from pipelines.importer import stage as importer
+    from pipelines.ingest import stage as ingest
+    from pipelines.labels import stage as labels
+    from pipelines.report import stage as report
+    from pipelines.score import stage as score
+    from pipelines.train import stage as train
 
     shutil.copy(EXAMPLE / "mapping.yaml", tmp_path / "mapping.yaml")
     params = yaml.safe_load((EXAMPLE / "params.yaml").read_text())

@@ -17,7 +17,7 @@ from postgres import POSTGRES_URL, drop_schema, postgres_or_skip
 from small_project import write_params
 
 from readiness.errors import ReadinessError
-from readiness.scoring.contract import ScoreContractError
+from readiness.scores import ScoreContractError
 
 ROOT = Path(__file__).parents[2]
 
@@ -75,7 +75,7 @@ def test_routing_context_comes_from_before_the_scoring_time(scored):
 
 
 def test_scoring_without_the_named_model_says_how_to_get_one(scored, small_validated):
-    from pipelines import score
+    from pipelines.score import stage as score
 
     folder = scored["folder"]
     project = write_params(folder, small_validated, extra={"score": {"model": "gold"}})
@@ -120,7 +120,7 @@ def target(request, scored, small_validated):
 
 
 def test_publish_makes_the_run_current_and_the_readme_sql_answers(target):
-    from pipelines import publish
+    from pipelines.publish import stage as publish
 
     s = publish.run(target["project"])
     assert s["action"] == "published" and s["lead_rows"] > 0
@@ -138,7 +138,7 @@ def test_publish_makes_the_run_current_and_the_readme_sql_answers(target):
 
 
 def test_a_broken_score_table_is_not_published_and_the_current_run_stays(target):
-    from pipelines import publish
+    from pipelines.publish import stage as publish
 
     first = publish.run(target["project"])
     path = target["folder"] / "data" / "scores" / "leads.parquet"
@@ -158,7 +158,7 @@ def test_a_broken_score_table_is_not_published_and_the_current_run_stays(target)
 
 
 def test_a_table_changed_after_scoring_is_not_published_under_the_runs_id(scored):
-    from pipelines import publish
+    from pipelines.publish import stage as publish
 
     path = scored["folder"] / "data" / "scores" / "leads.parquet"
     good = pd.read_parquet(path)

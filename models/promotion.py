@@ -1,0 +1,84 @@
+"""The promotion gate: may the newly trained challenger replace the champion?
+
+The challenger must be calibrated (ECE under the bound on every judged gate) and may not lose
+more than `max_auc_drop` of ROC AUC to the current champion on the same (newest) test cohort.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from models import registry
+from models.evaluate import gate_metrics
+from models.labels import label_column
+from readiness.params import EvaluateParams, PromotionParams
+
+
+def promotion_decision(challenger: dict, champion: dict | None, p: PromotionParams) -> dict:
+    """Whether the challenger may replace the champion, and why (per gate).
+
+    `challenger` / `champion`: {gate: {"roc_auc": .., "ece": ..}} on the same (newest) cohort;
+    gates without an AUC (too few positives) do not block.
+    """
+    reasons, promote = [], True
+    for gate, m in challenger.items():
+        if "roc_auc" not in m:
+            reasons.append(f"{gate}: no AUC on the test cohort (too few positives); not judged")
+            continue
+        if m["ece"] > p.max_ece:
+            promote = False
+            reasons.append(f"{gate}: ECE {m['ece']:.4f} is above the bound {p.max_ece}")
+        if champion and "roc_auc" in champion.get(gate, {}):
+            drop = champion[gate]["roc_auc"] - m["roc_auc"]
+            if drop > p.max_auc_drop:
+                promote = False
+                reasons.append(
+                    f"{gate}: AUC {m['roc_auc']:.4f} is {drop:.4f} below the champion's {champion[gate]['roc_auc']:.4f} (allowed {p.max_auc_drop})"
+                )
+            else:
+                reasons.append(
+                    f"{gate}: AUC {m['roc_auc']:.4f} vs champion {champion[gate]['roc_auc']:.4f}: ok"
+                )
+        else:
+            reasons.append(
+                f"{gate}: AUC {m['roc_auc']:.4f}, ECE {m['ece']:.4f}: ok (no champion to compare)"
+            )
+    return {"promote": promote, "reasons": reasons}
+
+
+def run_promotion_gate(
+    *,
+    registered_model: str,
+    version: str,
+    X: pd.DataFrame,
+    y: pd.DataFrame,
+    challenger: dict,
+    ladder: tuple[str, ...],
+    p: EvaluateParams,
+) -> dict:
+    """Judge the challenger `version` against the registry's champion on the test rows (X, y),
+    promote it when it passes, and return the decision with the versions before and after."""
+    champion_before = registry.alias_version(registered_model, registry.CHAMPION)
+    champion_metrics = None
+    if champion_before and champion_before != version:
+        champion_preds = registry.load_version(registered_model, champion_before).predict(X)
+        champion_metrics = {}
+        for g in ladder:
+            yg = y[label_column(g)]
+            known = yg.notna().to_numpy()
+            champion_metrics[g] = gate_metrics(
+                yg.fillna(0).astype(int).to_numpy()[known],
+                champion_preds[f"p_{g}"].to_numpy()[known],
+                p.ece_bins,
+            )
+    decision = promotion_decision(challenger, champion_metrics, p.promotion)
+    champion_after = champion_before
+    if decision["promote"] and champion_before != version:
+        registry.set_champion(registered_model, version)
+        champion_after = version
+    return {
+        **decision,
+        "challenger_version": version,
+        "champion_before": champion_before,
+        "champion_after": champion_after,
+    }

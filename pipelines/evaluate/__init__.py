@@ -1,0 +1,1 @@
+"""Stage `evaluate`: test-cohort metrics against baselines and truth; the promotion gate."""

@@ -1,0 +1,182 @@
+"""Stage `evaluate`: the gate models against both baselines (and, on simulated data, the truth)
+on the test cohort; the promotion gate.
+
+Inputs: `paths.features`/training, `paths.labels`, `paths.models` (the trained run), and on
+simulated data the simulator's parameters (the ground truth is recomputed by roll-outs).
+Outputs: `paths.metrics`/evaluate.json (DVC metrics: per gate and model ROC AUC, PR AUC,
+top-decile lift, recall in the top 20 %, Brier, ECE; the truth comparison), `paths.plots`/
+{roc,calibration,lift}.csv (DVC plots), `paths.evaluation`/ (metrics by cohort and segment, data
+sufficiency, ground truth sample, PNG figures) and `paths.metrics`/promotion.json. Everything is
+also logged to the training run in MLflow.
+Params: evaluate, train (cohort dates), labels, ladder, simulate (ground truth only).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+
+from models import registry
+from models.bundle import ReadinessModel, load_baselines
+from models.dataset import load_training_frame
+from models.evaluate import curves, evaluate_test, predictions
+from models.ground_truth import compare_with_truth
+from models.labels import sufficiency
+from models.plots import evaluation_figures
+from models.promotion import run_promotion_gate
+from models.train import TEST, assign_cohorts, sufficiency_warnings
+from pipelines.common import write_json
+from readiness.errors import ReadinessError
+from readiness.params import ProjectParams
+
+log = logging.getLogger(__name__)
+HEADLINE = (
+    "roc_auc",
+    "pr_auc",
+    "top_decile_lift",
+    "recall_at_20pct",
+    "brier",
+    "ece",
+    "positives",
+    "rows",
+)
+
+
+def run(project: ProjectParams) -> dict:
+    params = project.params
+    p = params.evaluate
+    features, labels, settings, _ = load_training_frame(project)
+    cohort = assign_cohorts(features["cutoff"], params.train)
+    test = (cohort == TEST).to_numpy()
+    if not test.any():
+        raise ReadinessError(
+            f"No snapshot falls in the test cohort {params.train.test_start}..{params.train.test_end}: "
+            "move the train dates inside the feature cutoffs."
+        )
+    X, y = features[test].reset_index(drop=True), labels[test].reset_index(drop=True)
+    models_dir = project.resolve(params.paths.models)
+    model = ReadinessModel.load(models_dir / "readiness")
+    points, logistic = load_baselines(models_dir / "baselines")
+    preds = predictions(X, model, points, logistic)
+    headline, by_group = evaluate_test(X, y, preds, params.ladder, p.segments, p.ece_bins)
+    plot_data = curves(y, preds, params.ladder, p.ece_bins)
+    suff = sufficiency(labels, params.ladder, cohort.fillna("outside"))
+    warnings = sufficiency_warnings(suff[suff["cohort"] != "outside"], params.train.min_positives)
+
+    truth = None
+    truth_dir = project.resolve(params.paths.ground_truth)
+    if p.ground_truth and truth_dir.exists():
+        truth, beliefs = compare_with_truth(
+            params.simulate,
+            X,
+            y,
+            preds,
+            params.ladder,
+            settings.horizon_days,
+            settings.revenue_anchored,
+            settings.follow_through_days,
+            p.ground_truth_rollouts,
+            p.ground_truth_positives,
+            p.ground_truth_negatives,
+            params.train.seed,
+        )
+
+    evaluation = project.resolve(params.paths.evaluation)
+    plots = project.resolve(params.paths.plots)
+    for d in (evaluation, plots):
+        d.mkdir(parents=True, exist_ok=True)
+    for name, frame in plot_data.items():
+        frame.to_csv(plots / f"{name}.csv", index=False)
+    by_group.to_csv(evaluation / "by_cohort_and_segment.csv", index=False)
+    suff.to_csv(evaluation / "data_sufficiency.csv", index=False)
+    figures = evaluation_figures(plot_data, evaluation)
+    if truth is not None:
+        beliefs.to_parquet(evaluation / "ground_truth_sample.parquet", index=False)
+        write_json(evaluation / "ground_truth.json", truth)
+
+    metrics = {
+        gate: {
+            model_name: {k: round(v, 5) for k, v in m.items() if k in HEADLINE}
+            for model_name, m in by_model.items()
+        }
+        for gate, by_model in headline.items()
+    }
+    if truth is not None:
+        for gate, t in truth.items():
+            metrics[gate]["ground_truth"] = {
+                k: round(v, 5)
+                for k, v in t.items()
+                if k
+                in (
+                    "truth_auc",
+                    "model_auc",
+                    "model_to_truth_auc_ratio",
+                    "gap",
+                    "rows",
+                    "positives",
+                )
+            }
+    targets = _targets(metrics, truth)
+
+    # the promotion gate: challenger vs champion on this (the newest) cohort
+    run_info = json.loads((models_dir / "run.json").read_text())
+    registry.configure(project.root, params.train.mlflow.experiment)
+    promotion = run_promotion_gate(
+        registered_model=run_info["registered_model"],
+        version=run_info["model_version"],
+        X=X,
+        y=y,
+        challenger={g: headline[g]["model"] for g in params.ladder},
+        ladder=params.ladder,
+        p=p,
+    )
+
+    out = project.resolve(params.paths.metrics)
+    write_json(out / "evaluate.json", {"gates": metrics, "targets": targets})
+    write_json(out / "promotion.json", promotion)
+    flat = {
+        f"test.{gate}.{model_name}.{k}": float(v)
+        for gate, by_model in metrics.items()
+        for model_name, m in by_model.items()
+        for k, v in m.items()
+        if v is not None and np.isfinite(v)
+    }
+    registry.log_evaluation(
+        run_info["run_id"],
+        flat,
+        [
+            *figures,
+            evaluation / "by_cohort_and_segment.csv",
+            evaluation / "data_sufficiency.csv",
+            out / "promotion.json",
+        ],
+    )
+    return {
+        "metrics": metrics,
+        "targets": targets,
+        "promotion": promotion,
+        "warnings": warnings,
+        "test_rows": int(test.sum()),
+    }
+
+
+def _targets(metrics: dict, truth: dict | None) -> dict:
+    """The issue's targets, per gate: ahead of both baselines, ECE < 0.02, AUC >= 0.97 x truth."""
+    out = {}
+    for gate, m in metrics.items():
+        model = m.get("model", {})
+        row = {}
+        if "roc_auc" in model:
+            row["ahead_of_baselines"] = all(
+                model["roc_auc"] > m[b]["roc_auc"]
+                for b in ("logistic", "points")
+                if "roc_auc" in m.get(b, {})
+            )
+        if "ece" in model:
+            row["ece_under_0_02"] = model["ece"] < 0.02
+        if truth is not None and "model_to_truth_auc_ratio" in truth.get(gate, {}):
+            row["auc_at_least_0_97_of_truth"] = truth[gate]["model_to_truth_auc_ratio"] >= 0.97
+        out[gate] = row
+    return out

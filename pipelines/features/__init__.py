@@ -1,0 +1,1 @@
+"""Stage `features`: point-in-time belief-signal features for training and scoring."""

@@ -1,0 +1,30 @@
+"""Stage `features`: snapshots and belief-signal features, point in time.
+
+Inputs: `paths.validated` (the validated tables).
+Outputs: `paths.features`/scoring.parquet (one row per open lead at `features.as_of`),
+`paths.features`/training/ (one row per active, open lead per training cutoff), both under the
+feature contract; `paths.features`/catalog.json (the feature catalogue and its version) and
+`paths.metrics`/features.json (counts and timings).
+Params: features, ladder.
+"""
+
+from __future__ import annotations
+
+from features.build import build_features
+from pipelines.common import write_json
+from readiness.params import ProjectParams
+
+
+def run(project: ProjectParams, parts: tuple[str, ...] = ("scoring", "training")) -> dict:
+    params = project.params
+    summary = build_features(
+        project.resolve(params.paths.validated),
+        project.resolve(params.paths.features),
+        params.features,
+        params.ladder,
+        parts,
+    )
+    metrics = project.resolve(params.paths.metrics)
+    metrics.mkdir(parents=True, exist_ok=True)
+    write_json(metrics / "features.json", summary)
+    return summary

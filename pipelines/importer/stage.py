@@ -1,0 +1,44 @@
+"""Stage `import` (this module is `importer`: `import` is a Python keyword): a user's CRM and
+marketing-automation export onto the raw tables, through a declarative mapping file.
+
+Inputs: the mapping (`import.mapping`, or --mapping) and the export's files (the mapping's
+`source`, or `import.source`, or --source).
+Outputs: `paths.raw`/<table>.parquet for every raw table (tables the export lacks are empty),
+`paths.raw`/_import.json and `paths.metrics`/import.json (rows per table and file, absent tables,
+mostly empty columns, zero-amount deals). The normal stages (ingest onwards) follow.
+Params: import, paths.raw.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from pipelines.common import write_json
+from readiness.errors import ReadinessError
+from readiness.params import ProjectParams
+from readiness.raw.mapping import import_export
+
+
+def run(project: ProjectParams, mapping: Path | None = None, source: Path | None = None) -> dict:
+    params = project.params
+    p = params.importer
+    if mapping is None:
+        if not p.mapping:
+            raise ReadinessError(
+                "No mapping: pass --mapping FILE or set import.mapping in params.yaml."
+            )
+        mapping = project.resolve(p.mapping)
+    if source is None and p.source:
+        source = project.resolve(p.source)
+    if source is not None and not source.is_dir():
+        raise ReadinessError(
+            f"The export folder {source} does not exist: pass --source DIR (the folder that holds the mapping's files)."
+        )
+    raw = project.resolve(params.paths.raw)
+    shutil.rmtree(raw, ignore_errors=True)
+    report = import_export(Path(mapping), raw, source)
+    metrics = project.resolve(params.paths.metrics)
+    metrics.mkdir(parents=True, exist_ok=True)
+    write_json(metrics / "import.json", report)
+    return report

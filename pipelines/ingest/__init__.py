@@ -1,0 +1,1 @@
+"""Stage `ingest`: raw tables validated against their contracts; failures quarantined."""

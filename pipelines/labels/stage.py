@@ -1,0 +1,94 @@
+"""Stage `labels`: for every training snapshot and gate, did the lead cross the gate in time?
+
+Inputs: `paths.features`/training (the snapshot keys) and catalog.json, `paths.validated`
+(milestones, opportunities, and the end of the data).
+Outputs: `paths.labels`/labels.parquet (snapshot keys + a nullable 0/1 label per gate, with its
+settings in the file's metadata), `paths.labels`/settings.json, `paths.labels`/deal_size.json (expected deal size by employee band), and `paths.metrics`/labels.json
+(labelled snapshots and positives per gate and cohort).
+Params: labels, ladder, train (cohort dates, for the counts).
+"""
+
+from __future__ import annotations
+
+import json
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.build import day_date
+from features.sources import data_end_day, load_tables
+from models.labels import LabelSettings, deal_sizes, labels_schema, make_labels, sufficiency
+from models.train import assign_cohorts
+from pipelines.common import write_json
+from readiness.errors import ReadinessError
+from readiness.params import ProjectParams
+
+
+def run(project: ProjectParams) -> dict:
+    params = project.params
+    features_dir = project.resolve(params.paths.features)
+    validated = project.resolve(params.paths.validated)
+    catalog_file = features_dir / "catalog.json"
+    if not catalog_file.exists():
+        raise ReadinessError(
+            f"{catalog_file} not found: run `readiness features` before `readiness labels`."
+        )
+    catalog = json.loads(catalog_file.read_text())
+    snapshots = pd.read_parquet(
+        features_dir / "training", columns=["lead_id", "account_id", "cutoff"]
+    )
+    con = ibis.duckdb.connect(threads=params.features.threads)
+    end = day_date(data_end_day(load_tables(con, validated)))
+    settings = LabelSettings(
+        ladder=params.ladder,
+        horizon_days=params.labels.horizon_days,
+        revenue_anchored=params.labels.revenue_anchored,
+        follow_through_days=params.labels.follow_through_days,
+        end_of_data=end,
+        feature_windows=tuple(catalog["windows"]),
+        catalog_version=catalog["version"],
+    )
+    labels = make_labels(
+        snapshots.sort_values(["lead_id", "cutoff"]),
+        pd.read_parquet(validated / "milestones"),
+        pd.read_parquet(validated / "opportunities"),
+        settings,
+    )
+    labels = labels_schema(params.ladder).validate(labels)
+    out = project.resolve(params.paths.labels)
+    out.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(labels, preserve_index=False)
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), b"readiness.label_settings": settings.to_json().encode()}
+    )
+    pq.write_table(table, out / "labels.parquet")
+    (out / "settings.json").write_text(settings.to_json() + "\n")
+    # expected revenue = P(closed_won) x deal size: fitted on deals closed before the test cohort
+    deals = deal_sizes(
+        pd.read_parquet(validated / "opportunities"),
+        pd.read_parquet(validated / "accounts"),
+        pd.Timestamp(params.train.test_start),
+    )
+    write_json(out / "deal_size.json", deals)
+    suff = sufficiency(
+        labels, params.ladder, assign_cohorts(labels["cutoff"], params.train).fillna("outside")
+    )
+    summary = {
+        "snapshots": len(labels),
+        "end_of_data": end,
+        "deal_size": deals,
+        "gates": {
+            gate: {
+                row.cohort: {"labelled": row.labelled_snapshots, "positives": row.positives}
+                for row in g.itertuples()
+                if row.cohort != "outside"
+            }
+            for gate, g in suff.groupby("gate", sort=False)
+        },
+    }
+    metrics = project.resolve(params.paths.metrics)
+    metrics.mkdir(parents=True, exist_ok=True)
+    write_json(metrics / "labels.json", summary)
+    return summary

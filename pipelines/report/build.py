@@ -1,0 +1,626 @@
+"""The leadership report: what moves buyers to readiness, where they stall, metrics backward from
+revenue, whether to trust the model, and this run's routing, as one self-contained HTML page.
+
+`build_report` takes frames and returns the HTML and a summary of its numbers; the `report`
+stage (pipelines/report.py) reads the inputs and writes the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import Feature
+from features.sources import CATEGORICAL_VOCABULARY
+from models.bundle import ReadinessModel
+from models.explain import PathAttribution, exact_shap
+from pipelines.report import metrics as m
+from pipelines.report.render import COLORS, Section, draw, draw_grid, page
+from readiness.domain import BELIEFS
+
+SEGMENTS = ("industry", "employee_band", "source_channel")
+
+
+@dataclass
+class ReportInputs:
+    ladder: tuple[str, ...]
+    leads: pd.DataFrame
+    accounts: pd.DataFrame
+    milestones: pd.DataFrame
+    opportunities: pd.DataFrame
+    events: pd.DataFrame  # lead_id, occurred_at, event_type, asset_id (content events only)
+    assets: pd.DataFrame
+    catalog: tuple[Feature, ...]
+    model: ReadinessModel | None = None
+    model_version: str | None = None
+    test_features: pd.DataFrame | None = None  # test-cohort snapshots (drivers)
+    evaluation: dict | None = None  # artifacts/metrics/evaluate.json
+    calibration: pd.DataFrame | None = None
+    lift: pd.DataFrame | None = None
+    sufficiency: pd.DataFrame | None = None
+    scores: pd.DataFrame | None = None  # data/scores/leads.parquet
+    sales_gate: str = "qualified_conversation"
+    notes: list[str] = field(default_factory=list)
+    driver_rows: int = 20_000
+    shap_rows: int = 1_000
+    seed: int = 7
+
+
+def _label(gate: str) -> str:
+    return gate.replace("_", " ")
+
+
+def build_report(inp: ReportInputs) -> tuple[str, dict]:
+    ladder = inp.ladder
+    summary: dict = {"sections": {}}
+    crossings = m.first_crossings(inp.milestones, ladder)
+    notes = list(inp.notes)
+    sections = [
+        _drivers_section(inp, summary, notes),
+        _stall_section(inp, crossings, summary),
+        _revenue_section(inp, crossings, summary),
+        _trust_section(inp, summary, notes),
+        _routing_section(inp, summary, notes),
+    ]
+    rates = m.gate_rates(crossings, ladder)
+    won = inp.opportunities[inp.opportunities["outcome"] == "won"]
+    kpis = [
+        ("leads in the data", f"{len(inp.leads):,}"),
+        ("became MQLs", f"{rates.get('mqls', 0):,}"),
+        ("won revenue", f"${won['amount'].sum():,.0f}"),
+    ]
+    if inp.scores is not None:
+        kpis.append(("open leads scored", f"{len(inp.scores):,}"))
+        kpis.append(("sales handoffs now", f"{int((inp.scores['route'] == 'sales_now').sum()):,}"))
+        kpis.append(
+            ("expected revenue of open leads", f"${inp.scores['expected_revenue'].sum():,.0f}")
+        )
+    start, end = inp.leads["created_at"].min(), inp.milestones["occurred_at"].max()
+    subtitle = [
+        "What moves buyers to readiness, where they stall, and whether to trust the model.",
+        f"Data: {start:%Y-%m-%d} to {end:%Y-%m-%d}; model version {inp.model_version or '-'}; ladder: "
+        + " -> ".join(_label(g) for g in ladder)
+        + ".",
+    ]
+    summary["kpis"] = dict(kpis)
+    summary["notes"] = notes
+    return page("Readiness report", subtitle, kpis, notes, sections), summary
+
+
+def _drivers_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Section:
+    s = Section(
+        "drivers",
+        "Readiness drivers",
+        "What moves a lead's readiness to cross each gate, from the model's own explanations "
+        "(path attributions of the gate models on test-cohort leads whose next gate it is; "
+        "log-odds). Features are named as in the feature catalogue; + means more of it raises "
+        "readiness.",
+    )
+    X, model = inp.test_features, inp.model
+    if X is None or model is None or X.empty:
+        s.add_text("No model or test-cohort features are available, so drivers cannot be shown.")
+        notes.append("Readiness drivers are missing: no trained model or test-cohort features.")
+        return s
+    rng = np.random.default_rng(inp.seed)
+    stage = (
+        X["ladder_stage"].to_numpy().astype(int) if "ladder_stage" in X else np.zeros(len(X), int)
+    )
+    fams, agreement, per_gate, segment_tables = [], [], {}, {}
+    panels = []
+    ladder = inp.ladder
+    for rank, gate in enumerate(ladder):
+        gm = model.gates.get(gate)
+        rows = np.flatnonzero(stage == rank)
+        if gm is None or gm.booster is None or len(rows) < 50:
+            continue
+        rows = rng.choice(rows, size=min(inp.driver_rows, len(rows)), replace=False)
+        Xg = X.iloc[rows].reset_index(drop=True)
+        attribution = PathAttribution.from_booster(gm.booster)
+        feats, fam, contrib = m.driver_importance(attribution, Xg, model.features, inp.catalog)
+        per_gate[gate] = feats
+        fams.append(fam.assign(gate=gate))
+        # agreement of the global ranking with exact TreeSHAP on a subsample
+        sub = Xg.head(inp.shap_rows)[model.features].astype(float)
+        phi = exact_shap(gm.booster, sub)
+        exact = np.abs(phi - phi.mean(axis=0)).mean(axis=0)
+        fast = np.abs(contrib[: len(sub)]).mean(axis=0)
+        top_e, top_f = set(np.argsort(-exact)[:10]), set(np.argsort(-fast)[:10])
+        agreement.append(
+            {
+                "gate": gate,
+                "rows": len(Xg),
+                "spearman_with_exact_shap": float(
+                    pd.Series(exact).corr(pd.Series(fast), method="spearman")
+                ),
+                "top10_overlap": len(top_e & top_f) / 10,
+            }
+        )
+        top = feats.head(8).iloc[::-1]
+
+        def panel(ax, top=top):
+            colors = [COLORS[0] if d >= 0 else COLORS[1] for d in top["direction"]]
+            labels = [t[:90] + ("..." if len(t) > 90 else "") for t in top["description"]]
+            ax.barh(range(len(top)), top["mean_abs_contribution"], color=colors)
+            ax.set_yticks(range(len(top)), labels, fontsize=7)
+            ax.set_xlabel("mean |contribution| (log-odds)", fontsize=7)
+            ax.set_ylabel("feature", fontsize=7)
+
+        panels.append((f"{_label(gate)} ({len(Xg):,} leads)", panel))
+        if gate in (ladder[0], inp.sales_gate):
+            segs = {
+                seg: pd.Series(Xg[seg].astype(int)).map(
+                    dict(enumerate(CATEGORICAL_VOCABULARY[seg]))
+                )
+                for seg in SEGMENTS
+                if seg in Xg
+            }
+            segment_tables[gate] = m.drivers_by_segment(
+                contrib, Xg, model.features, inp.catalog, segs
+            )
+    if not per_gate:
+        s.add_text("Too few test-cohort leads per gate to explain the models.")
+        return s
+    first = next(iter(per_gate))
+    lead_feature = per_gate[first].iloc[0]
+    s.add_figure(
+        draw_grid(
+            "Top drivers per gate (blue raises readiness, red lowers it)",
+            f"For the {_label(first)} gate the strongest driver is '{lead_feature['description']}'. "
+            "Strongest family per gate: "
+            + ", ".join(f"{_label(f['gate'].iloc[0])}: {f['family'].iloc[0]}" for f in fams)
+            + ".",
+            panels,
+            cols=1,
+            panel_size=(10, 2.3),
+        )
+    )
+    fam_all = pd.concat(fams, ignore_index=True)
+    pivot = fam_all.pivot_table(
+        index="gate", columns="family", values="share", fill_value=0
+    ).reindex([g for g in ladder if g in per_gate])
+
+    def stacked(ax):
+        bottom = np.zeros(len(pivot))
+        for i, fam in enumerate(pivot.columns):
+            ax.bar(
+                [_label(g) for g in pivot.index],
+                pivot[fam],
+                bottom=bottom,
+                label=fam,
+                color=COLORS[i] if i < len(COLORS) else None,
+            )
+            bottom += pivot[fam].to_numpy()
+        ax.set_ylabel("share of the gate's attribution")
+        ax.set_xlabel("gate")
+        ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+
+    belief_share = pivot[[c for c in pivot.columns if c in BELIEFS]].sum(axis=1)
+    s.add_figure(
+        draw(
+            "Which feature families move readiness, per gate",
+            f"Belief signals (urgency, category, capability, alignment) carry {belief_share.min():.0%} to "
+            f"{belief_share.max():.0%} of the attribution depending on the gate.",
+            stacked,
+            size=(7.5, 4.6),
+        )
+    )
+    agree = pd.DataFrame(agreement)
+    s.add_table(
+        "How these drivers relate to exact SHAP values",
+        agree,
+        {"rows": "int", "spearman_with_exact_shap": "float", "top10_overlap": "pct"},
+        "Rank correlation of the features' mean absolute attributions with exact TreeSHAP's on the "
+        f"first {inp.shap_rows:,} leads of each gate, and the overlap of the two top-10 lists.",
+    )
+    for gate, table in segment_tables.items():
+        if table.empty:
+            continue
+        s.add_table(
+            f"How drivers differ by segment: {_label(gate)}",
+            table,
+            {"rows": "int", "top_family_share": "pct", "belief_share": "pct", "value": "label"},
+            "Per industry, company size and channel: the feature family, the belief and the single "
+            "feature that move readiness most for leads of that segment.",
+        )
+    summary["sections"]["drivers"] = {
+        "gates": list(per_gate),
+        "top_feature": {g: t.iloc[0]["feature"] for g, t in per_gate.items()},
+        "agreement_with_exact_shap": agreement,
+    }
+    return s
+
+
+def _stall_section(inp: ReportInputs, crossings: pd.DataFrame, summary: dict) -> Section:
+    ladder = inp.ladder
+    s = Section(
+        "stall",
+        "Where buyers stall",
+        "The funnel between gates by the quarter leads were created: how many reached each gate, "
+        "the conversion from one gate to the next, and the median days between them. Recent "
+        "cohorts are still maturing, so their later gates read low.",
+    )
+    funnel = m.funnel_by_cohort(inp.leads, crossings, ladder)
+    conv_cols = [c for c in funnel.columns if c.startswith("conv_")]
+
+    def conv(ax):
+        for i, c in enumerate(conv_cols):
+            ax.plot(
+                funnel["cohort"],
+                funnel[c],
+                marker="o",
+                color=COLORS[i % len(COLORS)],
+                label=c.removeprefix("conv_").replace("_to_", " -> ").replace("_", " "),
+            )
+        ax.set_ylabel("conversion rate")
+        ax.set_xlabel("lead creation quarter")
+        ax.tick_params(axis="x", rotation=45, labelsize=7)
+        ax.legend(fontsize=7)
+
+    worst = min(conv_cols[1:] or conv_cols, key=lambda c: funnel[c].median())
+    s.add_figure(
+        draw(
+            "Conversion between gates by cohort",
+            f"The narrowest step is {worst.removeprefix('conv_').replace('_to_', ' -> ').replace('_', ' ')} "
+            f"(median {funnel[worst].median():.0%} across cohorts).",
+            conv,
+            size=(7.5, 4.0),
+        )
+    )
+    counts = ["cohort", "leads", *[c for c in funnel if c.startswith("reached_")]]
+    s.add_table(
+        "Funnel by cohort: leads reaching each gate", funnel[counts], {c: "int" for c in counts[1:]}
+    )
+    s.add_table(
+        "Funnel by cohort: conversion from the previous gate",
+        funnel[["cohort", *conv_cols]],
+        {c: "pct" for c in conv_cols},
+    )
+    days = [c for c in funnel if c.startswith("median_days")]
+    s.add_table(
+        "Funnel by cohort: median days from the previous gate",
+        funnel[["cohort", *days]],
+        {c: "days" for c in days},
+    )
+    if inp.scores is not None:
+        stalled = m.stalled_beliefs(inp.scores)
+        s.add_table(
+            "Stalled open leads: which belief is missing",
+            stalled,
+            {
+                "open_leads": "int",
+                **{b: "pct" for b in BELIEFS},
+                "current_stage": "label",
+            },
+            "Open leads not with sales and not disqualified, by the gate they stand at; each row's shares "
+            "say which belief holds them back (the weakest belief of the score).",
+        )
+
+        def beliefs(ax):
+            bottom = np.zeros(len(stalled))
+            for i, b in enumerate(BELIEFS):
+                ax.bar(
+                    stalled["current_stage"].str.replace("_", " "),
+                    stalled[b],
+                    bottom=bottom,
+                    color=COLORS[i],
+                    label=b,
+                )
+                bottom += stalled[b].to_numpy()
+            ax.set_ylabel("share of the stage's open leads")
+            ax.set_xlabel("gate the lead stands at (last crossed)")
+            ax.legend(fontsize=7)
+
+        top_belief = stalled.set_index("current_stage")[list(BELIEFS)].sum().idxmax()
+        s.add_figure(
+            draw(
+                "The missing belief of stalled leads",
+                f"Across stages, {top_belief} is the belief most often holding open leads back.",
+                beliefs,
+            )
+        )
+    summary["sections"]["stall"] = {"cohorts": len(funnel), "funnel": funnel.to_dict("records")}
+    return s
+
+
+def _revenue_section(inp: ReportInputs, crossings: pd.DataFrame, summary: dict) -> Section:
+    s = Section(
+        "revenue",
+        "Metrics backward from revenue",
+        "Rates and money measured from closed revenue backwards: how many MQLs sales accepts, how "
+        "many become opportunities, win rates, revenue and pipeline velocity by segment and by "
+        "the quarter opportunities were created.",
+    )
+    rates = m.gate_rates(crossings, inp.ladder)
+    rev = m.revenue_metrics(inp.opportunities, inp.accounts)
+    money = {
+        "opportunities": "int",
+        "closed": "int",
+        "won": "int",
+        "win_rate": "pct",
+        "revenue": "money",
+        "mean_won_deal": "money",
+        "median_cycle_days": "days",
+        "pipeline_velocity_per_day": "money",
+        "segment": "label",
+    }
+    if rates:
+        s.add_text(
+            f"Of {rates.get('mqls', 0):,} MQLs, {rates.get('sales_accepted_rate', float('nan')):.1%} were accepted "
+            f"by sales and {rates.get('opportunity_rate_from_mql', float('nan')):.1%} became opportunities."
+        )
+    seg = rev["by_segment"]
+    s.add_table(
+        "Win rate, revenue and pipeline velocity by segment",
+        seg,
+        money,
+        "Pipeline velocity = opportunities x win rate x mean won deal / median days to close.",
+    )
+
+    def seg_plot(ax):
+        ax.bar(seg["segment"].str.replace("_", " "), seg["revenue"] / 1e6, color=COLORS[0])
+        ax2 = ax.twinx()
+        ax2.plot(seg["segment"].str.replace("_", " "), seg["win_rate"], color=COLORS[1], marker="o")
+        ax2.set_ylabel("win rate", color=COLORS[1])
+        ax.set_ylabel("won revenue ($ millions)")
+        ax.set_xlabel("segment")
+
+    best = seg.loc[seg["revenue"].idxmax()] if len(seg) else None
+    if best is not None:
+        s.add_figure(
+            draw(
+                "Revenue and win rate by segment",
+                f"{str(best['segment']).replace('_', ' ').title()} brings the most revenue "
+                f"(${best['revenue']:,.0f}) at a {best['win_rate']:.0%} win rate.",
+                seg_plot,
+            )
+        )
+    coh = rev["by_cohort"]
+    s.add_table("By the quarter the opportunity was created", coh, {**money, "cohort": "text"})
+
+    def coh_plot(ax):
+        ax.bar(coh["cohort"], coh["revenue"] / 1e6, color=COLORS[3])
+        ax.set_ylabel("won revenue ($ millions)")
+        ax.set_xlabel("opportunity creation quarter")
+        ax.tick_params(axis="x", rotation=45, labelsize=7)
+
+    if len(coh):
+        s.add_figure(
+            draw(
+                "Won revenue by opportunity cohort",
+                "The newest quarters are still open deals, so their revenue is not final.",
+                coh_plot,
+            )
+        )
+    urg = m.urgency_among_interested(inp.events, inp.assets, crossings)
+    if not urg.empty:
+        s.add_table(
+            "Interested leads that consumed urgency content",
+            urg,
+            {"leads": "int", "consumed_urgency_before_mql": "int", "share": "pct"},
+            "MQLs that read urgency content (cost of delay, benchmarks) before becoming MQLs, split by "
+            "whether they went on to an opportunity.",
+        )
+    stake = m.stakeholder_accounts(inp.events, inp.assets, inp.leads, inp.opportunities)
+    s.add_table(
+        "Accounts that downloaded internal-selling (stakeholder) assets",
+        stake,
+        {
+            "count": "int",
+            "share_of_accounts": "pct",
+            "closed_opportunities": "int",
+            "win_rate": "pct",
+        },
+    )
+    ttt = m.time_to_threshold(inp.leads, crossings)
+    if not ttt.empty:
+        s.add_table(
+            "Time to threshold: days from lead creation to MQL",
+            ttt,
+            {"leads": "int", "p25_days": "days", "median_days": "days", "p75_days": "days"},
+        )
+
+        def ttt_plot(ax):
+            ax.bar(
+                ttt["group"],
+                ttt["median_days"],
+                color=[COLORS[0], COLORS[1]][: len(ttt)],
+                yerr=[ttt["median_days"] - ttt["p25_days"], ttt["p75_days"] - ttt["median_days"]],
+                capsize=6,
+            )
+            ax.set_ylabel("days from creation to MQL (median, quartiles)")
+            ax.set_xlabel("MQLs")
+
+        s.add_figure(
+            draw(
+                "Time to MQL: converters versus stalled",
+                "Bars are medians, whiskers the middle half of leads.",
+                ttt_plot,
+            )
+        )
+    summary["sections"]["revenue"] = {
+        "rates": rates,
+        "by_segment": seg.to_dict("records"),
+        "urgency": urg.to_dict("records"),
+        "stakeholder": stake.to_dict("records"),
+    }
+    return s
+
+
+def _trust_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Section:
+    s = Section(
+        "trust",
+        "Model trust",
+        "Calibration (does a 20 % readiness mean one in five?) and lift on the newest complete "
+        "cohort, next to marketing's points score and a logistic regression on the same features; "
+        "whether each gate had enough data; on simulated data, the gap to the truth.",
+    )
+    ev = (inp.evaluation or {}).get("gates")
+    if not ev:
+        s.add_text("No evaluation is available: run `readiness evaluate`.")
+        notes.append("Model trust is missing: no evaluation.")
+        return s
+    rows = []
+    for gate, g in ev.items():
+        row = {"gate": gate}
+        for model_name in ("model", "logistic", "points"):
+            if model_name in g:
+                row[f"{model_name}_auc"] = g[model_name].get("roc_auc")
+                row[f"{model_name}_ece"] = g[model_name].get("ece")
+        row["model_top_decile_lift"] = g.get("model", {}).get("top_decile_lift")
+        gt = g.get("ground_truth", {})
+        row["truth_auc"] = gt.get("truth_auc")
+        row["model_to_truth"] = gt.get("model_to_truth_auc_ratio")
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    fmts = {c: "float" for c in table.columns if c != "gate"}
+    fmts.update({"gate": "label", "model_to_truth": "pct"})
+    s.add_table(
+        "Test-cohort metrics per gate",
+        table,
+        fmts,
+        "AUC ranks leads (1 is perfect, 0.5 is chance); ECE is the average gap between predicted and "
+        "observed rates; truth columns exist on simulated data only.",
+    )
+    if inp.calibration is not None and not inp.calibration.empty:
+        cal = inp.calibration
+        worst = table.loc[table["model_ece"].idxmax()]
+        s.add_figure(
+            draw_grid(
+                "Calibration per gate: model and baselines",
+                f"Points on the dashed diagonal are perfectly calibrated; the model's worst gate ({_label(worst['gate'])}) is off by "
+                f"{worst['model_ece']:.3f} on average.",
+                [
+                    (
+                        _label(g),
+                        _curves(
+                            cal,
+                            g,
+                            "predicted",
+                            "observed",
+                            "predicted probability",
+                            "observed rate",
+                            markers=True,
+                        ),
+                    )
+                    for g in cal["gate"].unique()
+                ],
+            )
+        )
+    if inp.lift is not None and not inp.lift.empty:
+        lift = inp.lift
+        best = table.loc[table["model_top_decile_lift"].idxmax()]
+        s.add_figure(
+            draw_grid(
+                "Lift per gate: model and baselines",
+                f"Working the model's top 10 % catches {best['model_top_decile_lift']:.1f}x the average rate of "
+                f"{_label(best['gate'])} crossings.",
+                [
+                    (
+                        _label(g),
+                        _curves(
+                            lift,
+                            g,
+                            "targeted",
+                            "recall",
+                            "share of leads targeted",
+                            "share of crossings caught",
+                        ),
+                    )
+                    for g in lift["gate"].unique()
+                ],
+            )
+        )
+    if inp.sufficiency is not None and not inp.sufficiency.empty:
+        suff = inp.sufficiency[inp.sufficiency["cohort"] != "outside"]
+        s.add_table(
+            "Data sufficiency: labelled snapshots and positives per cohort",
+            suff,
+            {
+                "labelled_snapshots": "int",
+                "positives": "int",
+                "leads_with_positive": "int",
+                "positive_rate": "pct",
+                "gate": "label",
+            },
+            "A gate with too few positives in training is not trained and is scored by its base rate.",
+        )
+    summary["sections"]["trust"] = {"gates": rows}
+    return s
+
+
+def _curves(
+    frame: pd.DataFrame, gate: str, x: str, y: str, xlabel: str, ylabel: str, markers: bool = False
+):
+    """A panel with one curve per model (the model and both baselines) of one gate, and the
+    diagonal (perfect calibration, or random targeting)."""
+
+    def plot(ax):
+        g = frame[frame["gate"] == gate]
+        for i, (name, gg) in enumerate(g.groupby("model")):
+            ax.plot(
+                gg[x], gg[y], marker="o" if markers else None, ms=3, label=name, color=COLORS[i]
+            )
+        hi = float(max(g[x].max(), g[y].max())) if markers else 1.0
+        ax.plot([0, hi], [0, hi], ls="--", color="#999", lw=1)
+        ax.set_xlabel(xlabel, fontsize=7)
+        ax.set_ylabel(ylabel, fontsize=7)
+        ax.legend(fontsize=6)
+
+    return plot
+
+
+def _routing_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Section:
+    s = Section(
+        "routing",
+        "This run's routing",
+        "Where this scoring run sends open leads, who owns the sales handoffs and when their SLAs fall due.",
+    )
+    if inp.scores is None:
+        s.add_text("No scores yet: run `readiness score`.")
+        notes.append("This run's routing is missing: no scores.")
+        return s
+    t = m.routing_tables(inp.scores)
+    routes = t["routes"]
+
+    def route_plot(ax):
+        ax.barh(routes["route"].str.replace("_", " ")[::-1], routes["leads"][::-1], color=COLORS[0])
+        ax.set_xlabel("open leads")
+        ax.set_ylabel("route")
+
+    top = routes.iloc[0]
+    s.add_figure(
+        draw(
+            "Open leads per route",
+            f"{top['share']:.0%} of open leads are routed to {top['route'].replace('_', ' ')}.",
+            route_plot,
+        )
+    )
+    s.add_table("Leads per route", routes, {"leads": "int", "share": "pct", "route": "label"})
+    owners = t["owners"]
+    if not owners.empty:
+        s.add_table(
+            "Sales handoffs per owner", owners, {"sales_now_leads": "int", "mean_readiness": "pct"}
+        )
+        load = t["sla_load"]
+
+        def load_plot(ax):
+            ax.bar(load["due"].dt.strftime("%m-%d %H:%M"), load["leads_due"], color=COLORS[1])
+            ax.set_xlabel("SLA due (hour)")
+            ax.set_ylabel("handoffs due")
+            ax.tick_params(axis="x", rotation=45, labelsize=7)
+
+        s.add_figure(
+            draw(
+                "SLA load",
+                f"{int(load['leads_due'].sum()):,} handoffs fall due in {len(load)} hour slot(s); "
+                f"the busiest owner has {int(owners['sales_now_leads'].max())}.",
+                load_plot,
+            )
+        )
+    summary["sections"]["routing"] = {
+        "routes": routes.set_index("route")["leads"].to_dict(),
+        "owners": len(owners),
+    }
+    return s

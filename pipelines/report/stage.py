@@ -1,0 +1,128 @@
+"""Stage `report`: the leadership report as one self-contained HTML file.
+
+Inputs: `paths.validated` (leads, accounts, milestones, opportunities, content events, assets),
+`paths.features`/training (the test cohort, for drivers), `paths.models`/readiness (the trained
+gate models), `paths.metrics`/evaluate.json, `paths.plots`/{calibration,lift}.csv,
+`paths.evaluation`/data_sufficiency.csv, `paths.features`/catalog.json (unavailable families),
+`paths.labels`/deal_size.json and, where present, `paths.scores`/leads.parquet and
+`paths.metrics`/import.json. A missing optional input leaves its section with a note, never a
+failure.
+Outputs: `paths.reports`/readiness_report.html and `paths.metrics`/report.json.
+Params: report, train (test cohort dates), ladder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from features.catalog import build_catalog
+from models.bundle import ReadinessModel
+from pipelines.common import write_json
+from pipelines.report.build import ReportInputs, build_report
+from readiness.errors import ReadinessError
+from readiness.params import ProjectParams
+
+log = logging.getLogger(__name__)
+
+
+def _optional_csv(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path.exists() else None
+
+
+def _optional_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def load_inputs(project: ProjectParams) -> ReportInputs:
+    params = project.params
+    paths = params.paths
+    validated = project.resolve(paths.validated)
+    if not (validated / "leads").exists():
+        raise ReadinessError(f"No validated tables in {validated}: run `readiness ingest` first.")
+
+    def table(name: str, **kw) -> pd.DataFrame:
+        return pd.read_parquet(validated / name, **kw)
+
+    events = table("events", columns=["lead_id", "occurred_at", "event_type", "asset_id"])
+    events = events[events["asset_id"].notna()]  # content events only
+    model_dir = project.resolve(paths.models) / "readiness"
+    model = ReadinessModel.load(model_dir) if (model_dir / "meta.json").exists() else None
+    run = _optional_json(project.resolve(paths.models) / "run.json") or {}
+    training = project.resolve(paths.features) / "training"
+    test_features = None
+    if training.exists():
+        t = params.train
+        test_features = pd.read_parquet(
+            training,
+            filters=[
+                ("cutoff", ">=", pd.Timestamp(t.test_start)),
+                ("cutoff", "<=", pd.Timestamp(t.test_end)),
+            ],
+        )
+    scores_path = project.resolve(paths.scores) / "leads.parquet"
+    metrics = project.resolve(paths.metrics)
+    catalog_meta = _optional_json(project.resolve(paths.features) / "catalog.json") or {}
+    notes = [
+        f"Feature family '{family}' is unavailable in this data ({reason}): its features are 0 for every lead, "
+        "so the model cannot use it; missing is not the same as low."
+        for family, reason in catalog_meta.get("unavailable_families", {}).items()
+    ]
+    deal_size = _optional_json(project.resolve(paths.labels) / "deal_size.json") or {}
+    if deal_size and not deal_size.get("overall_mean"):
+        notes.append(
+            f"The {deal_size.get('won_deals', 0):,} won deals used for deal sizes all have amount 0, so expected "
+            "revenue reads 0: the export does not say what deals were worth."
+        )
+    imported = _optional_json(metrics / "import.json")
+    if imported and imported.get("absent_tables"):
+        notes.append(
+            f"The export has no {', '.join(imported['absent_tables'])}: those tables are empty, and "
+            "nothing built on them is shown as if it were measured."
+        )
+    return ReportInputs(
+        ladder=params.ladder,
+        leads=table("leads"),
+        accounts=table("accounts"),
+        milestones=table("milestones"),
+        opportunities=table("opportunities"),
+        events=events,
+        assets=table("assets"),
+        catalog=build_catalog(params.features.windows),
+        model=model,
+        model_version=str(run.get("model_version")) if run.get("model_version") else None,
+        test_features=test_features,
+        evaluation=_optional_json(metrics / "evaluate.json"),
+        calibration=_optional_csv(project.resolve(paths.plots) / "calibration.csv"),
+        lift=_optional_csv(project.resolve(paths.plots) / "lift.csv"),
+        sufficiency=_optional_csv(project.resolve(paths.evaluation) / "data_sufficiency.csv"),
+        scores=pd.read_parquet(scores_path) if scores_path.exists() else None,
+        sales_gate=params.score.routing.sales_gate,
+        notes=notes,
+        driver_rows=params.report.driver_rows,
+        shap_rows=params.report.shap_rows,
+        seed=params.report.seed,
+    )
+
+
+def run(project: ProjectParams) -> dict:
+    params = project.params
+    t0 = time.perf_counter()
+    inputs = load_inputs(project)
+    html, summary = build_report(inputs)
+    out = project.resolve(params.paths.reports)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "readiness_report.html"
+    target.write_text(html, encoding="utf-8")
+    summary["file"] = str(target)
+    summary["bytes"] = len(html.encode())
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    metrics = project.resolve(params.paths.metrics)
+    metrics.mkdir(parents=True, exist_ok=True)
+    write_json(metrics / "report.json", summary)
+    log.info("report: %s (%.1f MB) in %.1fs", target, summary["bytes"] / 1e6, summary["seconds"])
+    return summary

@@ -1,0 +1,176 @@
+"""Stage `score`: score every open lead with the registry's champion, route it and validate.
+
+Inputs: `paths.features`/scoring.parquet (one row per open lead at the as-of date) and
+catalog.json, `paths.validated` (context: who the lead is, its touches, what it consumed),
+`paths.labels`/deal_size.json, the model `score.model` (alias or version) from the MLflow
+registry; on simulated data `paths.ground_truth`/beliefs (weakest-belief accuracy only).
+Outputs: `paths.scores`/leads.parquet and accounts.parquet (under the score contract),
+`paths.scores`/run.json (run id, scored_at, model version, params hash, row counts) and
+`paths.metrics`/score.json (routes, stages, timings, drivers against exact SHAP, weakest-belief
+accuracy). A table that breaks its contract is not written and the stage fails.
+Params: score, features, ladder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.build import connect
+from features.catalog import build_catalog, catalog_version
+from models import registry
+from models.bundle import ReadinessModel
+from models.explain import PathAttribution, compare_with_shap
+from pipelines.common import write_json
+from pipelines.score.context import gather_context
+from pipelines.score.leads import score_leads
+from readiness.domain import BELIEFS
+from readiness.errors import ReadinessError
+from readiness.params import ProjectParams
+from readiness.scores import content_hash, validate_scores
+
+log = logging.getLogger(__name__)
+
+
+def load_scoring_model(project: ProjectParams) -> tuple[ReadinessModel, str]:
+    """The model named by score.model (an alias such as champion, or a version number)."""
+    params = project.params
+    name = params.train.mlflow.registered_model
+    registry.configure(project.root, params.train.mlflow.experiment)
+    ref = params.score.model
+    version = ref if ref.isdigit() else registry.alias_version(name, ref)
+    if version is None:
+        raise ReadinessError(
+            f"The registry has no '{ref}' version of model '{name}': run `readiness evaluate` "
+            "(which promotes a passing challenger) or `readiness promote --version N`."
+        )
+    return registry.load_version(name, version), version
+
+
+def run(project: ProjectParams) -> dict:
+    params = project.params
+    p = params.score
+    t0 = time.perf_counter()
+    features_dir = project.resolve(params.paths.features)
+    if not (features_dir / "scoring.parquet").exists():
+        raise ReadinessError(
+            f"{features_dir / 'scoring.parquet'} not found: run `readiness features` first."
+        )
+    X = pd.read_parquet(features_dir / "scoring.parquet")
+    catalog = build_catalog(params.features.windows)
+    model, version = load_scoring_model(project)
+    if model.catalog_version != catalog_version(catalog):
+        raise ReadinessError(
+            f"Model version {version} was trained on feature catalogue {model.catalog_version}, the scoring "
+            f"snapshot has {catalog_version(catalog)}: retrain (`dvc repro train`) or score with a matching version."
+        )
+    cutoffs = X["cutoff"].unique()
+    if len(cutoffs) != 1:
+        raise ReadinessError("The scoring snapshot must hold one cutoff date; rebuild features.")
+    scored_at = pd.Timestamp(cutoffs[0])
+    deal_size = json.loads((project.resolve(params.paths.labels) / "deal_size.json").read_text())
+
+    work = project.resolve(params.paths.scores) / ".work"
+    con = connect(params.features, work)
+    t1 = time.perf_counter()
+    ctx = gather_context(
+        con,
+        project.resolve(params.paths.validated),
+        X["lead_id"],
+        scored_at,
+        p.routing.trigger_events,
+        p.routing.trigger_days,
+    )
+    context_seconds = time.perf_counter() - t1
+    result = score_leads(model, X, ctx, catalog, deal_size, p, scored_at, con)
+    leads = validate_scores(result.leads, model.ladder, p.top_drivers, X["lead_id"])
+
+    out = project.resolve(params.paths.scores)
+    out.mkdir(parents=True, exist_ok=True)
+    run_info = {
+        "scored_at": scored_at.isoformat(),
+        "as_of": str(scored_at.date()),
+        "model_name": params.train.mlflow.registered_model,
+        "model_version": str(version),
+        "catalog_version": model.catalog_version,
+        "params_hash": project.section_hash("ladder", "features", "labels", "score"),
+        "leads": len(leads),
+        "accounts": len(result.accounts),
+    }
+    run_info["run_id"] = (
+        f"{scored_at:%Y%m%d}-v{version}-{content_hash(leads)}{content_hash(result.accounts)[:4]}"
+    )
+    leads.to_parquet(out / "leads.parquet", index=False)
+    result.accounts.to_parquet(out / "accounts.parquet", index=False)
+    write_json(out / "run.json", run_info)
+
+    rng = np.random.default_rng(p.seed)
+    sample = X.iloc[rng.choice(len(X), size=min(p.shap_check_rows, len(X)), replace=False)]
+    M = sample[model.features].astype(float)
+    drivers_vs_shap = {
+        g: compare_with_shap(PathAttribution.from_booster(m.booster), M, p.top_drivers)
+        for g, m in model.gates.items()
+        if m.booster is not None
+    }
+    summary = {
+        "run": run_info,
+        "routes": leads["route"].value_counts().to_dict(),
+        "readiness_stages": leads["readiness_stage"].value_counts().to_dict(),
+        "weakest_belief": leads["weakest_belief"].value_counts().to_dict(),
+        "sales_now_owners": leads.loc[leads["route"] == "sales_now", "owner"]
+        .value_counts()
+        .to_dict(),
+        "nurture_without_next_asset": int(
+            (leads["route"].str.startswith("nurture_") & leads["next_asset"].isna()).sum()
+        ),
+        "expected_revenue_total": round(float(leads["expected_revenue"].sum()), 2),
+        "drivers_vs_exact_shap": drivers_vs_shap,
+        "seconds": {
+            "context": round(context_seconds, 2),
+            **result.timings,
+            "stage": round(time.perf_counter() - t0, 2),
+        },
+    }
+    truth_dir = project.resolve(params.paths.ground_truth) / "beliefs"
+    if params.evaluate.ground_truth and truth_dir.exists():
+        summary["weakest_belief_vs_truth"] = weakest_belief_accuracy(leads, X, truth_dir, scored_at)
+    metrics = project.resolve(params.paths.metrics)
+    metrics.mkdir(parents=True, exist_ok=True)
+    write_json(metrics / "score.json", summary)
+    log.info("score: %d open leads scored in %.1fs", len(leads), time.perf_counter() - t0)
+    return summary
+
+
+def weakest_belief_accuracy(
+    leads: pd.DataFrame, X: pd.DataFrame, beliefs_dir: Path, scored_at: pd.Timestamp
+) -> dict:
+    """How often the named weakest belief is the simulator's lowest latent belief, next to the
+    naive rule (the belief whose content the lead consumed least; ties go to the earliest) and
+    to always naming the last belief."""
+    truth = pd.read_parquet(beliefs_dir, columns=["lead_id", "as_of", *BELIEFS])
+    truth = truth[pd.to_datetime(truth["as_of"]) <= scored_at]
+    truth = truth.sort_values("as_of").drop_duplicates("lead_id", keep="last").set_index("lead_id")
+    ids = leads["lead_id"]
+    known = ids.isin(truth.index).to_numpy()
+    t = truth.loc[ids[known], list(BELIEFS)].to_numpy()
+    lowest = np.array(BELIEFS)[t.argmin(axis=1)]
+    named = leads.loc[known, "weakest_belief"].to_numpy()
+    consumed = X.loc[known, [f"{b}_content_all" for b in BELIEFS]].to_numpy()
+    naive = np.array(BELIEFS)[consumed.argmin(axis=1)]
+    engaged = consumed.sum(axis=1) > 0
+    return {
+        "leads": int(known.sum()),
+        "model_accuracy": round(float((named == lowest).mean()), 4),
+        "naive_accuracy": round(float((naive == lowest).mean()), 4),
+        # a second yardstick: always the last belief of the ladder, the one bought last
+        "always_last_belief_accuracy": round(float((lowest == BELIEFS[-1]).mean()), 4),
+        "engaged_leads": int(engaged.sum()),
+        "model_accuracy_engaged": round(float((named[engaged] == lowest[engaged]).mean()), 4),
+        "naive_accuracy_engaged": round(float((naive[engaged] == lowest[engaged]).mean()), 4),
+        "truth_lowest_share": pd.Series(lowest).value_counts(normalize=True).round(4).to_dict(),
+    }

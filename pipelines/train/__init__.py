@@ -1,0 +1,1 @@
+"""Stage `train`: a calibrated LightGBM model per gate and the two baselines."""

@@ -1,0 +1,106 @@
+"""Stage `train`: a calibrated LightGBM model per gate and the two baselines, tracked in MLflow.
+
+Inputs: `paths.features`/training and catalog.json, `paths.labels`/labels.parquet.
+Outputs: `paths.models`/readiness/ (the gate models: LightGBM text files and JSON calibrators),
+`paths.models`/baselines/ (points score and logistic regression as JSON), `paths.models`/run.json
+(the MLflow run and registered version) and `paths.metrics`/train.json. The run is logged with
+every parameter of params.yaml, and the model registered as a new version with alias challenger.
+Params: train, labels, ladder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+
+from features.catalog import build_catalog
+from models import registry
+from models.bundle import save_baselines
+from models.dataset import load_training_frame
+from models.train import train_models
+from pipelines.common import write_json
+from readiness.params import ProjectParams
+
+
+def _git_commit(root) -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def run(project: ProjectParams) -> dict:
+    params = project.params
+    t0 = time.perf_counter()
+    features, labels, settings, catalog_meta = load_training_frame(project)
+    catalog = build_catalog(tuple(catalog_meta["windows"]))
+    result = train_models(
+        features,
+        labels,
+        catalog,
+        catalog_meta["version"],
+        params.ladder,
+        settings.horizon_days,
+        params.train,
+    )
+    models_dir = project.resolve(params.paths.models)
+    shutil.rmtree(models_dir, ignore_errors=True)
+    result.model.save(models_dir / "readiness")
+    save_baselines(models_dir / "baselines", result.points, result.logistic)
+    seconds = round(time.perf_counter() - t0, 2)
+    uri = registry.configure(project.root, params.train.mlflow.experiment)
+    metrics = {
+        f"train.{g}.{k}": float(v)
+        for g, info in result.report.items()
+        for k, v in info.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    metrics["train.seconds"] = seconds
+    example = (
+        features[result.model.features + ["ladder_stage"]]
+        .loc[:, lambda d: ~d.columns.duplicated()]
+        .head(50)
+    )
+    run_id, version = registry.log_training_run(
+        params=project.as_flat_dict(),
+        model_dir=models_dir / "readiness",
+        baselines_dir=models_dir / "baselines",
+        example=example,
+        tags={
+            "catalog_version": catalog_meta["version"],
+            "label_settings": settings.to_json().replace("\n", " "),
+            "git_commit": _git_commit(project.root),
+            "params_hash": project.section_hash(),
+        },
+        artifacts={
+            "label_settings.json": settings.to_json(),
+            "catalog.json": json.dumps(catalog_meta, indent=2),
+            "data_sufficiency.csv": result.sufficiency.to_csv(index=False),
+            "train_report.json": json.dumps(result.report, indent=2),
+        },
+        metrics=metrics,
+        registered_model=params.train.mlflow.registered_model,
+    )
+    summary = {
+        "run_id": run_id,
+        "model_version": version,
+        "tracking_uri": uri,
+        "gates": result.report,
+        "warnings": result.warnings,
+        "seconds": seconds,
+    }
+    write_json(
+        models_dir / "run.json",
+        {
+            "run_id": run_id,
+            "model_version": version,
+            "registered_model": params.train.mlflow.registered_model,
+        },
+    )
+    out = project.resolve(params.paths.metrics)
+    write_json(out / "train.json", {k: v for k, v in summary.items() if k != "tracking_uri"})
+    return summary

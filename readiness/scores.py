@@ -1,0 +1,203 @@
+"""The score table's contract: what a published run promises its consumers.
+
+One row per open lead of the scoring snapshot and no other; every probability in [0, 1]; a
+coherent ladder (a later gate never more likely than an earlier one); readiness stages and routes
+from their allowed sets; disqualified leads say why; sales_now leads carry a complete handoff
+whose SLA falls after the scoring time. A table that breaks it is never published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from readiness.domain import BELIEFS
+from readiness.errors import ReadinessError
+
+COHERENCE_TOLERANCE = 1e-9
+
+NO_STAGE = "none"
+SALES_NOW, WITH_SALES, DISQUALIFIED, DORMANT = (
+    "sales_now",
+    "with_sales",
+    "disqualified",
+    "dormant_check_in",
+)
+NURTURE = tuple(f"nurture_{b}" for b in BELIEFS)
+ROUTES = (DISQUALIFIED, WITH_SALES, SALES_NOW, DORMANT, *NURTURE)
+HANDOFF_COLUMNS = (
+    "trigger",
+    "problem_hypothesis",
+    "disqualifiers_checked",
+    "last_touches",
+    "opener",
+    "owner",
+    "sla_due",
+)
+# a handoff as sales receives it (the handoffs view of the database and the CRM export)
+HANDOFF_RECORD = (
+    "lead_id",
+    "account_id",
+    *HANDOFF_COLUMNS,
+    "p_next_gate",
+    "persona",
+    "industry",
+    "region",
+)
+
+
+def probability_column(gate: str) -> str:
+    """The score table's column holding the calibrated probability of crossing `gate`."""
+    return f"p_{gate}"
+
+
+class ScoreContractError(ReadinessError):
+    """The score table broke its contract; the message lists every failure."""
+
+
+def _text(nullable: bool = True) -> pa.Column:
+    return pa.Column(str, nullable=nullable)
+
+
+def score_schema(ladder: tuple[str, ...], top_drivers: int) -> pa.DataFrameSchema:
+    probs = {
+        probability_column(g): pa.Column(float, pa.Check.in_range(0.0, 1.0), nullable=False)
+        for g in ladder
+    }
+    cols = [probability_column(g) for g in ladder]
+
+    def coherent(df: pd.DataFrame) -> pd.Series:
+        a = df[cols].to_numpy(dtype=float)
+        ok = (np.diff(a, axis=1) <= COHERENCE_TOLERANCE).all(axis=1)
+        return pd.Series(ok, index=df.index)
+
+    def handoff_complete(df: pd.DataFrame) -> pd.Series:
+        sales = df["route"] == SALES_NOW
+        filled = pd.Series(True, index=df.index)
+        for c in HANDOFF_COLUMNS:
+            v = df[c]
+            filled &= v.notna() & (v.astype(str).str.strip() != "")
+        return ~sales | filled
+
+    def sla_after_scoring(df: pd.DataFrame) -> pd.Series:
+        return (df["route"] != SALES_NOW) | (df["sla_due"] > df["scored_at"])
+
+    def disqualified_say_why(df: pd.DataFrame) -> pd.Series:
+        return (df["route"] != DISQUALIFIED) | df["disqualifiers"].notna()
+
+    drivers = {f"driver_{j + 1}": _text() for j in range(top_drivers)}
+    return pa.DataFrameSchema(
+        {
+            "lead_id": pa.Column("int64", pa.Check.ge(1), unique=True),
+            "account_id": pa.Column("int64", pa.Check.ge(1)),
+            "scored_at": pa.Column("datetime64[ns]"),
+            "current_stage": pa.Column(str, pa.Check.isin([NO_STAGE, *ladder])),
+            **probs,
+            "readiness_stage": pa.Column(str, pa.Check.isin([NO_STAGE, *ladder])),
+            "next_gate": pa.Column(str, pa.Check.isin(list(ladder))),
+            "p_next_gate": pa.Column(float, pa.Check.in_range(0.0, 1.0)),
+            "expected_revenue": pa.Column(float, pa.Check.ge(0.0)),
+            **drivers,
+            "weakest_belief": pa.Column(str, pa.Check.isin(list(BELIEFS))),
+            "persona": _text(),
+            "industry": _text(),
+            "region": _text(),
+            "employee_band": _text(),
+            "route": pa.Column(str, pa.Check.isin(list(ROUTES))),
+            "disqualifiers": _text(),
+            "next_asset_id": pa.Column("Int64", nullable=True),
+            "next_asset": _text(),
+            **{c: _text() for c in HANDOFF_COLUMNS if c != "sla_due"},
+            "sla_due": pa.Column("datetime64[ns]", nullable=True),
+        },
+        checks=[
+            pa.Check(
+                coherent,
+                name="coherent_ladder",
+                error="coherent_ladder: a later gate is more likely than an earlier one",
+            ),
+            pa.Check(
+                handoff_complete,
+                name="handoff_complete",
+                error="handoff_complete: a sales_now lead lacks a handoff field",
+            ),
+            pa.Check(
+                sla_after_scoring,
+                name="sla_after_scoring",
+                error="sla_after_scoring: an SLA is not after the scoring time",
+            ),
+            pa.Check(
+                disqualified_say_why,
+                name="disqualified_say_why",
+                error="disqualified_say_why: a disqualified lead has no reason",
+            ),
+        ],
+        strict=True,
+        ordered=False,
+        name="scores",
+    )
+
+
+def content_hash(df: pd.DataFrame) -> str:
+    """Twelve hex digits of the SHA-256 of a table's content (row order and values, not the
+    index): part of a run id, so a published table is checked against the run it claims to be."""
+    h = hashlib.sha256(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+def leads_at(scores: pd.DataFrame, idx: pd.Series) -> str:
+    if "lead_id" not in scores or idx.empty:
+        return ""
+    ids = scores["lead_id"].reindex(idx.astype(int)).dropna().astype(int).tolist()
+    return f" (lead_id {', '.join(map(str, ids))})" if ids else ""
+
+
+def validate_scores(
+    scores: pd.DataFrame, ladder: tuple[str, ...], top_drivers: int, open_lead_ids: pd.Series
+) -> pd.DataFrame:
+    """The score table if it keeps its contract; otherwise ScoreContractError listing failures
+    (check, column, failing rows and examples), including leads missing or extra against the
+    scoring snapshot's open leads."""
+    problems: list[str] = []
+    try:
+        score_schema(ladder, top_drivers).validate(scores, lazy=True)
+    except SchemaErrors as exc:
+        fc = exc.failure_cases
+        table_level = fc["schema_context"] == "DataFrameSchema"
+        for check, g in fc[table_level].groupby("check", sort=False):
+            idx = g["index"].dropna().drop_duplicates()
+            rows = ", ".join(str(int(i)) for i in idx.head(5)) if len(idx) else "-"
+            if idx.empty:  # about the table itself, e.g. a column it should not have
+                cases = ", ".join(str(v) for v in g["failure_case"].head(5))
+                problems.append(f"{check}: {cases}")
+                continue
+            lead = leads_at(scores, idx.head(5))
+            problems.append(f"{check}: {len(idx)} row(s), rows {rows}{lead}")
+        for (check, column), g in fc[~table_level].groupby(
+            ["check", "column"], dropna=False, sort=False
+        ):
+            idx = g["index"].dropna()
+            rows = ", ".join(str(int(i)) for i in idx.head(5)) if len(idx) else "-"
+            examples = ", ".join(str(v) for v in g["failure_case"].head(3))
+            problems.append(
+                f"{check} on column {column}: {len(g)} failure(s), rows {rows}; e.g. {examples}"
+            )
+    ids = set(scores["lead_id"].tolist()) if "lead_id" in scores else set()
+    expected = set(open_lead_ids.tolist())
+    missing, extra = expected - ids, ids - expected
+    if missing:
+        problems.append(f"{len(missing)} open lead(s) have no score, e.g. {sorted(missing)[:5]}")
+    if extra:
+        problems.append(
+            f"{len(extra)} scored lead(s) are not open leads of the snapshot, e.g. {sorted(extra)[:5]}"
+        )
+    if problems:
+        raise ScoreContractError(
+            "The score table breaks its contract (readiness/scoring/contract.py) and is not published:\n  - "
+            + "\n  - ".join(problems)
+        )
+    return scores

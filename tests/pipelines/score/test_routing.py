@@ -1,0 +1,110 @@
+"""Routing rules on tiny inline inputs: SLAs in business hours, owners, disqualifiers, next assets."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import pandas as pd
+import pytest
+
+from pipelines.score import routing as r
+from readiness.params import AssignmentParams, DisqualifierRule, SlaParams
+
+SLA = SlaParams(hours=4, day_start=9, day_end=17, holidays=(date(2026, 1, 1),))
+
+
+@pytest.mark.parametrize(
+    ("scored_at", "due"),
+    [
+        ("2025-12-30 10:00", "2025-12-30 14:00"),  # Tuesday morning: same day
+        ("2025-12-30 15:00", "2025-12-31 11:00"),  # 2 h today, 2 h tomorrow
+        ("2025-12-31 07:00", "2025-12-31 13:00"),  # before opening: from 9:00
+        ("2025-12-31 16:30", "2026-01-02 12:30"),  # Jan 1 is a holiday
+        ("2026-01-02 16:00", "2026-01-05 12:00"),  # Friday -> Monday
+        ("2026-01-03 12:00", "2026-01-05 13:00"),  # Saturday
+    ],
+)
+def test_sla_counts_business_hours_only(scored_at, due):
+    assert r.sla_due(pd.Timestamp(scored_at), SLA) == pd.Timestamp(due)
+
+
+def test_sla_in_another_time_zone_is_returned_in_utc():
+    ny = SlaParams(hours=1, timezone="America/New_York", day_start=9, day_end=17)
+    # 13:00 UTC on a Monday in winter is 08:00 in New York: due 10:00 local = 15:00 UTC
+    assert r.sla_due(pd.Timestamp("2026-01-05 13:00"), ny) == pd.Timestamp("2026-01-05 15:00")
+
+
+def test_owners_keep_the_account_owner_and_round_robin_the_rest_by_region():
+    p = AssignmentParams(
+        rule="account_owner",
+        owners={"emea": ("e1", "e2"), "apac": ("a1",)},
+        fallback=("queue",),
+    )
+    account = pd.Series([10, 10, 11, 12, 13, 14, 15])
+    region = pd.Series(["emea", "emea", "emea", "emea", "emea", "apac", None])
+    current = pd.Series([None, None, "rep_x", None, None, None, None])
+    got = r.assign_owners(account, region, current, p).tolist()
+    # accounts in id order: 10 -> e1, 11 keeps rep_x, 12 -> e2, 13 -> e1; apac -> a1; no region -> queue
+    assert got == ["e1", "e1", "rep_x", "e2", "e1", "a1", "queue"]
+
+
+def test_round_robin_spreads_accounts_over_all_reps():
+    p = AssignmentParams(rule="round_robin", owners={"emea": ("b", "a"), "apac": ("c",)})
+    got = r.assign_owners(
+        pd.Series([5, 3, 4, 3]), pd.Series(["emea"] * 4), pd.Series([None] * 4), p
+    )
+    assert got.tolist() == ["c", "a", "b", "a"]  # accounts 3, 4, 5 -> a, b, c
+
+
+def test_disqualifiers_give_every_reason_that_holds():
+    rules = (
+        DisqualifierRule(feature="competitor_email_domain", reason="competitor"),
+        DisqualifierRule(feature="out_of_profile_size", reason="too small"),
+    )
+    X = pd.DataFrame(
+        {"competitor_email_domain": [0.0, 1.0, 1.0], "out_of_profile_size": [0.0, 0.0, 1.0]}
+    )
+    hit, reasons = r.disqualify(X, rules)
+    assert hit.tolist() == [False, True, True]
+    assert reasons == ["", "competitor", "competitor; too small"]
+    assert r.disqualifiers_checked(rules) == "clear: competitor; clear: too small"
+
+
+ASSETS = pd.DataFrame(
+    {
+        "asset_id": [1, 2, 3, 4, 5],
+        "title": ["a", "b", "c", "d", "e"],
+        "belief_stage": ["capability", "capability", "capability", "capability", "urgency"],
+        "audience": ["any", "finance", "any", "any", "any"],
+        "industry": [None, None, "retail", "software", None],
+        "popularity": [50, 10, 1, 99, 70],
+    }
+)
+
+
+def test_next_asset_prefers_own_industry_then_own_role_and_skips_what_was_consumed():
+    leads = pd.DataFrame(
+        {
+            "lead_id": [1, 2, 3, 4],
+            "belief": ["capability", "capability", "capability", "urgency"],
+            "persona": ["finance", "finance", "champion", "champion"],
+            "industry": ["retail", "retail", "healthcare", "retail"],
+        }
+    )
+    consumed = pd.DataFrame({"lead_id": [2, 4], "asset_id": [3, 5]})
+    got = r.suggest_assets(ibis.duckdb.connect(), leads, consumed, ASSETS).set_index("lead_id")
+    # 1: its industry's case study; 2 consumed it: its own role (finance) next; 3: no healthcare
+    # asset and no software one (other industry): the most popular generic; 4: nothing left
+    assert got["next_asset_id"].to_dict() == {1: 3, 2: 2, 3: 1}
+    assert got.loc[1, "next_asset"] == "c"
+
+
+def test_templates_fill_what_they_name_and_keep_the_rest():
+    text = r.fill(
+        "Hi {persona} in {industry}, re {title} {unknown}",
+        persona="end_user",
+        industry=None,
+        title="X",
+    )
+    assert text == "Hi end user in their, re X {unknown}"
