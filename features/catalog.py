@@ -62,6 +62,13 @@ class Feature:
     window_days: int | None = None
     categorical: bool = False
 
+    @property
+    def source(self) -> str:
+        """The measure (or attribute) this feature is computed from; derived features have none."""
+        if self.measure is None:
+            raise ValueError(f"feature {self.name} ({self.kind}) is derived: it has no measure")
+        return self.measure
+
 
 def _when(days: int | None) -> str:
     return f"in the last {days} days" if days else "ever"

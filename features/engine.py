@@ -71,7 +71,7 @@ def required_aggregates(catalog: tuple[Feature, ...]) -> dict[str, list[Agg]]:
             needs = _DERIVED_NEEDS[f.name]
         else:
             window = f.window_days if f.kind == "sum" else None
-            needs = [Agg(_KIND_AGG[f.kind], f.measure, window)]
+            needs = [Agg(_KIND_AGG[f.kind], f.source, window)]
         for a in needs:
             out[STREAM_OF_MEASURE[a.measure]][a.column] = a
     return {stream: list(aggs.values()) for stream, aggs in out.items() if aggs}
@@ -110,7 +110,7 @@ def cumulative_aggregates(
         m = u[a.measure]
         if a.kind == "sum" and a.window is None:
             cols[a.column] = m.sum().over(cum)
-        elif a.kind == "sum":
+        elif a.kind == "sum" and a.window is not None:
             cols[a.column] = m.sum().over(
                 ibis.window(group_by=u[key], order_by=u.day, range=(-(a.window - 1), 0))
             )
@@ -231,19 +231,19 @@ def features_from_aggregates(
     cols: dict[str, ir.Value] = {}
     for f in catalog:
         if f.kind == "static":
-            cols[f.name] = x[f.measure].cast("float64")
+            cols[f.name] = x[f.source].cast("float64")
         elif f.kind == "sum":
-            cols[f.name] = count(Agg("sum", f.measure, f.window_days))
+            cols[f.name] = count(Agg("sum", f.source, f.window_days))
         elif f.kind == "flag":
-            cols[f.name] = ibis.ifelse(count(Agg("sum", f.measure)) > 0, 1.0, 0.0)
+            cols[f.name] = ibis.ifelse(count(Agg("sum", f.source)) > 0, 1.0, 0.0)
         elif f.kind == "max":
-            cols[f.name] = count(Agg("max", f.measure))
+            cols[f.name] = count(Agg("max", f.source))
         elif f.kind == "recency":
-            cols[f.name] = count(Agg("recency", f.measure))
+            cols[f.name] = count(Agg("recency", f.source))
         elif f.kind == "days_since":
-            cols[f.name] = _days_since(cut, agg(Agg("last", f.measure)))
+            cols[f.name] = _days_since(cut, agg(Agg("last", f.source)))
         elif f.kind == "days_since_first":
-            cols[f.name] = _days_since(cut, agg(Agg("first", f.measure)))
+            cols[f.name] = _days_since(cut, agg(Agg("first", f.source)))
         elif f.kind == "derived":
             cols[f.name] = _derived(f.name, x, cut, count, agg)
         else:

@@ -36,7 +36,7 @@ class SnapshotSchema(pa.DataFrameModel):
 def _range_checks(f: Feature) -> list[pa.Check]:
     """The documented range of a feature's values."""
     if f.kind == "static" and f.categorical:
-        return [pa.Check.in_range(-1, len(CATEGORICAL_VOCABULARY[f.measure]) - 1)]
+        return [pa.Check.in_range(-1, len(CATEGORICAL_VOCABULARY[f.source]) - 1)]
     if f.kind in ("static", "flag") or f.name == "touched_in_ladder_order":
         return [pa.Check.isin([0.0, 1.0])]
     if f.kind in ("days_since", "days_since_first"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -37,7 +38,9 @@ class GateModel:
     def raw(self, X: pd.DataFrame) -> np.ndarray:
         if self.booster is None:
             return np.full(len(X), self.base_rate)
-        return self.booster.predict(X, num_iteration=self.info.get("best_iteration") or None)
+        return np.asarray(
+            self.booster.predict(X, num_iteration=self.info.get("best_iteration") or None)
+        )
 
     def proba(self, X: pd.DataFrame) -> np.ndarray:
         if self.booster is None:
@@ -102,7 +105,7 @@ class ReadinessModel:
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        meta = {
+        meta: dict[str, Any] = {
             "ladder": list(self.ladder),
             "features": self.features,
             "categorical": self.categorical,

@@ -47,7 +47,7 @@ def gate_metrics(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict:
     """Every metric of one gate for one model; discrimination metrics need both classes."""
     y = np.asarray(y, dtype=int)
     p = np.asarray(p, dtype=float)
-    out = {"rows": int(len(y)), "positives": int(y.sum())}
+    out: dict[str, float] = {"rows": int(len(y)), "positives": int(y.sum())}
     if len(y) == 0:
         return out
     rate = y.mean()

@@ -51,7 +51,7 @@ class PathAttribution:
                 continue
             mean = _node_means(root)
             expected += mean[id(root)]
-            stack = [(root, {})]
+            stack: list[tuple[dict, dict[int, float]]] = [(root, {})]
             while stack:
                 node, path = stack.pop()
                 if "leaf_index" in node:
@@ -83,7 +83,7 @@ class PathAttribution:
                 if isinstance(X, pd.DataFrame)
                 else X[lo : lo + chunk_rows]
             )
-            leaves = self.booster.predict(part, pred_leaf=True).astype(np.int64, copy=False)
+            leaves = np.asarray(self.booster.predict(part, pred_leaf=True), dtype=np.int64)
             leaves = leaves.reshape(len(part), n_trees) + self.offsets
             hit = sparse.csr_matrix(
                 (
@@ -118,7 +118,7 @@ def _node_means(root: dict) -> dict[int, float]:
 
 def exact_shap(booster: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
     """Exact TreeSHAP values (rows x features, log-odds) from LightGBM, without the bias column."""
-    return booster.predict(X, pred_contrib=True)[:, :-1]
+    return np.asarray(booster.predict(X, pred_contrib=True))[:, :-1]
 
 
 def compare_with_shap(
@@ -166,7 +166,7 @@ def compare_with_shap(
 def format_value(feature: Feature, value: float) -> str:
     """A feature's value as a person reads it."""
     if feature.categorical:
-        vocab = CATEGORICAL_VOCABULARY[feature.measure]
+        vocab = CATEGORICAL_VOCABULARY[feature.source]
         code = int(value)
         return vocab[code] if 0 <= code < len(vocab) else "unknown"
     if feature.kind in ("days_since", "days_since_first"):

@@ -68,7 +68,11 @@ def compare_with_truth(
         y = labels[label_column(gate)].to_numpy()[ix].astype(int)
         t = truth.loc[ix, f"p_{gate}"].to_numpy()
         ok = ~np.isnan(t)
-        entry = {"rows": int(ok.sum()), "positives": int(y[ok].sum()), "rollouts": rollouts}
+        entry: dict[str, float] = {
+            "rows": int(ok.sum()),
+            "positives": int(y[ok].sum()),
+            "rollouts": rollouts,
+        }
         if 0 < y[ok].sum() < ok.sum():
             entry["truth_auc"] = float(roc_auc_score(y[ok], t[ok]))
             for name, frame in preds.items():

@@ -20,6 +20,7 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PythonModel
 
 from models.bundle import ReadinessModel
 from readiness.errors import ReadinessError
@@ -49,7 +50,7 @@ def configure(root: Path, experiment: str) -> str:
     return redact(uri)
 
 
-class ReadinessPyfunc(mlflow.pyfunc.PythonModel):
+class ReadinessPyfunc(PythonModel):
     """MLflow wrapper: the model folder travels as an artifact and is loaded from plain files."""
 
     def load_context(self, context) -> None:
@@ -156,7 +157,7 @@ def versions(name: str) -> pd.DataFrame:
     try:
         found = client.search_model_versions(f"name='{name}'")
     except MlflowException:
-        found = []
+        found = []  # type: ignore[assignment]
     rows = [
         {
             "version": int(v.version),

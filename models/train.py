@@ -190,7 +190,7 @@ def train_models(
             callbacks=[lgb.early_stopping(p.lightgbm.early_stopping_rounds, verbose=False)],
         )
         best = booster.best_iteration or booster.current_iteration()
-        raw_cal = booster.predict(X.iloc[ca], num_iteration=best)
+        raw_cal = np.asarray(booster.predict(X.iloc[ca], num_iteration=best))
         calibrator = fit_calibrator(raw_cal, y[ca], p.calibration)
         info = {
             "trained": True,

@@ -1,4 +1,5 @@
-"""The code base passes ruff (lint, import order and formatting), as CI requires."""
+"""The code base passes ruff (lint, import order and formatting) and the type checker (mypy, on
+the four packages), as CI requires."""
 
 from __future__ import annotations
 
@@ -16,4 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ruff(args):
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     out = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_mypy():
+    mypy = shutil.which("mypy") or str(Path(sys.executable).parent / "mypy")
+    out = subprocess.run([mypy, "--no-incremental"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -252,7 +252,10 @@ def _copy_postgres(
     conn: Connection, qualified: str, frame: pd.DataFrame, chunk_rows: int, on_chunk
 ) -> None:
     """COPY ... FROM STDIN (CSV) inside the open transaction: the fast path for PostgreSQL."""
-    cursor = conn.connection.dbapi_connection.cursor()
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None:
+        raise RuntimeError("the connection is closed")
+    cursor = dbapi.cursor()
     cols = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in frame.columns)
     sql = f"COPY {qualified} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
     with cursor.copy(sql) as copy:

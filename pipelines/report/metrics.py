@@ -2,10 +2,12 @@
 stall, what drives readiness and this run's routing.
 
 Pure functions of frames (no I/O), each small enough to be checked against a hand computation
-on a tiny inline dataset (tests/readiness/report/).
+on a tiny inline dataset (tests/pipelines/report/).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +38,7 @@ def funnel_by_cohort(
     df["cohort"] = df["created_at"].dt.to_period(freq).astype(str)
     rows = []
     for cohort, g in df.groupby("cohort", sort=True):
-        row: dict[str, object] = {"cohort": cohort, "leads": len(g)}
+        row: dict[str, Any] = {"cohort": cohort, "leads": len(g)}
         for gate in ladder:
             row[f"reached_{gate}"] = int(g[gate].notna().sum())
         prev = "leads"

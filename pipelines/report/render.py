@@ -8,8 +8,9 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import matplotlib
 
@@ -71,7 +72,7 @@ def draw(title: str, reading: str, plot: Callable[[plt.Axes], None], size=(7.5, 
 def draw_grid(
     title: str,
     reading: str,
-    panels: list[tuple[str, Callable[[plt.Axes], None]]],
+    panels: Sequence[tuple[str, Callable[[plt.Axes], None]]],
     cols: int = 3,
     panel_size: tuple[float, float] = (3.4, 2.9),
 ) -> Figure:
@@ -93,7 +94,7 @@ def draw_grid(
     return Figure(title, reading, base64.b64encode(buf.getvalue()).decode())
 
 
-def fmt(value: object, kind: str) -> str:
+def fmt(value: Any, kind: str) -> str:
     """A number for people: pct (12.3 %), int (12,345), money ($12,345), float (0.812), days (12.5)."""
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return "-"

@@ -27,7 +27,7 @@ def disqualify(
     for j, rule in enumerate(rules):
         hits[:, j] = X[rule.feature].to_numpy(dtype=float) >= rule.at_least
     reasons = ["; ".join(r.reason for r, h in zip(rules, row, strict=True) if h) for row in hits]
-    return hits.any(axis=1), reasons
+    return np.asarray(hits.any(axis=1)), reasons
 
 
 def disqualifiers_checked(rules: tuple[DisqualifierRule, ...]) -> str:
@@ -67,12 +67,11 @@ def assign_owners(
         if keep and isinstance(own, str) and own:
             chosen[acc] = own
             continue
-        reps = p.owners.get(reg) if isinstance(reg, str) else None
-        reps = reps or p.fallback
+        local = tuple((p.owners.get(reg) if isinstance(reg, str) else None) or p.fallback)
         key = reg if isinstance(reg, str) and reg in p.owners else "_fallback"
         i = counters.get(key, 0)
         counters[key] = i + 1
-        chosen[acc] = reps[i % len(reps)]
+        chosen[acc] = local[i % len(local)]
     return frame["account_id"].map(chosen)
 
 

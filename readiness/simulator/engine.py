@@ -268,8 +268,8 @@ class AssetPools:
             .to_numpy()
         )
         self.quality = a["quality"].to_numpy()
-        self._day = None
-        self._n = None
+        self._day: int | None = None
+        self._n: np.ndarray = np.zeros(0, dtype=np.int64)
 
     def available(self, day: int) -> np.ndarray:
         """Number of assets of each key published on or before `day`."""

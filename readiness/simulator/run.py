@@ -56,7 +56,7 @@ class Chunk:
 def plan_chunks(world: World, chunk_leads: int) -> list[Chunk]:
     """Split the world into chunks of whole accounts of about `chunk_leads` leads."""
     acct_first_lead = np.searchsorted(world.lead_account, np.arange(world.n_accounts + 1))
-    chunks = []
+    chunks: list[Chunk] = []
     a0 = 0
     while a0 < world.n_accounts:
         target = acct_first_lead[a0] + chunk_leads
@@ -387,6 +387,8 @@ _WORLD: World | None = None  # set in the parent before forking workers
 
 def _run_chunk(args: tuple) -> dict:
     p, chunk, out, truth_out = args
+    if _WORLD is None:
+        raise RuntimeError("the world is set in the parent before workers fork")
     return simulate_chunk(_WORLD, p, chunk, out, truth_out)
 
 
