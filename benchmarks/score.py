@@ -146,7 +146,16 @@ def main() -> None:
         X, ctx = replicate(X0, ctx0, n)
 
         def score(X=X, ctx=ctx):
-            res = score_leads(model, X, ctx, catalog, deal_size, p, scored_at, con)
+            res = score_leads(
+                model,
+                X,
+                ctx=ctx,
+                catalog=catalog,
+                deal_size=deal_size,
+                p=p,
+                scored_at=scored_at,
+                con=con,
+            )
             validate_scores(res.leads, model.ladder, p.top_drivers, X["lead_id"])
             return res
 

@@ -71,7 +71,13 @@ def main() -> None:
 
     def fit(f, lab):
         return lambda: train_models(
-            f, lab, catalog, meta["version"], params.ladder, settings.horizon_days, params.train
+            f,
+            lab,
+            catalog=catalog,
+            catalog_version=meta["version"],
+            ladder=params.ladder,
+            horizon_days=settings.horizon_days,
+            p=params.train,
         )
 
     def plain(f, lab):

@@ -29,6 +29,8 @@ METRICS = (
     "positive_rate",
     "mean_predicted",
 )
+# what evaluate.json (DVC metrics) and MLflow carry per gate and model
+HEADLINE_METRICS = METRICS[:8]
 
 
 def _top(p: np.ndarray, frac: float) -> np.ndarray:

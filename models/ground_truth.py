@@ -39,11 +39,16 @@ def sample_rows(
     return out
 
 
+# what evaluate.json carries of the comparison with the truth, per gate
+TRUTH_METRICS = ("truth_auc", "model_auc", "model_to_truth_auc_ratio", "gap", "rows", "positives")
+
+
 def compare_with_truth(
     sim: SimulateParams,
     X: pd.DataFrame,
     labels: pd.DataFrame,
     preds: dict[str, pd.DataFrame],
+    *,
     ladder: tuple[str, ...],
     horizon_days: int,
     anchored: tuple[str, ...],
@@ -59,7 +64,13 @@ def compare_with_truth(
     queries = X.iloc[union][["lead_id", "cutoff"]].reset_index(drop=True)
     log.info("ground truth: %d test snapshots, %d roll-outs each", len(queries), rollouts)
     truth = true_probabilities(
-        sim, queries, ladder, horizon_days, rollouts, anchored, follow_through_days
+        sim,
+        queries,
+        ladder,
+        horizon_days=horizon_days,
+        rollouts=rollouts,
+        anchored=anchored,
+        follow_through_days=follow_through_days,
     )
     truth.index = union
     result = {}

@@ -53,47 +53,31 @@ def _panels(
     return out
 
 
+# curve -> (title, x column, y column, x label, y label)
+_FIGURES = {
+    "calibration": (
+        "Calibration on the test cohort: predicted vs observed rate",
+        "predicted",
+        "observed",
+        "predicted probability",
+        "observed rate",
+    ),
+    "lift": (
+        "Cumulative gain: share of crossings found by targeting the top leads",
+        "targeted",
+        "recall",
+        "share of snapshots targeted",
+        "share of crossings found",
+    ),
+    "roc": ("ROC on the test cohort", "fpr", "tpr", "false positive rate", "true positive rate"),
+}
+
+
 def evaluation_figures(curves: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
-    """calibration.png, lift.png and roc.png in `folder`."""
+    """calibration.png, lift.png and roc.png in `folder` (each only when its curve has rows)."""
     folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    if len(curves["calibration"]):
-        out.append(
-            _panels(
-                curves["calibration"],
-                "Calibration on the test cohort: predicted vs observed rate",
-                "predicted",
-                "observed",
-                "predicted probability",
-                "observed rate",
-                True,
-                folder / "calibration.png",
-            )
-        )
-    if len(curves["lift"]):
-        out.append(
-            _panels(
-                curves["lift"],
-                "Cumulative gain: share of crossings found by targeting the top leads",
-                "targeted",
-                "recall",
-                "share of snapshots targeted",
-                "share of crossings found",
-                True,
-                folder / "lift.png",
-            )
-        )
-    if len(curves["roc"]):
-        out.append(
-            _panels(
-                curves["roc"],
-                "ROC on the test cohort",
-                "fpr",
-                "tpr",
-                "false positive rate",
-                "true positive rate",
-                True,
-                folder / "roc.png",
-            )
-        )
-    return out
+    return [
+        _panels(curves[name], title, x, y, xlabel, ylabel, True, folder / f"{name}.png")
+        for name, (title, x, y, xlabel, ylabel) in _FIGURES.items()
+        if len(curves[name])
+    ]

@@ -96,6 +96,7 @@ def _sample(
 def train_models(
     features: pd.DataFrame,
     labels: pd.DataFrame,
+    *,
     catalog: tuple[Feature, ...],
     catalog_version: str,
     ladder: tuple[str, ...],

@@ -60,3 +60,36 @@ def project_dir(tmp_path: Path) -> Path:
         "simulate:\n  n_leads: 800\n  workers: 1\n  chunk_leads: 800\n  seed: 5\n"
     )
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def trained_project(small_validated, tmp_path_factory):
+    """The small simulation taken through features, labels, train and evaluate once per session,
+    with its own MLflow store (the first version is promoted to champion). Shared by the model,
+    scoring, publishing, report and notebook tests."""
+    from small_project import write_params
+
+    from pipelines.evaluate import stage as evaluate
+    from pipelines.features import stage as features
+    from pipelines.labels import stage as labels
+    from pipelines.train import stage as train
+
+    folder = tmp_path_factory.mktemp("project")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+    mp.delenv("READINESS_DATABASE_URL", raising=False)
+    project = write_params(folder, small_validated)
+    features.run(project)
+    lab = labels.run(project)
+    tr = train.run(project)
+    ev = evaluate.run(project)
+    yield {
+        "folder": folder,
+        "project": project,
+        "labels": lab,
+        "train": tr,
+        "evaluate": ev,
+        "sim": small_validated,
+        "mp": mp,
+    }
+    mp.undo()

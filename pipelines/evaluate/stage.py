@@ -21,8 +21,8 @@ import numpy as np
 from models import registry
 from models.bundle import ReadinessModel, load_baselines
 from models.dataset import load_training_frame
-from models.evaluate import curves, evaluate_test, predictions
-from models.ground_truth import compare_with_truth
+from models.evaluate import HEADLINE_METRICS, curves, evaluate_test, predictions
+from models.ground_truth import TRUTH_METRICS, compare_with_truth
 from models.labels import sufficiency
 from models.plots import evaluation_figures
 from models.promotion import run_promotion_gate
@@ -32,16 +32,6 @@ from readiness.errors import ReadinessError
 from readiness.params import ProjectParams
 
 log = logging.getLogger(__name__)
-HEADLINE = (
-    "roc_auc",
-    "pr_auc",
-    "top_decile_lift",
-    "recall_at_20pct",
-    "brier",
-    "ece",
-    "positives",
-    "rows",
-)
 
 
 def run(project: ProjectParams) -> dict:
@@ -73,14 +63,14 @@ def run(project: ProjectParams) -> dict:
             X,
             y,
             preds,
-            params.ladder,
-            settings.horizon_days,
-            settings.revenue_anchored,
-            settings.follow_through_days,
-            p.ground_truth_rollouts,
-            p.ground_truth_positives,
-            p.ground_truth_negatives,
-            params.train.seed,
+            ladder=params.ladder,
+            horizon_days=settings.horizon_days,
+            anchored=settings.revenue_anchored,
+            follow_through_days=settings.follow_through_days,
+            rollouts=p.ground_truth_rollouts,
+            positives=p.ground_truth_positives,
+            negatives=p.ground_truth_negatives,
+            seed=params.train.seed,
         )
 
     evaluation = project.resolve(params.paths.evaluation)
@@ -98,7 +88,7 @@ def run(project: ProjectParams) -> dict:
 
     metrics = {
         gate: {
-            model_name: {k: round(v, 5) for k, v in m.items() if k in HEADLINE}
+            model_name: {k: round(v, 5) for k, v in m.items() if k in HEADLINE_METRICS}
             for model_name, m in by_model.items()
         }
         for gate, by_model in headline.items()
@@ -106,17 +96,7 @@ def run(project: ProjectParams) -> dict:
     if truth is not None:
         for gate, t in truth.items():
             metrics[gate]["ground_truth"] = {
-                k: round(v, 5)
-                for k, v in t.items()
-                if k
-                in (
-                    "truth_auc",
-                    "model_auc",
-                    "model_to_truth_auc_ratio",
-                    "gap",
-                    "rows",
-                    "positives",
-                )
+                k: round(v, 5) for k, v in t.items() if k in TRUTH_METRICS
             }
     targets = _targets(metrics, truth)
 

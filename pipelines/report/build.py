@@ -54,16 +54,16 @@ def _label(gate: str) -> str:
 
 def build_report(inp: ReportInputs) -> tuple[str, dict]:
     ladder = inp.ladder
-    summary: dict = {"sections": {}}
     crossings = m.first_crossings(inp.milestones, ladder)
-    notes = list(inp.notes)
     sections = [
-        _drivers_section(inp, summary, notes),
-        _stall_section(inp, crossings, summary),
-        _revenue_section(inp, crossings, summary),
-        _trust_section(inp, summary, notes),
-        _routing_section(inp, summary, notes),
+        _drivers_section(inp),
+        _stall_section(inp, crossings),
+        _revenue_section(inp, crossings),
+        _trust_section(inp),
+        _routing_section(inp),
     ]
+    notes = [*inp.notes, *(n for sec in sections for n in sec.notes)]
+    summary: dict = {"sections": {sec.id: sec.summary for sec in sections if sec.summary}}
     rates = m.gate_rates(crossings, ladder)
     won = inp.opportunities[inp.opportunities["outcome"] == "won"]
     kpis = [
@@ -89,7 +89,7 @@ def build_report(inp: ReportInputs) -> tuple[str, dict]:
     return page("Readiness report", subtitle, kpis, notes, sections), summary
 
 
-def _drivers_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Section:
+def _drivers_section(inp: ReportInputs) -> Section:
     s = Section(
         "drivers",
         "Readiness drivers",
@@ -101,7 +101,7 @@ def _drivers_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Sect
     X, model = inp.test_features, inp.model
     if X is None or model is None or X.empty:
         s.add_text("No model or test-cohort features are available, so drivers cannot be shown.")
-        notes.append("Readiness drivers are missing: no trained model or test-cohort features.")
+        s.notes.append("Readiness drivers are missing: no trained model or test-cohort features.")
         return s
     rng = np.random.default_rng(inp.seed)
     stage = (
@@ -224,7 +224,7 @@ def _drivers_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Sect
             "Per industry, company size and channel: the feature family, the belief and the single "
             "feature that move readiness most for leads of that segment.",
         )
-    summary["sections"]["drivers"] = {
+    s.summary = {
         "gates": list(per_gate),
         "top_feature": {g: t.iloc[0]["feature"] for g, t in per_gate.items()},
         "agreement_with_exact_shap": agreement,
@@ -232,7 +232,7 @@ def _drivers_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Sect
     return s
 
 
-def _stall_section(inp: ReportInputs, crossings: pd.DataFrame, summary: dict) -> Section:
+def _stall_section(inp: ReportInputs, crossings: pd.DataFrame) -> Section:
     ladder = inp.ladder
     s = Section(
         "stall",
@@ -320,11 +320,11 @@ def _stall_section(inp: ReportInputs, crossings: pd.DataFrame, summary: dict) ->
                 beliefs,
             )
         )
-    summary["sections"]["stall"] = {"cohorts": len(funnel), "funnel": funnel.to_dict("records")}
+    s.summary = {"cohorts": len(funnel), "funnel": funnel.to_dict("records")}
     return s
 
 
-def _revenue_section(inp: ReportInputs, crossings: pd.DataFrame, summary: dict) -> Section:
+def _revenue_section(inp: ReportInputs, crossings: pd.DataFrame) -> Section:
     s = Section(
         "revenue",
         "Metrics backward from revenue",
@@ -439,7 +439,7 @@ def _revenue_section(inp: ReportInputs, crossings: pd.DataFrame, summary: dict) 
                 ttt_plot,
             )
         )
-    summary["sections"]["revenue"] = {
+    s.summary = {
         "rates": rates,
         "by_segment": seg.to_dict("records"),
         "urgency": urg.to_dict("records"),
@@ -448,7 +448,7 @@ def _revenue_section(inp: ReportInputs, crossings: pd.DataFrame, summary: dict) 
     return s
 
 
-def _trust_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Section:
+def _trust_section(inp: ReportInputs) -> Section:
     s = Section(
         "trust",
         "Model trust",
@@ -459,7 +459,7 @@ def _trust_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Sectio
     ev = (inp.evaluation or {}).get("gates")
     if not ev:
         s.add_text("No evaluation is available: run `readiness evaluate`.")
-        notes.append("Model trust is missing: no evaluation.")
+        s.notes.append("Model trust is missing: no evaluation.")
         return s
     rows = []
     for gate, g in ev.items():
@@ -484,52 +484,26 @@ def _trust_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Sectio
         "observed rates; truth columns exist on simulated data only.",
     )
     if inp.calibration is not None and not inp.calibration.empty:
-        cal = inp.calibration
         worst = table.loc[table["model_ece"].idxmax()]
         s.add_figure(
-            draw_grid(
+            _curve_grid(
+                inp.calibration,
                 "Calibration per gate: model and baselines",
-                f"Points on the dashed diagonal are perfectly calibrated; the model's worst gate ({_label(worst['gate'])}) is off by "
-                f"{worst['model_ece']:.3f} on average.",
-                [
-                    (
-                        _label(g),
-                        _curves(
-                            cal,
-                            g,
-                            "predicted",
-                            "observed",
-                            "predicted probability",
-                            "observed rate",
-                            markers=True,
-                        ),
-                    )
-                    for g in cal["gate"].unique()
-                ],
+                f"Points on the dashed diagonal are perfectly calibrated; the model's worst gate "
+                f"({_label(worst['gate'])}) is off by {worst['model_ece']:.3f} on average.",
+                ("predicted", "observed", "predicted probability", "observed rate"),
+                markers=True,
             )
         )
     if inp.lift is not None and not inp.lift.empty:
-        lift = inp.lift
         best = table.loc[table["model_top_decile_lift"].idxmax()]
         s.add_figure(
-            draw_grid(
+            _curve_grid(
+                inp.lift,
                 "Lift per gate: model and baselines",
-                f"Working the model's top 10 % catches {best['model_top_decile_lift']:.1f}x the average rate of "
-                f"{_label(best['gate'])} crossings.",
-                [
-                    (
-                        _label(g),
-                        _curves(
-                            lift,
-                            g,
-                            "targeted",
-                            "recall",
-                            "share of leads targeted",
-                            "share of crossings caught",
-                        ),
-                    )
-                    for g in lift["gate"].unique()
-                ],
+                f"Working the model's top 10 % catches {best['model_top_decile_lift']:.1f}x the "
+                f"average rate of {_label(best['gate'])} crossings.",
+                ("targeted", "recall", "share of leads targeted", "share of crossings caught"),
             )
         )
     if inp.sufficiency is not None and not inp.sufficiency.empty:
@@ -546,8 +520,24 @@ def _trust_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Sectio
             },
             "A gate with too few positives in training is not trained and is scored by its base rate.",
         )
-    summary["sections"]["trust"] = {"gates": rows}
+    s.summary = {"gates": rows}
     return s
+
+
+def _curve_grid(
+    frame: pd.DataFrame,
+    title: str,
+    reading: str,
+    axes: tuple[str, str, str, str],
+    markers: bool = False,
+):
+    """One panel per gate of a curve table (calibration or lift); `axes` is (x column, y column,
+    x label, y label)."""
+    return draw_grid(
+        title,
+        reading,
+        [(_label(g), _curves(frame, g, *axes, markers=markers)) for g in frame["gate"].unique()],
+    )
 
 
 def _curves(
@@ -571,7 +561,7 @@ def _curves(
     return plot
 
 
-def _routing_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Section:
+def _routing_section(inp: ReportInputs) -> Section:
     s = Section(
         "routing",
         "This run's routing",
@@ -579,7 +569,7 @@ def _routing_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Sect
     )
     if inp.scores is None:
         s.add_text("No scores yet: run `readiness score`.")
-        notes.append("This run's routing is missing: no scores.")
+        s.notes.append("This run's routing is missing: no scores.")
         return s
     t = m.routing_tables(inp.scores)
     routes = t["routes"]
@@ -619,7 +609,7 @@ def _routing_section(inp: ReportInputs, summary: dict, notes: list[str]) -> Sect
                 load_plot,
             )
         )
-    summary["sections"]["routing"] = {
+    s.summary = {
         "routes": routes.set_index("route")["leads"].to_dict(),
         "owners": len(owners),
     }

@@ -35,6 +35,9 @@ class Section:
     title: str
     intro: str
     blocks: list[str] = field(default_factory=list)
+    # what the section contributes to report.json, and notes for the top of the page
+    summary: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def add_figure(self, fig: Figure) -> None:
         self.blocks.append(

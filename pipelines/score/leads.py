@@ -83,6 +83,7 @@ def explain(
 def score_leads(
     model: ReadinessModel,
     X: pd.DataFrame,
+    *,
     ctx: LeadContext,
     catalog: tuple[Feature, ...],
     deal_size: dict,

@@ -87,7 +87,9 @@ def run(project: ProjectParams) -> dict:
         p.routing.trigger_days,
     )
     context_seconds = time.perf_counter() - t1
-    result = score_leads(model, X, ctx, catalog, deal_size, p, scored_at, con)
+    result = score_leads(
+        model, X, ctx=ctx, catalog=catalog, deal_size=deal_size, p=p, scored_at=scored_at, con=con
+    )
     leads = validate_scores(result.leads, model.ladder, p.top_drivers, X["lead_id"])
 
     out = project.resolve(params.paths.scores)

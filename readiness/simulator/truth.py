@@ -63,6 +63,7 @@ def true_probabilities(
     p: SimulateParams,
     queries: pd.DataFrame,
     gates: tuple[str, ...],
+    *,
     horizon_days: int,
     rollouts: int = 256,
     anchored: tuple[str, ...] = (),

@@ -4,6 +4,7 @@ registration, the promotion gate, rollback and the standard MLflow loader."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import mlflow
 import numpy as np
@@ -16,30 +17,8 @@ from models import registry
 
 
 @pytest.fixture(scope="module")
-def trained(small_validated, tmp_path_factory):
-    from pipelines.evaluate import stage as evaluate
-    from pipelines.features import stage as features
-    from pipelines.labels import stage as labels
-    from pipelines.train import stage as train
-
-    folder = tmp_path_factory.mktemp("project")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
-    project = write_params(folder, small_validated)
-    features.run(project)
-    lab = labels.run(project)
-    tr = train.run(project)
-    ev = evaluate.run(project)
-    yield {
-        "folder": folder,
-        "project": project,
-        "labels": lab,
-        "train": tr,
-        "evaluate": ev,
-        "sim": small_validated,
-        "mp": mp,
-    }
-    mp.undo()
+def trained(trained_project):
+    return trained_project
 
 
 def test_labels_carry_their_settings(trained):
@@ -90,12 +69,17 @@ def test_the_standard_mlflow_loader_scores_a_feature_frame_coherently(trained):
     assert (np.diff(values, axis=1) <= 1e-12).all()  # a later gate is never more likely
 
 
-def test_a_worse_challenger_is_not_promoted_and_rollback_is_one_call(trained):
+def test_a_worse_challenger_is_not_promoted_and_rollback_is_one_call(trained, tmp_path):
     from pipelines.evaluate import stage as evaluate
     from pipelines.train import stage as train
 
+    # a copy of the session's project (same MLflow registry), so its outputs stay the champion's
+    folder = tmp_path / "project"
+    shutil.copytree(
+        trained["folder"], folder, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts")
+    )
     project = write_params(
-        trained["folder"],
+        folder,
         trained["sim"],
         lightgbm={
             "n_estimators": 2,
@@ -105,8 +89,8 @@ def test_a_worse_challenger_is_not_promoted_and_rollback_is_one_call(trained):
         },
     )
     tr = train.run(project)
-    assert tr["model_version"] == "2"
     ev = evaluate.run(project)
+    assert tr["model_version"] == "2"
     promo = ev["promotion"]
     assert not promo["promote"] and promo["champion_after"] == "1"
     assert any("below the champion" in r for r in promo["reasons"])

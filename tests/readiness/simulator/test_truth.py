@@ -65,12 +65,12 @@ def test_true_probabilities_match_realised_rates(truth_at_cutoff, small_sim):
 def test_revenue_anchoring_only_removes_probability(small_sim):
     queries = pd.DataFrame({"lead_id": np.arange(1, 301), "cutoff": CUTOFF})
     gates = ("qualified_conversation", "opportunity")
-    plain = true_probabilities(small_sim["params"], queries, gates, 90, rollouts=64)
+    plain = true_probabilities(small_sim["params"], queries, gates, horizon_days=90, rollouts=64)
     anchored = true_probabilities(
         small_sim["params"],
         queries,
         gates,
-        90,
+        horizon_days=90,
         rollouts=64,
         anchored=gates,
         follow_through_days=180,
@@ -86,16 +86,19 @@ def test_bad_queries_are_refused(small_sim):
             small_sim["params"],
             pd.DataFrame({"lead_id": [10**9], "cutoff": [CUTOFF]}),
             ("mql",),
-            90,
+            horizon_days=90,
         )
     with pytest.raises(ReadinessError, match="midnight"):
         true_probabilities(
             small_sim["params"],
             pd.DataFrame({"lead_id": [1], "cutoff": [CUTOFF + pd.Timedelta(hours=3)]}),
             ("mql",),
-            90,
+            horizon_days=90,
         )
     with pytest.raises(ReadinessError, match="unknown gate"):
         true_probabilities(
-            small_sim["params"], pd.DataFrame({"lead_id": [1], "cutoff": [CUTOFF]}), ("signed",), 90
+            small_sim["params"],
+            pd.DataFrame({"lead_id": [1], "cutoff": [CUTOFF]}),
+            ("signed",),
+            horizon_days=90,
         )
