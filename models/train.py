@@ -120,25 +120,7 @@ def train_models(
     for w in warnings:
         log.warning(w)
     rng = np.random.default_rng(p.seed)
-    monotone = _monotone(catalog, names, p.monotone_beliefs)
-    lgb_params = {
-        "objective": "binary",
-        "metric": ["binary_logloss", "auc"],
-        "learning_rate": p.lightgbm.learning_rate,
-        "num_leaves": p.lightgbm.num_leaves,
-        "min_child_samples": p.lightgbm.min_child_samples,
-        "feature_fraction": p.lightgbm.feature_fraction,
-        "bagging_fraction": p.lightgbm.bagging_fraction,
-        "bagging_freq": p.lightgbm.bagging_freq,
-        "lambda_l2": p.lightgbm.lambda_l2,
-        "monotone_constraints": monotone,
-        "monotone_constraints_method": "advanced",
-        "seed": p.seed,
-        "deterministic": True,
-        "force_row_wise": True,
-        "num_threads": 2,
-        "verbose": -1,
-    }
+    lgb_params = _lightgbm_params(p, _monotone(catalog, names, p.monotone_beliefs))
     numeric = [n for n in names if n not in categorical]
     train_rows = (cohort == TRAIN).to_numpy()
     lr_rows = np.flatnonzero(train_rows)
@@ -164,71 +146,131 @@ def train_models(
         base_rate = float(y[tr].mean()) if len(tr) else 0.0
         n_pos = int(y[tr].sum())
         if n_pos < p.min_positives or len(st) == 0 or y[st].sum() == 0:
-            gates[gate] = GateModel(
-                gate,
-                None,
-                fit_calibrator(np.array([]), np.array([])),
-                base_rate,
-                {"trained": False, "train_positives": n_pos},
-            )
-            report[gate] = {"trained": False, "train_positives": n_pos}
+            info = {"trained": False, "train_positives": n_pos}
+            untrained = fit_calibrator(np.array([]), np.array([]))
+            gates[gate] = GateModel(gate, None, untrained, base_rate, info)
+            report[gate] = dict(info)
             continue
-        chosen, weights = _sample(tr, y[tr], p.max_train_rows, rng)
-        dtrain = lgb.Dataset(
-            X.iloc[chosen],
-            y[chosen],
-            weight=weights,
-            categorical_feature=categorical,
-            free_raw_data=True,
+        gates[gate] = _fit_gate(
+            gate,
+            X,
+            y,
+            rows=(tr, st, ca),
+            categorical=categorical,
+            lgb_params=lgb_params,
+            base_rate=base_rate,
+            p=p,
+            rng=rng,
         )
-        dstop = lgb.Dataset(X.iloc[st], y[st], reference=dtrain, categorical_feature=categorical)
-        booster = lgb.train(
-            lgb_params,
-            dtrain,
-            num_boost_round=p.lightgbm.n_estimators,
-            valid_sets=[dstop],
-            valid_names=["valid_stop"],
-            callbacks=[lgb.early_stopping(p.lightgbm.early_stopping_rounds, verbose=False)],
-        )
-        best = booster.best_iteration or booster.current_iteration()
-        raw_cal = np.asarray(booster.predict(X.iloc[ca], num_iteration=best))
-        calibrator = fit_calibrator(raw_cal, y[ca], p.calibration)
-        info = {
-            "trained": True,
-            "best_iteration": int(best),
-            "train_rows": int(len(tr)),
-            "train_rows_used": int(len(chosen)),
-            "train_positives": n_pos,
-            "stop_rows": int(len(st)),
-            "calibration_rows": int(len(ca)),
-            "calibration_positives": int(y[ca].sum()),
-            "calibration": calibrator.method,
-            "seconds": round(time.perf_counter() - t0, 2),
-        }
-        gates[gate] = GateModel(gate, booster, calibrator, base_rate, info)
-        # baselines on the same rows: logistic regression and the points score, both calibrated
-        lr_idx = (
-            tr
-            if len(tr) <= p.logistic_max_rows
-            else rng.choice(tr, p.logistic_max_rows, replace=False)
-        )
-        lr = LogisticRegression(C=p.logistic_c, max_iter=1000).fit(
-            logistic.matrix(X.iloc[lr_idx]), y[lr_idx]
-        )
-        logistic.coefs[gate] = {"w": lr.coef_[0].tolist(), "b": float(lr.intercept_[0])}
-        logistic.calibrators[gate] = fit_calibrator(
-            logistic.raw(X.iloc[ca], gate), y[ca], p.calibration
-        )
-        points.calibrators[gate] = fit_calibrator(points.squashed(X.iloc[ca]), y[ca], "isotonic")
-        report[gate] = info
+        gates[gate].info["seconds"] = round(time.perf_counter() - t0, 2)
+        _fit_baselines(gate, X, y, rows=(tr, ca), logistic=logistic, points=points, p=p, rng=rng)
+        report[gate] = info = gates[gate].info
         log.info(
             "train: %s: %d trees, %d rows (%d positives), calibrated %s (%.1fs)",
             gate,
-            best,
+            info["best_iteration"],
             len(tr),
             n_pos,
-            calibrator.method,
+            info["calibration"],
             info["seconds"],
         )
     model = ReadinessModel(ladder, names, categorical, catalog_version, gates, horizon_days)
     return TrainResult(model, points, logistic, suff, warnings, report)
+
+
+def _lightgbm_params(p: TrainParams, monotone: list[int]) -> dict:
+    """LightGBM's parameters for every gate: deterministic, two threads, monotone beliefs."""
+    return {
+        "objective": "binary",
+        "metric": ["binary_logloss", "auc"],
+        "learning_rate": p.lightgbm.learning_rate,
+        "num_leaves": p.lightgbm.num_leaves,
+        "min_child_samples": p.lightgbm.min_child_samples,
+        "feature_fraction": p.lightgbm.feature_fraction,
+        "bagging_fraction": p.lightgbm.bagging_fraction,
+        "bagging_freq": p.lightgbm.bagging_freq,
+        "lambda_l2": p.lightgbm.lambda_l2,
+        "monotone_constraints": monotone,
+        "monotone_constraints_method": "advanced",
+        "seed": p.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": 2,
+        "verbose": -1,
+    }
+
+
+def _fit_gate(
+    gate: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    categorical: list[str],
+    lgb_params: dict,
+    base_rate: float,
+    p: TrainParams,
+    rng: np.random.Generator,
+) -> GateModel:
+    """One gate's booster (early-stopped on the stop rows) and its calibrator (calibration rows);
+    `rows` are the (train, stop, calibrate) row indices."""
+    tr, st, ca = rows
+    chosen, weights = _sample(tr, y[tr], p.max_train_rows, rng)
+    dtrain = lgb.Dataset(
+        X.iloc[chosen],
+        y[chosen],
+        weight=weights,
+        categorical_feature=categorical,
+        free_raw_data=True,
+    )
+    dstop = lgb.Dataset(X.iloc[st], y[st], reference=dtrain, categorical_feature=categorical)
+    booster = lgb.train(
+        lgb_params,
+        dtrain,
+        num_boost_round=p.lightgbm.n_estimators,
+        valid_sets=[dstop],
+        valid_names=["valid_stop"],
+        callbacks=[lgb.early_stopping(p.lightgbm.early_stopping_rounds, verbose=False)],
+    )
+    best = booster.best_iteration or booster.current_iteration()
+    raw_cal = np.asarray(booster.predict(X.iloc[ca], num_iteration=best))
+    calibrator = fit_calibrator(raw_cal, y[ca], p.calibration)
+    info = {
+        "trained": True,
+        "best_iteration": int(best),
+        "train_rows": int(len(tr)),
+        "train_rows_used": int(len(chosen)),
+        "train_positives": int(y[tr].sum()),
+        "stop_rows": int(len(st)),
+        "calibration_rows": int(len(ca)),
+        "calibration_positives": int(y[ca].sum()),
+        "calibration": calibrator.method,
+    }
+    return GateModel(gate, booster, calibrator, base_rate, info)
+
+
+def _fit_baselines(
+    gate: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    rows: tuple[np.ndarray, np.ndarray],
+    logistic: LogisticBaseline,
+    points: PointsScore,
+    p: TrainParams,
+    rng: np.random.Generator,
+) -> None:
+    """The gate's logistic regression and points score on the same (train, calibrate) rows, both
+    calibrated like the model."""
+    tr, ca = rows
+    lr_idx = (
+        tr if len(tr) <= p.logistic_max_rows else rng.choice(tr, p.logistic_max_rows, replace=False)
+    )
+    lr = LogisticRegression(C=p.logistic_c, max_iter=1000).fit(
+        logistic.matrix(X.iloc[lr_idx]), y[lr_idx]
+    )
+    logistic.coefs[gate] = {"w": lr.coef_[0].tolist(), "b": float(lr.intercept_[0])}
+    logistic.calibrators[gate] = fit_calibrator(
+        logistic.raw(X.iloc[ca], gate), y[ca], p.calibration
+    )
+    points.calibrators[gate] = fit_calibrator(points.squashed(X.iloc[ca]), y[ca], "isotonic")
