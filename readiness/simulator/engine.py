@@ -366,75 +366,10 @@ def step(
     ev_type = np.concatenate(
         [ev_type, np.full(len(cap_lead), FORM), np.full(len(cap_lead), DOWNLOAD)]
     )
-    m_all = len(ev_lead)
 
-    # which content: buyers look for the belief they miss, in ladder order
-    has_content = np.isin(ev_type, (DOWNLOAD, WEBINAR)) | (
-        np.isin(ev_type, (PAGE_VIEW, EMAIL_CLICK, FORM)) & (dyn.random(m_all) < 0.45)
-    )
-    has_content[m:] = True
-    cl = ev_lead[has_content]
-    persona = state.persona[ix][cl]
-    sw = np.stack(
-        [
-            1.0 - u[cl] + 0.05,
-            (1.0 - c[cl]) * _unlock(u[cl]) + 0.05,
-            (1.0 - p[cl]) * _unlock(c[cl]) + 0.05,
-            0.9 * (1.0 - a[cl]) * _unlock(p[cl]) * STAKEHOLDER_AFFINITY[persona] + 0.02,
-            np.full(len(cl), 0.9),
-        ],
-        axis=1,
-    )
-    scum = np.cumsum(sw, axis=1)
-    cstage = (dyn.random((len(cl), 1)) * scum[:, -1:] > scum).sum(axis=1)
-    is_web = ev_type[has_content] == WEBINAR
-    industry = state.industry[ix][cl]
-    r_kind, r_ind, r_aud, r_pick = dyn.random((4, len(cl)))
-    other_ind = (industry + 1 + (r_ind * 7).astype(np.int64)) % 8
-    cap_key = np.where(
-        r_kind < 0.55, 8 + industry, np.where(r_kind < 0.75, 8 + other_ind, 6 + is_web)
-    )
-    own_aud = np.clip(persona - 1, 0, 2)
-    stakeholder = (persona >= 1) & (persona <= 3)
-    aud = np.where(stakeholder & (r_aud < 0.75), own_aud, (r_aud * 3).astype(np.int64) % 3)
-    key = np.select(
-        [cstage == S_URGENCY, cstage == S_CATEGORY, cstage == S_CAPABILITY, cstage == S_ALIGNMENT],
-        [0 + is_web, 2 + is_web, cap_key, np.where(is_web, 5, 16 + aud)],
-        default=4 + is_web,
-    )
-    asset = np.full(m_all, -1, dtype=np.int64)
-    asset[has_content] = pools.pick(key, day, r_pick)
+    asset = _choose_assets(state, ix, day, pools, ev_lead, ev_type, m, (u, c, p, a), dyn)
 
-    # belief gains from content
-    got = asset >= 0
-    gl = ev_lead[got]
-    ga = asset[got]
-    gstage = pools.stage[ga]
-    g = GAIN[ev_type[got]] * pools.quality[ga]
-    cap_mult = np.where(
-        pools.industry[ga] < 0,
-        1.0,
-        np.where(pools.industry[ga] == state.industry[ix][gl], CASE_STUDY_MATCH, CASE_STUDY_OTHER),
-    )
-    g = np.where(gstage == S_CAPABILITY, g * cap_mult, g)
-    gains = (
-        np.bincount(gl * 5 + gstage, weights=g, minlength=n * 5).astype(np.float64).reshape(n, 5)
-    )
-    gains[:, S_URGENCY] += 0.25 * gains[:, S_GENERAL]
-    gains[:, S_CATEGORY] += 0.25 * gains[:, S_GENERAL]
-    u_new = 1 - (1 - u) * np.exp(-gains[:, S_URGENCY])
-    c_new = 1 - (1 - c) * np.exp(-gains[:, S_CATEGORY])
-    p_new = 1 - (1 - p) * np.exp(-gains[:, S_CAPABILITY])
-    # stakeholder stock: who consumed alignment content, and what a champion forwards
-    al = gstage == S_ALIGNMENT
-    if al.any():
-        reader = state.persona[ix][gl[al]]
-        audience = pools.audience_persona[ga[al]]
-        matched = np.where(audience == reader, 1.5, 1.0)
-        flat = state.stock.reshape(-1)
-        np.add.at(flat, acct[gl[al]] * 5 + reader, 2.0 * g[al] * matched)
-        fwd = (reader == P_CHAMPION) & (audience >= 1)
-        np.add.at(flat, acct[gl[al]][fwd] * 5 + audience[fwd], 0.8 * g[al][fwd])
+    u_new, c_new, p_new = _belief_gains(state, ix, acct, pools, ev_lead, ev_type, asset, (u, c, p))
 
     # sales touches after acceptance; meetings educate
     n_touch = dyn.poisson(TOUCH_RATE[st])
@@ -449,26 +384,7 @@ def step(
     state.subscribed[ix] &= dyn.random(n) >= UNSUBSCRIBE_RATE
     n_open = dyn.poisson((EMAIL_OPEN_RATE + 0.12 * np.minimum(e, 1.5)) * state.subscribed[ix])
 
-    # forms and demo requests ask for a timeline and budget authority; the answers reveal urgency
-    asks = np.flatnonzero((ev_type == FORM) | (ev_type == DEMO))
-    t_answer = np.full(m_all, -1, dtype=np.int64)
-    b_answer = np.full(m_all, -1, dtype=np.int64)
-    if len(asks):
-        al_ = ev_lead[asks]
-        r_t, r_b, r_y = dyn.random((3, len(asks)))
-        felt = u_new[al_] + 0.12 * dyn.standard_normal(len(asks))
-        t_answer[asks] = np.where(
-            r_t < 0.7, np.where(felt > 0.65, 2, np.where(felt > 0.4, 1, 0)), -1
-        )
-        b_answer[asks] = np.where(
-            r_b < 0.6, (r_y < BUDGET_YES[state.persona[ix][al_]]).astype(np.int64), -1
-        )
-        tl = np.zeros(n, dtype=np.int64)
-        np.maximum.at(tl, al_, t_answer[asks] + 1)
-        bd = np.zeros(n, dtype=np.int64)
-        np.maximum.at(bd, al_, b_answer[asks] + 1)
-        state.timeline[ix] = np.maximum(state.timeline[ix], tl)
-        state.budget[ix] = np.maximum(state.budget[ix], bd)
+    t_answer, b_answer = _answer_forms(state, ix, ev_lead, ev_type, u_new, dyn)
 
     # marketing's score: points for what marketing can see, decaying over time
     state.score[ix] += (
@@ -486,52 +402,21 @@ def step(
         0.0,
         np.where(state.domain[ix] == DOMAIN_FREE, 0.3, 1.0),
     )
-    h = np.zeros(n)
-    # an MQL is marketing's score crossing its threshold (or a demo request)
-    above = state.score[ix] >= MQL_THRESHOLD
-    h = np.where(st == NONE, 1 - (1 - 0.95 * demo) * (1 - MQL_SYNC * above), h)
-    # SDR review of an MQL: accepted on what the SDR can see (fit, stated timeline and budget,
-    # role) and on the urgency they hear in the call; otherwise recycled to nurture
-    recycled = state.recycled[ix]
-    review = (st == MQL) & (
-        dyn.random(n) < np.where(recycled, RECYCLED_REVIEW_RATE, REVIEW_RATE) * (1 + 2 * demo)
-    )
-    timeline, budget = state.timeline[ix], state.budget[ix]
-    visible = (
-        0.2 * (timeline >= 2)
-        + 0.15 * (timeline == 3)
-        + 0.15 * (budget == 2)
-        + 0.1 * ((state.persona[ix] == 1) | (state.persona[ix] == 2))
-        + 0.1 * demo
-    )
-    accept_p = (
-        _sig(5 * (fit - 0.45)) * np.minimum(1.0, visible + 0.15 * _sig(8 * (u_new - 0.5))) * dom
-    )
-    h = np.where(st == MQL, review * accept_p, h)
-    h = np.where(
-        st == SAL,
-        0.065
-        * _sig(8 * (u_new - 0.45))
-        * _sig(8 * (c_new - 0.45))
-        * (0.4 + 0.6 * np.minimum(1.0, e))
-        * (1 + 2 * demo)
-        * (1 + 1.5 * meet),
-        h,
+    h, review = _hazards(
+        state,
+        ix,
+        acct,
+        st,
+        demo=demo,
+        meet=meet,
+        fit=fit,
+        dom=dom,
+        beliefs=(u_new, c_new, p_new, a),
+        energy=e,
+        dyn=dyn,
     )
     qc_ready = state.qc_ready[ix]
-    h = np.where(
-        st == QC,
-        QC_TO_OPP_RATE
-        * _sig(8 * (p_new - 0.45))
-        * (0.2 + 0.8 * a)
-        * (0.3 + 0.7 * qc_ready)
-        * ~state.open_opp[acct]
-        * (1 + meet)
-        * dom,
-        h,
-    )
     seg = state.segment[ix]
-    h = np.where(st == OPP, CLOSE_RATE[seg], h)
     r_move, r_win = dyn.random((2, n))
     move = np.minimum(h, 1.0) > r_move
     # one new opportunity per account at a time: the first mover of the day takes it
@@ -585,3 +470,204 @@ def step(
             [np.full(n_touch.sum(), TOUCH_CALL), np.full(n_meet.sum(), TOUCH_MEETING)]
         )
         rec.touches(t_leads, t_types, day)
+
+
+def _choose_assets(
+    state: ChunkState,
+    ix: np.ndarray,
+    day: int,
+    pools: AssetPools,
+    ev_lead: np.ndarray,
+    ev_type: np.ndarray,
+    m: int,
+    beliefs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    dyn: np.random.Generator,
+) -> np.ndarray:
+    """The asset of each event (-1 for none): buyers look for the belief they miss, in ladder
+    order; the first `m` events are sessions, the rest the content captured at an inbound form."""
+    u, c, p, a = beliefs
+    m_all = len(ev_lead)
+    has_content = np.isin(ev_type, (DOWNLOAD, WEBINAR)) | (
+        np.isin(ev_type, (PAGE_VIEW, EMAIL_CLICK, FORM)) & (dyn.random(m_all) < 0.45)
+    )
+    has_content[m:] = True
+    cl = ev_lead[has_content]
+    persona = state.persona[ix][cl]
+    sw = np.stack(
+        [
+            1.0 - u[cl] + 0.05,
+            (1.0 - c[cl]) * _unlock(u[cl]) + 0.05,
+            (1.0 - p[cl]) * _unlock(c[cl]) + 0.05,
+            0.9 * (1.0 - a[cl]) * _unlock(p[cl]) * STAKEHOLDER_AFFINITY[persona] + 0.02,
+            np.full(len(cl), 0.9),
+        ],
+        axis=1,
+    )
+    scum = np.cumsum(sw, axis=1)
+    cstage = (dyn.random((len(cl), 1)) * scum[:, -1:] > scum).sum(axis=1)
+    is_web = ev_type[has_content] == WEBINAR
+    industry = state.industry[ix][cl]
+    r_kind, r_ind, r_aud, r_pick = dyn.random((4, len(cl)))
+    other_ind = (industry + 1 + (r_ind * 7).astype(np.int64)) % 8
+    cap_key = np.where(
+        r_kind < 0.55, 8 + industry, np.where(r_kind < 0.75, 8 + other_ind, 6 + is_web)
+    )
+    own_aud = np.clip(persona - 1, 0, 2)
+    stakeholder = (persona >= 1) & (persona <= 3)
+    aud = np.where(stakeholder & (r_aud < 0.75), own_aud, (r_aud * 3).astype(np.int64) % 3)
+    key = np.select(
+        [cstage == S_URGENCY, cstage == S_CATEGORY, cstage == S_CAPABILITY, cstage == S_ALIGNMENT],
+        [0 + is_web, 2 + is_web, cap_key, np.where(is_web, 5, 16 + aud)],
+        default=4 + is_web,
+    )
+    asset = np.full(m_all, -1, dtype=np.int64)
+    asset[has_content] = pools.pick(key, day, r_pick)
+    return asset
+
+
+def _belief_gains(
+    state: ChunkState,
+    ix: np.ndarray,
+    acct: np.ndarray,
+    pools: AssetPools,
+    ev_lead: np.ndarray,
+    ev_type: np.ndarray,
+    asset: np.ndarray,
+    beliefs: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Urgency, category and capability after today's content; the account's stakeholder stock
+    grows in place with who consumed alignment content (and what a champion forwards)."""
+    u, c, p = beliefs
+    n = len(ix)
+    got = asset >= 0
+    gl = ev_lead[got]
+    ga = asset[got]
+    gstage = pools.stage[ga]
+    g = GAIN[ev_type[got]] * pools.quality[ga]
+    cap_mult = np.where(
+        pools.industry[ga] < 0,
+        1.0,
+        np.where(pools.industry[ga] == state.industry[ix][gl], CASE_STUDY_MATCH, CASE_STUDY_OTHER),
+    )
+    g = np.where(gstage == S_CAPABILITY, g * cap_mult, g)
+    gains = (
+        np.bincount(gl * 5 + gstage, weights=g, minlength=n * 5).astype(np.float64).reshape(n, 5)
+    )
+    gains[:, S_URGENCY] += 0.25 * gains[:, S_GENERAL]
+    gains[:, S_CATEGORY] += 0.25 * gains[:, S_GENERAL]
+    u_new = 1 - (1 - u) * np.exp(-gains[:, S_URGENCY])
+    c_new = 1 - (1 - c) * np.exp(-gains[:, S_CATEGORY])
+    p_new = 1 - (1 - p) * np.exp(-gains[:, S_CAPABILITY])
+    # stakeholder stock: who consumed alignment content, and what a champion forwards
+    al = gstage == S_ALIGNMENT
+    if al.any():
+        reader = state.persona[ix][gl[al]]
+        audience = pools.audience_persona[ga[al]]
+        matched = np.where(audience == reader, 1.5, 1.0)
+        flat = state.stock.reshape(-1)
+        np.add.at(flat, acct[gl[al]] * 5 + reader, 2.0 * g[al] * matched)
+        fwd = (reader == P_CHAMPION) & (audience >= 1)
+        np.add.at(flat, acct[gl[al]][fwd] * 5 + audience[fwd], 0.8 * g[al][fwd])
+    return u_new, c_new, p_new
+
+
+def _answer_forms(
+    state: ChunkState,
+    ix: np.ndarray,
+    ev_lead: np.ndarray,
+    ev_type: np.ndarray,
+    u_new: np.ndarray,
+    dyn: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Forms and demo requests ask for a timeline and budget authority; the answers reveal
+    urgency. Returns each event's (timeline, budget) answer (-1 = not asked or not answered) and
+    raises the lead's stated timeline and budget in place."""
+    n, m_all = len(ix), len(ev_lead)
+    asks = np.flatnonzero((ev_type == FORM) | (ev_type == DEMO))
+    t_answer = np.full(m_all, -1, dtype=np.int64)
+    b_answer = np.full(m_all, -1, dtype=np.int64)
+    if len(asks):
+        al_ = ev_lead[asks]
+        r_t, r_b, r_y = dyn.random((3, len(asks)))
+        felt = u_new[al_] + 0.12 * dyn.standard_normal(len(asks))
+        t_answer[asks] = np.where(
+            r_t < 0.7, np.where(felt > 0.65, 2, np.where(felt > 0.4, 1, 0)), -1
+        )
+        b_answer[asks] = np.where(
+            r_b < 0.6, (r_y < BUDGET_YES[state.persona[ix][al_]]).astype(np.int64), -1
+        )
+        tl = np.zeros(n, dtype=np.int64)
+        np.maximum.at(tl, al_, t_answer[asks] + 1)
+        bd = np.zeros(n, dtype=np.int64)
+        np.maximum.at(bd, al_, b_answer[asks] + 1)
+        state.timeline[ix] = np.maximum(state.timeline[ix], tl)
+        state.budget[ix] = np.maximum(state.budget[ix], bd)
+    return t_answer, b_answer
+
+
+def _hazards(
+    state: ChunkState,
+    ix: np.ndarray,
+    acct: np.ndarray,
+    st: np.ndarray,
+    *,
+    demo: np.ndarray,
+    meet: np.ndarray,
+    fit: np.ndarray,
+    dom: np.ndarray,
+    beliefs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    energy: np.ndarray,
+    dyn: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Today's chance of each lead moving one gate up (from its stage `st`), and which MQLs an
+    SDR reviews today."""
+    u_new, c_new, p_new, a = beliefs
+    e = energy
+    n = len(ix)
+    h = np.zeros(n)
+    # an MQL is marketing's score crossing its threshold (or a demo request)
+    above = state.score[ix] >= MQL_THRESHOLD
+    h = np.where(st == NONE, 1 - (1 - 0.95 * demo) * (1 - MQL_SYNC * above), h)
+    # SDR review of an MQL: accepted on what the SDR can see (fit, stated timeline and budget,
+    # role) and on the urgency they hear in the call; otherwise recycled to nurture
+    recycled = state.recycled[ix]
+    review = (st == MQL) & (
+        dyn.random(n) < np.where(recycled, RECYCLED_REVIEW_RATE, REVIEW_RATE) * (1 + 2 * demo)
+    )
+    timeline, budget = state.timeline[ix], state.budget[ix]
+    visible = (
+        0.2 * (timeline >= 2)
+        + 0.15 * (timeline == 3)
+        + 0.15 * (budget == 2)
+        + 0.1 * ((state.persona[ix] == 1) | (state.persona[ix] == 2))
+        + 0.1 * demo
+    )
+    accept_p = (
+        _sig(5 * (fit - 0.45)) * np.minimum(1.0, visible + 0.15 * _sig(8 * (u_new - 0.5))) * dom
+    )
+    h = np.where(st == MQL, review * accept_p, h)
+    h = np.where(
+        st == SAL,
+        0.065
+        * _sig(8 * (u_new - 0.45))
+        * _sig(8 * (c_new - 0.45))
+        * (0.4 + 0.6 * np.minimum(1.0, e))
+        * (1 + 2 * demo)
+        * (1 + 1.5 * meet),
+        h,
+    )
+    qc_ready = state.qc_ready[ix]
+    h = np.where(
+        st == QC,
+        QC_TO_OPP_RATE
+        * _sig(8 * (p_new - 0.45))
+        * (0.2 + 0.8 * a)
+        * (0.3 + 0.7 * qc_ready)
+        * ~state.open_opp[acct]
+        * (1 + meet)
+        * dom,
+        h,
+    )
+    seg = state.segment[ix]
+    h = np.where(st == OPP, CLOSE_RATE[seg], h)
+    return h, review
