@@ -8,7 +8,7 @@ sparse (all leaves x features) table; a row's attribution is then the sum of the
 the leaves it lands in (LightGBM's `pred_leaf` plus one sparse product). Like SHAP it is additive
 (the contributions plus the expected value give the raw score exactly) and it uses the same node
 covers (training counts); it differs from SHAP in how interactions are shared. How far it
-agrees with exact TreeSHAP is measured by `compare_with_shap` (see README, "Drivers").
+agrees with exact TreeSHAP is measured by `compare_with_shap` (see docs/scoring-and-routing.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """score -> publish on the small simulation: every open lead scored, routed and explained from the
-past only; the run published to SQLite and PostgreSQL; a broken table refused; the README's SQL runs."""
+past only; the run published to SQLite and PostgreSQL; a broken table refused; the SQL of
+docs/publishing.md runs."""
 
 from __future__ import annotations
 
@@ -86,8 +87,8 @@ def test_scoring_without_the_named_model_says_how_to_get_one(scored, small_valid
         write_params(folder, small_validated)
 
 
-def readme_sql() -> list[str]:
-    text = (ROOT / "README.md").read_text()
+def docs_sql() -> list[str]:
+    text = (ROOT / "docs" / "publishing.md").read_text()
     return re.findall(r"```sql\n(.*?)```", text, flags=re.S)
 
 
@@ -119,13 +120,13 @@ def target(request, scored, small_validated):
         drop_schema(schema)
 
 
-def test_publish_makes_the_run_current_and_the_readme_sql_answers(target):
+def test_publish_makes_the_run_current_and_the_docs_sql_answers(target):
     from pipelines.publish import stage as publish
 
     s = publish.run(target["project"])
     assert s["action"] == "published" and s["lead_rows"] > 0
     assert publish.run(target["project"])["action"] == "unchanged"
-    queries = readme_sql()
+    queries = docs_sql()
     assert len(queries) >= 3
     with target["engine"].connect() as conn:
         if target["schema"]:
