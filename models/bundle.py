@@ -27,20 +27,48 @@ from readiness.scores import probability_column
 
 @dataclass
 class GateModel:
-    """One gate: a booster (None when the gate had too little data) and its calibrator."""
+    """One gate: a booster (None when the gate had too little data), optionally blended with a
+    logistic regression on the same features, and the calibrator of the blend.
+
+    The uncalibrated score is sigmoid(w * booster margin + (1 - w) * logistic margin) with
+    w = `lightgbm_weight`: 1 is the booster alone, 0 the logistic regression alone. Training picks
+    w per gate on the validation (stop) cohort, so the gate never does worse there than its own
+    logistic regression."""
 
     gate: str
     booster: lgb.Booster | None
     calibrator: Calibrator
     base_rate: float
     info: dict = field(default_factory=dict)
+    linear: LogisticBaseline | None = None  # the logistic side, with coefs for this gate
+    lightgbm_weight: float = 1.0
+
+    def _booster_margin(self, X: pd.DataFrame) -> np.ndarray:
+        if self.booster is None:
+            raise ValueError(f"gate {self.gate} has no booster")
+        it = self.info.get("best_iteration") or None
+        return np.asarray(self.booster.predict(X, num_iteration=it, raw_score=True))
+
+    def margin(self, X: pd.DataFrame) -> np.ndarray:
+        """The uncalibrated log-odds of the blend."""
+        w = self.lightgbm_weight
+        z = np.zeros(len(X))
+        if w > 0:
+            z += w * self._booster_margin(X)
+        if w < 1:
+            if self.linear is None:
+                raise ValueError(f"gate {self.gate} blends a logistic side it does not have")
+            z += (1 - w) * self.linear.margin(X, self.gate)
+        return z
 
     def raw(self, X: pd.DataFrame) -> np.ndarray:
         if self.booster is None:
             return np.full(len(X), self.base_rate)
-        return np.asarray(
-            self.booster.predict(X, num_iteration=self.info.get("best_iteration") or None)
-        )
+        if self.lightgbm_weight == 1:  # LightGBM's own probabilities, bit for bit
+            return np.asarray(
+                self.booster.predict(X, num_iteration=self.info.get("best_iteration") or None)
+            )
+        return 1 / (1 + np.exp(-self.margin(X)))
 
     def proba(self, X: pd.DataFrame) -> np.ndarray:
         if self.booster is None:
@@ -124,6 +152,8 @@ class ReadinessModel:
                 "calibrator": m.calibrator.to_dict(),
                 "base_rate": m.base_rate,
                 "info": m.info,
+                "lightgbm_weight": m.lightgbm_weight,
+                "linear": m.linear.to_dict() if m.linear is not None else None,
             }
         (folder / "meta.json").write_text(json.dumps(meta, indent=2))
 
@@ -144,8 +174,15 @@ class ReadinessModel:
                 **m["info"],
                 "best_iteration": None,
             }  # the saved model holds only the best trees
+            linear = m.get("linear")
             gates[g] = GateModel(
-                g, booster, Calibrator.from_dict(m["calibrator"]), m["base_rate"], info
+                g,
+                booster,
+                Calibrator.from_dict(m["calibrator"]),
+                m["base_rate"],
+                info,
+                linear=LogisticBaseline.from_dict(linear) if linear else None,
+                lightgbm_weight=float(m.get("lightgbm_weight", 1.0)),
             )
         return cls(
             tuple(meta["ladder"]),
@@ -231,10 +268,35 @@ class LogisticBaseline:
             )
         return np.hstack(parts)
 
-    def raw(self, X: pd.DataFrame, gate: str) -> np.ndarray:
+    def margin(self, X: pd.DataFrame, gate: str) -> np.ndarray:
+        """The log-odds of `gate`'s regression."""
         c = self.coefs[gate]
-        z = self.matrix(X) @ np.asarray(c["w"]) + c["b"]
-        return 1 / (1 + np.exp(-z))
+        return self.matrix(X) @ np.asarray(c["w"]) + c["b"]
+
+    def raw(self, X: pd.DataFrame, gate: str) -> np.ndarray:
+        return 1 / (1 + np.exp(-self.margin(X, gate)))
+
+    def contributions(self, X: pd.DataFrame, gate: str) -> np.ndarray:
+        """(rows x features) log-odds contributions of `gate`'s regression, in the order of
+        `numeric` then `categorical`: exactly additive (they sum to the margin minus the
+        intercept). Numeric features are standardised, so 0 is the training mean; a category
+        contributes relative to the first code seen in training."""
+        w = np.asarray(self.coefs[gate]["w"])
+        design = self.matrix(X) * w
+        n_num = len(self.numeric)
+        parts = [design[:, :n_num]]
+        start = n_num
+        for codes in self.categorical.values():
+            width = max(len(codes) - 1, 0)
+            parts.append(design[:, start : start + width].sum(axis=1, keepdims=True))
+            start += width
+        return np.hstack(parts)
+
+    def for_gate(self, gate: str) -> LogisticBaseline:
+        """A copy holding only `gate`'s coefficients (no calibrators): a gate model's logistic side."""
+        return LogisticBaseline(
+            self.numeric, self.categorical, self.mean, self.scale, {gate: self.coefs[gate]}
+        )
 
     def proba(self, X: pd.DataFrame, gate: str) -> np.ndarray:
         return self.calibrators[gate].apply(self.raw(X, gate))

@@ -23,6 +23,7 @@ from scipy import sparse
 
 from features.catalog import NEVER_DAYS, Feature
 from features.sources import CATEGORICAL_VOCABULARY
+from models.bundle import GateModel
 from readiness.domain import BELIEFS
 
 
@@ -94,6 +95,37 @@ class PathAttribution:
                 shape=(len(part), self.table.shape[0]),
             )
             out[lo : lo + len(part)] = (hit @ self.table).toarray()
+        return out
+
+
+@dataclass
+class GateAttribution:
+    """Log-odds contributions of one gate model, per feature: the booster's path attributions
+    and the logistic side's exact linear contributions, weighted as the gate blends them."""
+
+    gate: GateModel
+    features: list[str]
+    path: PathAttribution | None
+
+    @classmethod
+    def of(cls, gate: GateModel, features: list[str]) -> GateAttribution | None:
+        """None for a gate scored by its base rate (nothing to attribute)."""
+        if gate.booster is None:
+            return None
+        path = PathAttribution.from_booster(gate.booster) if gate.lightgbm_weight > 0 else None
+        return cls(gate, list(features), path)
+
+    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+        w = self.gate.lightgbm_weight
+        out = np.zeros((len(X), len(self.features)), dtype=np.float32)
+        if self.path is not None:
+            out += np.float32(w) * self.path.contributions(X)
+        linear = self.gate.linear
+        if w < 1 and linear is not None:
+            lin = linear.contributions(X, self.gate.gate)
+            columns = [*linear.numeric, *linear.categorical]
+            where = [self.features.index(c) for c in columns]
+            out[:, where] += ((1 - w) * lin).astype(np.float32)
         return out
 
 

@@ -15,6 +15,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 
 from features.catalog import Feature
 from models.bundle import GateModel, LogisticBaseline, PointsScore, ReadinessModel
@@ -162,18 +163,23 @@ def train_models(
             p=p,
             rng=rng,
         )
-        gates[gate].info["seconds"] = round(time.perf_counter() - t0, 2)
         _fit_baselines(gate, X, y, rows=(tr, ca), logistic=logistic, points=points, p=p, rng=rng)
+        _choose_blend(gates[gate], logistic, X, y, rows=(st, ca), p=p)
+        gates[gate].info["seconds"] = round(time.perf_counter() - t0, 2)
         report[gate] = info = gates[gate].info
         log.info(
-            "train: %s: %d trees, %d rows (%d positives), calibrated %s (%.1fs)",
+            "train: %s: %d trees, %d rows (%d positives), %s, calibrated %s (%.1fs)",
             gate,
             info["best_iteration"],
             len(tr),
             n_pos,
+            info["scorer_reason"],
             info["calibration"],
             info["seconds"],
         )
+    for w in shift_warnings(X, suff, cohort, p):
+        log.warning(w)
+        warnings.append(w)
     model = ReadinessModel(ladder, names, categorical, catalog_version, gates, horizon_days)
     return TrainResult(model, points, logistic, suff, warnings, report)
 
@@ -233,6 +239,13 @@ def _fit_gate(
         callbacks=[lgb.early_stopping(p.lightgbm.early_stopping_rounds, verbose=False)],
     )
     best = booster.best_iteration or booster.current_iteration()
+    # a sensible minimum of trees: early stopping on a drifting cohort can stop after a handful
+    floor = min(p.lightgbm.min_rounds, p.lightgbm.n_estimators)
+    if best < floor <= booster.current_iteration():
+        best = floor
+    elif best < floor:  # stopped before the floor: grow the floor's trees without stopping
+        booster = lgb.train(lgb_params, dtrain, num_boost_round=floor)
+        best = floor
     raw_cal = np.asarray(booster.predict(X.iloc[ca], num_iteration=best))
     calibrator = fit_calibrator(raw_cal, y[ca], p.calibration)
     info = {
@@ -274,3 +287,110 @@ def _fit_baselines(
         logistic.raw(X.iloc[ca], gate), y[ca], p.calibration
     )
     points.calibrators[gate] = fit_calibrator(points.squashed(X.iloc[ca]), y[ca], "isotonic")
+
+
+# LightGBM's share of the blend tried per gate (1 = the booster alone, 0 = the logistic alone)
+BLEND_WEIGHTS = (1.0, 0.75, 0.5, 0.25, 0.0)
+
+
+def _choose_blend(
+    gm: GateModel,
+    logistic: LogisticBaseline,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    rows: tuple[np.ndarray, np.ndarray],
+    p: TrainParams,
+) -> None:
+    """Pick the gate's blend of booster and logistic regression on the stop (validation) rows:
+    the booster alone unless a blend or the regression alone raises ROC AUC there by at least
+    `blend_min_gain`; recalibrate the choice on the calibration rows. Records every candidate's
+    AUC and the reason in the gate's info."""
+    st, ca = rows
+    gm.linear = logistic.for_gate(gm.gate)
+    scores = {}
+    if 0 < y[st].sum() < len(st):
+        for w in BLEND_WEIGHTS:
+            gm.lightgbm_weight = w
+            scores[w] = float(roc_auc_score(y[st], gm.margin(X.iloc[st])))
+    chosen = 1.0
+    if scores:
+        best = max(scores, key=lambda w: (scores[w], w))
+        if scores[best] - scores[1.0] >= p.blend_min_gain:
+            chosen = best
+    gm.lightgbm_weight = chosen
+    gm.info["lightgbm_weight"] = chosen
+    for w, auc in scores.items():
+        gm.info[f"stop_auc_lightgbm_{int(w * 100)}"] = round(auc, 5)
+    if chosen == 1.0:
+        gm.linear = None
+        gm.info["scorer"] = "lightgbm"
+        gm.info["scorer_reason"] = (
+            "LightGBM alone: no blend with the logistic regression raised the validation AUC by "
+            f"{p.blend_min_gain} or more"
+            if scores
+            else "LightGBM alone (the validation cohort has one class only: nothing to compare)"
+        )
+        return
+    gm.info["scorer"] = "logistic" if chosen == 0 else "blend"
+    gm.info["scorer_reason"] = (
+        f"{'the logistic regression alone' if chosen == 0 else f'{chosen:.2f} LightGBM + {1 - chosen:.2f} logistic'}: "
+        f"validation AUC {scores[chosen]:.4f} vs LightGBM alone {scores[1.0]:.4f}"
+    )
+    gm.calibrator = fit_calibrator(gm.raw(X.iloc[ca]), y[ca], p.calibration)
+    gm.info["calibration"] = gm.calibrator.method
+
+
+def _psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
+    """Population stability index of `actual` against `expected` (quantile bins of expected)."""
+    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 2:
+        return 0.0 if np.all(actual == expected[0]) else float("inf")
+    inner = edges[1:-1]
+    e = np.bincount(np.searchsorted(inner, expected, side="right"), minlength=len(edges) - 1)
+    a = np.bincount(np.searchsorted(inner, actual, side="right"), minlength=len(edges) - 1)
+    e = np.maximum(e / e.sum(), 1e-4)
+    a = np.maximum(a / max(a.sum(), 1), 1e-4)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def shift_warnings(
+    X: pd.DataFrame, suff: pd.DataFrame, cohort: pd.Series, p: TrainParams, max_rows: int = 100_000
+) -> list[str]:
+    """Plain-word warnings when the cohorts differ strongly: a gate's positive rate between the
+    training, validation and test cohorts, or a feature's distribution between training and test
+    (population stability index)."""
+    out = []
+    known = suff[
+        suff["cohort"].isin([TRAIN, STOP, CALIBRATE, TEST]) & suff["positive_rate"].notna()
+    ]
+    for gate, g in known.groupby("gate", sort=False):
+        rates = g.set_index("cohort")["positive_rate"].astype(float)
+        lo, hi = rates.min(), rates.max()
+        if hi > 0 and (lo == 0 or hi / lo > p.shift_rate_ratio):
+            out.append(
+                f"The {gate} gate's positive rate shifts between cohorts ("
+                + ", ".join(f"{c} {100 * r:.1f} %" for c, r in rates.items())
+                + "): calibration fitted on one cohort may not hold on the next; compare the test "
+                "cohort's ECE and consider moving the train dates closer to today."
+            )
+    rng = np.random.default_rng(p.seed)
+    tr = np.flatnonzero((cohort == TRAIN).to_numpy())
+    te = np.flatnonzero((cohort == TEST).to_numpy())
+    if len(tr) and len(te):
+        tr = rng.choice(tr, min(max_rows, len(tr)), replace=False)
+        te = rng.choice(te, min(max_rows, len(te)), replace=False)
+        psi = {
+            c: _psi(X[c].to_numpy(dtype=float)[tr], X[c].to_numpy(dtype=float)[te])
+            for c in X.columns
+        }
+        shifted = sorted((v, c) for c, v in psi.items() if v > p.shift_psi)[::-1]
+        if shifted:
+            out.append(
+                f"{len(shifted)} feature(s) are distributed differently in the test cohort than in "
+                f"training (population stability index above {p.shift_psi}): "
+                + ", ".join(f"{c} ({v:.2f})" for v, c in shifted[:5])
+                + ("..." if len(shifted) > 5 else "")
+                + ". Scores on new cohorts rest on relations learned on older ones."
+            )
+    return out

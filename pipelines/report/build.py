@@ -15,7 +15,7 @@ import pandas as pd
 from features.catalog import Feature
 from features.sources import CATEGORICAL_VOCABULARY
 from models.bundle import ReadinessModel
-from models.explain import PathAttribution, exact_shap
+from models.explain import GateAttribution, exact_shap
 from pipelines.report import metrics as m
 from pipelines.report.render import COLORS, Section, draw, draw_grid, page
 from readiness.domain import BELIEFS
@@ -117,26 +117,30 @@ def _drivers_section(inp: ReportInputs) -> Section:
             continue
         rows = rng.choice(rows, size=min(inp.driver_rows, len(rows)), replace=False)
         Xg = X.iloc[rows].reset_index(drop=True)
-        attribution = PathAttribution.from_booster(gm.booster)
+        attribution = GateAttribution.of(gm, model.features)
+        if attribution is None:
+            continue
         feats, fam, contrib = m.driver_importance(attribution, Xg, model.features, inp.catalog)
         per_gate[gate] = feats
         fams.append(fam.assign(gate=gate))
-        # agreement of the global ranking with exact TreeSHAP on a subsample
-        sub = Xg.head(inp.shap_rows)[model.features].astype(float)
-        phi = exact_shap(gm.booster, sub)
-        exact = np.abs(phi - phi.mean(axis=0)).mean(axis=0)
-        fast = np.abs(contrib[: len(sub)]).mean(axis=0)
-        top_e, top_f = set(np.argsort(-exact)[:10]), set(np.argsort(-fast)[:10])
-        agreement.append(
-            {
-                "gate": gate,
-                "rows": len(Xg),
-                "spearman_with_exact_shap": float(
-                    pd.Series(exact).corr(pd.Series(fast), method="spearman")
-                ),
-                "top10_overlap": len(top_e & top_f) / 10,
-            }
-        )
+        # agreement of the global ranking with exact TreeSHAP on a subsample (for a gate that
+        # blends in its logistic side, the linear part is exact and SHAP covers the booster only)
+        if gm.lightgbm_weight == 1 and gm.booster is not None:
+            sub = Xg.head(inp.shap_rows)[model.features].astype(float)
+            phi = exact_shap(gm.booster, sub)
+            exact = np.abs(phi - phi.mean(axis=0)).mean(axis=0)
+            fast = np.abs(contrib[: len(sub)]).mean(axis=0)
+            top_e, top_f = set(np.argsort(-exact)[:10]), set(np.argsort(-fast)[:10])
+            agreement.append(
+                {
+                    "gate": gate,
+                    "rows": len(Xg),
+                    "spearman_with_exact_shap": float(
+                        pd.Series(exact).corr(pd.Series(fast), method="spearman")
+                    ),
+                    "top10_overlap": len(top_e & top_f) / 10,
+                }
+            )
         top = feats.head(8).iloc[::-1]
 
         def panel(ax, top=top):
@@ -469,19 +473,26 @@ def _trust_section(inp: ReportInputs) -> Section:
                 row[f"{model_name}_auc"] = g[model_name].get("roc_auc")
                 row[f"{model_name}_ece"] = g[model_name].get("ece")
         row["model_top_decile_lift"] = g.get("model", {}).get("top_decile_lift")
+        gate_model = inp.model.gates.get(gate) if inp.model is not None else None
+        if gate_model is not None:
+            row["scorer"] = (
+                gate_model.info.get("scorer", "lightgbm") if gate_model.booster else "base rate"
+            )
         gt = g.get("ground_truth", {})
         row["truth_auc"] = gt.get("truth_auc")
         row["model_to_truth"] = gt.get("model_to_truth_auc_ratio")
         rows.append(row)
     table = pd.DataFrame(rows)
-    fmts = {c: "float" for c in table.columns if c != "gate"}
-    fmts.update({"gate": "label", "model_to_truth": "pct"})
+    fmts = {c: "float" for c in table.columns if c not in ("gate", "scorer")}
+    fmts.update({"gate": "label", "scorer": "label", "model_to_truth": "pct"})
     s.add_table(
         "Test-cohort metrics per gate",
         table,
         fmts,
         "AUC ranks leads (1 is perfect, 0.5 is chance); ECE is the average gap between predicted and "
-        "observed rates; truth columns exist on simulated data only.",
+        "observed rates; truth columns exist on simulated data only. Scorer: what the gate uses, "
+        "chosen on the validation cohort (LightGBM, the logistic regression, or a blend of the "
+        "two; the base rate when the gate had too little data).",
     )
     if inp.calibration is not None and not inp.calibration.empty:
         worst = table.loc[table["model_ece"].idxmax()]

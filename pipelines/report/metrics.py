@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import Feature
-from models.explain import PathAttribution
+from models.explain import GateAttribution, PathAttribution
 from readiness.domain import BELIEFS, SEGMENT_OF_BAND, STAKEHOLDER_AUDIENCES
 
 
@@ -234,7 +234,10 @@ def routing_tables(scores: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def driver_importance(
-    attribution: PathAttribution, X: pd.DataFrame, features: list[str], catalog: tuple[Feature, ...]
+    attribution: GateAttribution | PathAttribution,
+    X: pd.DataFrame,
+    features: list[str],
+    catalog: tuple[Feature, ...],
 ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Global drivers of one gate over the rows of X: per feature how much it moves readiness
     between these leads (the mean absolute deviation of its contribution from its mean over X,

@@ -17,7 +17,7 @@ import pandas as pd
 
 from features.catalog import Feature
 from models.bundle import ReadinessModel
-from models.explain import PathAttribution, belief_contributions, top_drivers
+from models.explain import GateAttribution, belief_contributions, top_drivers
 from pipelines.score import routing as r
 from pipelines.score.context import LeadContext, describe_event, touch_text
 from readiness.domain import BELIEFS
@@ -61,9 +61,9 @@ def explain(
     sales conversation, whatever gate it is at."""
     M = X[model.features].astype(float)
     attributions = {
-        g: PathAttribution.from_booster(m.booster)
+        g: a
         for g, m in model.gates.items()
-        if m.booster is not None
+        if (a := GateAttribution.of(m, model.features)) is not None
     }
     contrib = np.zeros((len(X), len(model.features)), dtype=np.float32)
     for rank, gate in enumerate(model.ladder):

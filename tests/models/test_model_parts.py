@@ -126,3 +126,112 @@ def test_database_passwords_are_never_printed():
         == "postgresql://ops:***@db.example:5432/mlflow"
     )
     assert redact("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
+
+
+def _gate_data(kind: str, n: int = 6000, seed: int = 3):
+    """Two numeric features; the outcome is linear in them ("linear") or an interaction
+    ("interaction") that a linear model cannot see."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    z = 1.5 * X["a"] - X["b"] if kind == "linear" else 2.5 * X["a"] * X["b"]
+    y = (rng.random(n) < 1 / (1 + np.exp(-(z - 1.0)))).astype(int).to_numpy()
+    return X, y
+
+
+def _fit_one_gate(X, y, p):
+    from models.bundle import LogisticBaseline, PointsScore
+    from models.train import _choose_blend, _fit_baselines, _fit_gate, _lightgbm_params
+
+    rng = np.random.default_rng(0)
+    idx = np.arange(len(y))
+    tr, st, ca = idx[: len(y) // 2], idx[len(y) // 2 : 3 * len(y) // 4], idx[3 * len(y) // 4 :]
+    gm = _fit_gate(
+        "mql",
+        X,
+        y,
+        rows=(tr, st, ca),
+        categorical=[],
+        lgb_params=_lightgbm_params(p, [0, 0]),
+        base_rate=float(y[tr].mean()),
+        p=p,
+        rng=rng,
+    )
+    logistic = LogisticBaseline.design(X.iloc[tr], ["a", "b"], [])
+    points = PointsScore({}, 5.0)
+    _fit_baselines("mql", X, y, rows=(tr, ca), logistic=logistic, points=points, p=p, rng=rng)
+    _choose_blend(gm, logistic, X, y, rows=(st, ca), p=p)
+    return gm, logistic, st
+
+
+def test_a_gate_never_loses_to_its_logistic_regression_on_validation():
+    from sklearn.metrics import roc_auc_score
+
+    # a weak booster (2 stumps) on a linear signal: the logistic side must take over
+    weak = TrainParams(
+        lightgbm={"n_estimators": 2, "num_leaves": 2, "min_rounds": 1, "learning_rate": 0.01}
+    )
+    X, y = _gate_data("linear")
+    gm, logistic, st = _fit_one_gate(X, y, weak)
+    assert gm.info["scorer"] in ("logistic", "blend") and gm.lightgbm_weight < 1
+    auc_gate = roc_auc_score(y[st], gm.raw(X.iloc[st]))
+    auc_logistic = roc_auc_score(y[st], logistic.raw(X.iloc[st], "mql"))
+    assert auc_gate >= auc_logistic - 1e-9
+    assert "validation AUC" in gm.info["scorer_reason"]
+    # an interaction the regression cannot see: LightGBM alone stays
+    X2, y2 = _gate_data("interaction")
+    gm2, _, _ = _fit_one_gate(X2, y2, TrainParams())
+    assert gm2.info["scorer"] == "lightgbm" and gm2.lightgbm_weight == 1.0 and gm2.linear is None
+
+
+def test_a_blended_gate_saves_loads_and_explains_additively(tmp_path):
+    from models.bundle import ReadinessModel
+    from models.explain import GateAttribution
+
+    weak = TrainParams(
+        lightgbm={"n_estimators": 3, "num_leaves": 2, "min_rounds": 1, "learning_rate": 0.01}
+    )
+    X, y = _gate_data("linear")
+    gm, _, _ = _fit_one_gate(X, y, weak)
+    gm.lightgbm_weight = 0.5  # a true blend: both sides contribute
+    model = ReadinessModel(("mql",), ["a", "b"], [], "v", {"mql": gm}, 90)
+    model.save(tmp_path / "m")
+    back = ReadinessModel.load(tmp_path / "m")
+    assert back.gates["mql"].lightgbm_weight == 0.5
+    np.testing.assert_allclose(back.gates["mql"].raw(X), gm.raw(X), rtol=1e-9)
+    att = GateAttribution.of(back.gates["mql"], ["a", "b"])
+    contrib = att.contributions(X.head(200))
+    margin = back.gates["mql"].margin(X.head(200))
+    # contributions + the blend's constant (booster expectation and intercept) = the margin
+    constant = 0.5 * att.path.expected_value + 0.5 * gm.linear.coefs["mql"]["b"]
+    np.testing.assert_allclose(contrib.sum(axis=1) + constant, margin, atol=1e-4)
+
+
+def test_early_stopping_keeps_a_minimum_of_trees():
+    X, y = _gate_data("interaction", n=3000)
+    p = TrainParams(lightgbm={"early_stopping_rounds": 1, "min_rounds": 15, "learning_rate": 0.5})
+    gm, _, _ = _fit_one_gate(X, y, p)
+    assert gm.info["best_iteration"] == 15 and gm.booster.current_iteration() == 15
+
+
+def test_shift_warnings_name_the_gate_and_the_feature():
+    from models.train import shift_warnings
+
+    rng = np.random.default_rng(0)
+    cohort = pd.Series([TRAIN] * 1000 + [TEST] * 1000)
+    X = pd.DataFrame(
+        {
+            "stable": rng.normal(size=2000),
+            "moved": np.r_[rng.normal(size=1000), rng.normal(3, 1, 1000)],
+        }
+    )
+    suff = pd.DataFrame(
+        {
+            "gate": ["mql", "mql", "won", "won"],
+            "cohort": [TRAIN, TEST, TRAIN, TEST],
+            "positive_rate": [0.05, 0.26, 0.10, 0.11],
+        }
+    )
+    out = shift_warnings(X, suff, cohort, TrainParams())
+    assert len(out) == 2
+    assert "mql gate's positive rate shifts" in out[0] and "won" not in out[0]
+    assert "moved" in out[1] and "stable" not in out[1]
