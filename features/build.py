@@ -32,6 +32,7 @@ from features.sources import (
 )
 from readiness.domain import BELIEFS, STAKEHOLDER_AUDIENCES
 from readiness.errors import ReadinessError
+from readiness.outputs import claim_output
 from readiness.params import FeaturesParams
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,9 @@ def _static_gaps(read) -> dict[str, str]:
     return out
 
 
+_FEATURE_NAMES = ("scoring.parquet", "training", "_work", "catalog.json")
+
+
 def build_features(
     validated: Path,
     out: Path,
@@ -126,7 +130,9 @@ def build_features(
     catalog = build_catalog(p.windows)
     schema = features_schema(catalog)
     work = out / "_work"
-    out.mkdir(parents=True, exist_ok=True)
+    # the folder is cleared below: only when it is this stage's (paths.features: . must not
+    # delete the project)
+    claim_output(out, "features", setting="paths.features", owned_names=_FEATURE_NAMES)
     for part in parts:
         target = out / ("scoring.parquet" if part == "scoring" else "training")
         shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(

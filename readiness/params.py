@@ -11,10 +11,17 @@ import json
 from dataclasses import asdict, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.dataclasses import dataclass
 
 from readiness.domain import DEFAULT_LADDER, EMPLOYEE_BANDS, MILESTONES
@@ -43,26 +50,22 @@ class PathsParams:
 class SimulateParams:
     """Size, seed and calendar of the built-in B2B journey simulator."""
 
-    seed: int = 7
-    n_leads: int = 60_000
+    seed: Annotated[int, Field(ge=0)] = 7
+    n_leads: Annotated[int, Field(ge=10)] = 60_000
     start: date = date(2023, 1, 1)
     end: date = date(2025, 12, 31)
     # Accounts simulated together in one vectorised chunk; results depend on it (RNG streams).
-    chunk_leads: int = 50_000
-    workers: int = 2
+    chunk_leads: Annotated[int, Field(ge=100)] = 50_000
+    workers: Annotated[int, Field(ge=1)] = 2
     # Latent beliefs are written to the ground truth every this many days.
-    belief_cadence_days: int = 7
+    belief_cadence_days: Annotated[int, Field(ge=1)] = 7
     # Strength of cohort drift (0 = none, 1 = default): channel mix, fit and content change.
-    drift: float = 1.0
+    drift: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] = 1.0
 
     @model_validator(mode="after")
     def _check(self) -> SimulateParams:
         if self.end <= self.start:
             raise ValueError("end must be after start")
-        if self.n_leads < 10:
-            raise ValueError("n_leads must be at least 10")
-        if self.chunk_leads < 100 or self.workers < 1 or self.belief_cadence_days < 1:
-            raise ValueError("chunk_leads >= 100, workers >= 1 and belief_cadence_days >= 1")
         return self
 
 
@@ -75,7 +78,7 @@ class IngestParams:
     # Timestamps after this are "in the future" and quarantined; null means the time of ingest.
     max_timestamp: date | None = None
     # Rows validated per batch for large tables (bounded memory).
-    batch_rows: int = 2_000_000
+    batch_rows: Annotated[int, Field(ge=1)] = 2_000_000
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -85,15 +88,15 @@ class FeaturesParams:
     # windows (days) of the windowed counts; every windowed feature also has an all-time twin
     windows: tuple[int, ...] = (7, 30, 90)
     # training snapshots: a cutoff every cadence_days from first_cutoff to last_cutoff
-    cadence_days: int = 14
+    cadence_days: Annotated[int, Field(ge=1)] = 14
     first_cutoff: date = date(2023, 7, 3)
     last_cutoff: date | None = None  # null = the end of the data
     # a lead with no sign of life for this many days is dormant: no training snapshot
-    dormant_after_days: int = 120
+    dormant_after_days: Annotated[int, Field(ge=1)] = 120
     # scoring snapshot: one row per open lead at this date; null = the end of the data
     as_of: date | None = None
     # time constant (days) of the recency-weighted sums
-    recency_days: float = 30.0
+    recency_days: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 30.0
     # employee bands outside the ideal customer profile (a disqualifier)
     out_of_profile_bands: tuple[str, ...] = ("1-50",)
     # training build: "window" (union + cumulative windows) or "join" (equi-join + day filter +
@@ -101,8 +104,8 @@ class FeaturesParams:
     # both give the same numbers, see features/engine.py and benchmarks/feature_build.py
     training_strategy: str = "window"
     # events per bucket of the training build (bounded memory); buckets are groups of accounts
-    bucket_events: int = 8_000_000
-    threads: int = 2
+    bucket_events: Annotated[int, Field(ge=1)] = 8_000_000
+    threads: Annotated[int, Field(ge=1)] = 2
     memory_limit: str = "4GB"
 
     @model_validator(mode="after")
@@ -131,10 +134,10 @@ class FeaturesParams:
 class LabelsParams:
     """Labels: what counts as crossing a gate, backward from revenue."""
 
-    horizon_days: int = 90
+    horizon_days: Annotated[int, Field(ge=1)] = 90
     # gates whose crossing counts only if the lead's account wins a deal within follow_through_days
     revenue_anchored: tuple[str, ...] = ()
-    follow_through_days: int = 180
+    follow_through_days: Annotated[int, Field(ge=1)] = 180
 
     @model_validator(mode="after")
     def _check(self) -> LabelsParams:
@@ -145,15 +148,15 @@ class LabelsParams:
 
 @dataclass(config=_STRICT, frozen=True)
 class LightGBMParams:
-    learning_rate: float = 0.05
-    num_leaves: int = 31
-    min_child_samples: int = 100
-    feature_fraction: float = 0.8
-    bagging_fraction: float = 0.8
-    bagging_freq: int = 1
-    lambda_l2: float = 1.0
-    n_estimators: int = 2000
-    early_stopping_rounds: int = 100
+    learning_rate: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.05
+    num_leaves: Annotated[int, Field(ge=2)] = 31
+    min_child_samples: Annotated[int, Field(ge=1)] = 100
+    feature_fraction: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.8
+    bagging_fraction: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.8
+    bagging_freq: Annotated[int, Field(ge=0)] = 1
+    lambda_l2: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
+    n_estimators: Annotated[int, Field(ge=1)] = 2000
+    early_stopping_rounds: Annotated[int, Field(ge=1)] = 100
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -173,21 +176,21 @@ class TrainParams:
     valid_end: date = date(2025, 4, 21)
     test_start: date = date(2025, 7, 28)
     test_end: date = date(2025, 9, 22)
-    seed: int = 7
+    seed: Annotated[int, Field(ge=0)] = 7
     # isotonic | sigmoid | auto (isotonic with at least 300 positives to calibrate on, else sigmoid)
     calibration: str = "auto"
     # belief and intent counts may only raise readiness (LightGBM monotone constraints)
     monotone_beliefs: bool = True
     # training rows per gate; beyond this negatives are sampled (and weighted back)
-    max_train_rows: int = 3_000_000
+    max_train_rows: Annotated[int, Field(ge=1)] = 3_000_000
     # fewer positives than this in the training cohort: the gate is not trained (base rate only)
-    min_positives: int = 50
+    min_positives: Annotated[int, Field(ge=1)] = 50
     lightgbm: LightGBMParams = LightGBMParams()
-    logistic_c: float = 1.0
-    logistic_max_rows: int = 500_000
+    logistic_c: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    logistic_max_rows: Annotated[int, Field(ge=1)] = 500_000
     # the hand-written score marketing ops would use: points per unit of a feature, capped
-    points: dict[str, float] = field(default_factory=dict)
-    points_cap: float = 5.0
+    points: dict[str, FiniteFloat] = field(default_factory=dict)
+    points_cap: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0
     mlflow: MLflowParams = MLflowParams()
 
     @model_validator(mode="after")
@@ -212,22 +215,22 @@ class TrainParams:
 class PromotionParams:
     # the challenger becomes champion only if no gate's test AUC is more than this below the
     # champion's on the same (newest) cohort, and every gate's ECE is under max_ece
-    max_auc_drop: float = 0.005
-    max_ece: float = 0.03
+    max_auc_drop: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.005
+    max_ece: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.03
 
 
 @dataclass(config=_STRICT, frozen=True)
 class EvaluateParams:
     """Evaluation on the test cohort, the ground truth of simulated data and promotion."""
 
-    ece_bins: int = 10
+    ece_bins: Annotated[int, Field(ge=2)] = 10
     segments: tuple[str, ...] = ("industry", "employee_band", "source_channel")
     # simulated data only: compare with the simulator's true probabilities on a sample of test
     # snapshots (all positives up to ground_truth_positives per gate, plus random negatives)
     ground_truth: bool = True
-    ground_truth_rollouts: int = 160
-    ground_truth_positives: int = 400
-    ground_truth_negatives: int = 600
+    ground_truth_rollouts: Annotated[int, Field(ge=1)] = 160
+    ground_truth_positives: Annotated[int, Field(ge=1)] = 400
+    ground_truth_negatives: Annotated[int, Field(ge=1)] = 600
     promotion: PromotionParams = PromotionParams()
 
 
@@ -237,7 +240,7 @@ class DisqualifierRule:
 
     feature: str
     reason: str
-    at_least: float = 1.0
+    at_least: Annotated[float, Field(allow_inf_nan=False)] = 1.0
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -266,10 +269,11 @@ class AssignmentParams:
 class SlaParams:
     """How long sales has to act on a sales_now lead, in business hours."""
 
-    hours: float = 4.0
+    hours: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 4.0
     timezone: str = "UTC"
-    day_start: int = 9  # business hours are [day_start, day_end) on working days
-    day_end: int = 17
+    # business hours are [day_start, day_end) on working days
+    day_start: Annotated[int, Field(ge=0, le=23)] = 9
+    day_end: Annotated[int, Field(ge=1, le=24)] = 17
     working_days: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday = 0
     holidays: tuple[date, ...] = ()
 
@@ -290,8 +294,8 @@ class RoutingParams:
     sales_gate: str = "qualified_conversation"
     disqualifiers: tuple[DisqualifierRule, ...] = ()
     # no engaged action for this many days and readiness for the next gate below dormant_below
-    dormant_after_days: int = 60
-    dormant_below: float = 0.05
+    dormant_after_days: Annotated[int, Field(ge=1)] = 60
+    dormant_below: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.05
     # what may have tipped a lead, most telling first, looked for in the last trigger_days
     trigger_events: tuple[str, ...] = (
         "demo_request",
@@ -300,7 +304,7 @@ class RoutingParams:
         "webinar_attended",
         "asset_download",
     )
-    trigger_days: int = 30
+    trigger_days: Annotated[int, Field(ge=1)] = 30
     # recommended opener per trigger event type ({title}, {date}, {industry} are filled in);
     # "default" when the trigger is a driver, not an event
     openers: dict[str, str] = field(
@@ -343,10 +347,10 @@ class ScoreParams:
     model: str = "champion"
     # readiness stage: the furthest gate whose probability reaches its threshold
     thresholds: dict[str, float] = field(default_factory=dict)
-    top_drivers: int = 3
+    top_drivers: Annotated[int, Field(ge=1)] = 3
     # rows of the scoring snapshot on which path attributions are compared with exact TreeSHAP
-    shap_check_rows: int = 2000
-    seed: int = 7
+    shap_check_rows: Annotated[int, Field(ge=1)] = 2000
+    seed: Annotated[int, Field(ge=0)] = 7
     routing: RoutingParams = RoutingParams()
 
     @model_validator(mode="after")
@@ -368,7 +372,7 @@ class PublishParams:
     schema: str | None = None  # a PostgreSQL schema for the tables (created when missing)
     table_prefix: str = "readiness_"
     exports: str = "data/exports"
-    chunk_rows: int = 50_000
+    chunk_rows: Annotated[int, Field(ge=1)] = 50_000
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -376,10 +380,10 @@ class ReportParams:
     """The leadership report."""
 
     # test-cohort leads per gate whose attributions make the drivers section
-    driver_rows: int = 20_000
+    driver_rows: Annotated[int, Field(ge=1)] = 20_000
     # of those, leads on which the drivers' ranking is compared with exact TreeSHAP
-    shap_rows: int = 1_000
-    seed: int = 7
+    shap_rows: Annotated[int, Field(ge=1)] = 1_000
+    seed: Annotated[int, Field(ge=0)] = 7
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -506,7 +510,8 @@ def load_params(path: Path | str | None = None) -> ProjectParams:
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ReadinessError(f"Params file {path} is not valid YAML: {exc}") from exc
+        detail = " ".join(str(exc).split())  # one paragraph; also tags like !!python/object
+        raise ReadinessError(f"Params file {path} is not valid YAML: {detail}") from exc
     if not isinstance(raw, dict):
         raise ReadinessError(f"Params file {path} must hold a mapping of sections.")
     sections = dict(raw)

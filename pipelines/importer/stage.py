@@ -11,13 +11,18 @@ Params: import, paths.raw.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from pipelines.common import write_json
 from readiness.errors import ReadinessError
+from readiness.outputs import clear_output
 from readiness.params import ProjectParams
-from readiness.raw.mapping import import_export
+from readiness.raw.mapping import import_export, load_mapping
+from readiness.raw.schemas import TABLES
+
+# what import (or the simulator) writes into paths.raw: a folder written before markers existed
+# is recognised by it
+RAW_NAMES = (*TABLES, *(f"{t}.parquet" for t in TABLES), "_keys", "_import.json")
 
 
 def run(project: ProjectParams, mapping: Path | None = None, source: Path | None = None) -> dict:
@@ -35,8 +40,10 @@ def run(project: ProjectParams, mapping: Path | None = None, source: Path | None
         raise ReadinessError(
             f"The export folder {source} does not exist: pass --source DIR (the folder that holds the mapping's files)."
         )
+    load_mapping(Path(mapping))  # a broken mapping stops before anything is cleared
     raw = project.resolve(params.paths.raw)
-    shutil.rmtree(raw, ignore_errors=True)
+    # the simulator writes the same raw tables: its folder may be replaced by an import
+    clear_output(raw, "import", setting="paths.raw", owned_names=RAW_NAMES, also=("simulate",))
     report = import_export(Path(mapping), raw, source)
     metrics = project.resolve(params.paths.metrics)
     metrics.mkdir(parents=True, exist_ok=True)

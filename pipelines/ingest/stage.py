@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipelines.common import write_json
 from readiness.params import ProjectParams
-from readiness.raw.ingest import check_required, ingest_folder
+from readiness.raw.ingest import check_reconciled, check_required, ingest_folder
 
 
 def run(project: ProjectParams, source: Path | None = None) -> dict:
@@ -29,5 +29,6 @@ def run(project: ProjectParams, source: Path | None = None) -> dict:
     metrics = project.resolve(project.params.paths.metrics)
     metrics.mkdir(parents=True, exist_ok=True)
     write_json(metrics / "ingest.json", report)
+    check_reconciled(report)
     check_required(report)
     return report

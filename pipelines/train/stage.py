@@ -11,7 +11,6 @@ Params: train, labels, ladder.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 
@@ -21,6 +20,7 @@ from models.bundle import save_baselines
 from models.dataset import load_training_frame
 from models.train import train_models
 from pipelines.common import write_json
+from readiness.outputs import clear_output
 from readiness.params import ProjectParams
 
 
@@ -48,7 +48,12 @@ def run(project: ProjectParams) -> dict:
         params.train,
     )
     models_dir = project.resolve(params.paths.models)
-    shutil.rmtree(models_dir, ignore_errors=True)
+    clear_output(
+        models_dir,
+        "train",
+        setting="paths.models",
+        owned_names=("readiness", "baselines", "run.json"),
+    )
     result.model.save(models_dir / "readiness")
     save_baselines(models_dir / "baselines", result.points, result.logistic)
     seconds = round(time.perf_counter() - t0, 2)

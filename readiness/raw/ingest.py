@@ -22,6 +22,7 @@ import pandera.pandas as pa
 
 from readiness.domain import MILESTONES
 from readiness.errors import ReadinessError
+from readiness.outputs import claim_output
 from readiness.params import IngestParams
 from readiness.raw import io
 from readiness.raw.schemas import EARLIEST, KEYS, RAW_SCHEMAS, columns_of, timestamp_columns
@@ -208,6 +209,52 @@ def _parse_timestamps(df: pd.DataFrame, columns: list[str], problems: dict) -> p
     return df
 
 
+def _numeric_columns(table: str) -> tuple[list[str], list[str]]:
+    """(integer columns, float columns) of a raw table's contract."""
+    columns = RAW_SCHEMAS[table].to_schema().columns
+    ints = [n for n, c in columns.items() if str(c.dtype) in ("int64", "Int64")]
+    floats = [n for n, c in columns.items() if str(c.dtype).startswith("float")]
+    return ints, floats
+
+
+_INT64_LIMIT = 2.0**63
+
+
+def _parse_numbers(table: str, df: pd.DataFrame, problems: dict) -> pd.DataFrame:
+    """Ids as integers and amounts as finite floats, row by row: a value that is not one is a
+    problem of its row only (never a failure of the whole column, which would take every row and,
+    by reference, every dependent row with it)."""
+    ints, floats = _numeric_columns(table)
+    df = df.copy()
+    for col in (c for c in [*ints, *floats] if c in df.columns):
+        s = df[col]
+        if col in ints and pd.api.types.is_integer_dtype(s.dtype):
+            continue
+        if pd.api.types.is_bool_dtype(s.dtype):
+            num = pd.Series(np.nan, index=s.index)  # true/false is not a number
+        else:
+            num = pd.to_numeric(s, errors="coerce")
+        values = num.astype(float).to_numpy()
+        present = s.notna().to_numpy()  # text "nan" is present, and not a number
+        unparsed = present & np.isnan(values)
+        infinite = np.isinf(values)
+        if col in ints:
+            finite = np.isfinite(values)
+            fractional = finite & (np.floor(np.where(finite, values, 0)) != values)
+            too_big = finite & (np.abs(np.where(finite, values, 0)) >= _INT64_LIMIT)
+            bad = unparsed | infinite | fractional | too_big
+            label = f"{col}: not a valid int64"
+        else:
+            bad = unparsed | infinite
+            label = None
+        for idx, is_inf in zip(s.index[bad], infinite[bad], strict=True):
+            reason = label or (f"{col}: not a finite number" if is_inf else f"{col}: not a number")
+            problems.setdefault(idx, []).append((reason, s[idx]))
+        parsed = num.where(~bad)
+        df[col] = parsed.astype("Int64") if col in ints else parsed.astype(float)
+    return df
+
+
 def validate_batch(table: str, df: pd.DataFrame, ctx: Context) -> BatchResult:
     """Split a batch of a raw table into accepted rows and quarantined rows with their reasons.
 
@@ -223,6 +270,7 @@ def validate_batch(table: str, df: pd.DataFrame, ctx: Context) -> BatchResult:
         for idx in df.index[bad]:
             problems.setdefault(idx, []).append((f"{col}: not valid UTF-8 text", df.at[idx, col]))
     df = _parse_timestamps(df, timestamp_columns(table), problems)
+    df = _parse_numbers(table, df, problems)
     remaining = df.drop(index=list(problems))
     schema = contract(table, ctx)
     accepted = None
@@ -235,12 +283,17 @@ def validate_batch(table: str, df: pd.DataFrame, ctx: Context) -> BatchResult:
             rowwise = fc[fc["index"].notna()]
             if rowwise.empty:
                 raise ReadinessError(_schema_problem(table, fc)) from exc
+            follow_on: dict[int, tuple[str, object]] = {}
             for _, f in rowwise.iterrows():
                 reason = _describe(str(f["check"]))
-                if reason is None:
+                if reason is None:  # a wrong type: named only when nothing else names the row
+                    follow_on.setdefault(int(f["index"]), (f"{f['column']}: wrong type", None))
                     continue
                 label = f"{f['column']}: {reason}" if f["schema_context"] == "Column" else reason
                 problems.setdefault(f["index"], []).append((label, f["failure_case"]))
+            for idx, problem in follow_on.items():
+                if idx not in problems:  # never drop a row without its reason
+                    problems[idx] = [problem]
             remaining = remaining.drop(index=rowwise["index"].unique(), errors="ignore")
     if accepted is None:
         raise ReadinessError(
@@ -325,12 +378,12 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
     dropped = {t: check_columns(t, paths[t]) for t in INGEST_ORDER}
     ctx = Context(max_timestamp=max_ts)
     report: dict = {"source": str(source), "max_timestamp": str(max_ts), "tables": {}}
-    for folder in (validated, quarantine):
-        folder.mkdir(parents=True, exist_ok=True)
+    for folder, setting in ((validated, "paths.validated"), (quarantine, "paths.quarantine")):
+        claim_output(folder, "ingest", setting=setting, owned_names=RAW_SCHEMAS)
     for table in INGEST_ORDER:
         path = paths[table]
         out_dir, q_dir = validated / table, quarantine / table
-        for d in (out_dir, q_dir):
+        for d in (out_dir, q_dir):  # inside the folders claimed above
             shutil.rmtree(d, ignore_errors=True)
             d.mkdir(parents=True)
         keys = list(KEYS[table])
@@ -398,6 +451,21 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
     report["totals"] = totals
     report["reconciled"] = all(t["reconciled"] for t in report["tables"].values())
     return report
+
+
+def check_reconciled(report: dict) -> None:
+    """Stop when a table's rows do not add up: read must be accepted + quarantined exactly."""
+    off = {t: v for t, v in report["tables"].items() if not v["reconciled"]}
+    if off:
+        detail = "; ".join(
+            f"{t} ({v['source']}): read {v['read']}, accepted {v['accepted']}, "
+            f"quarantined {v['quarantined']}"
+            for t, v in off.items()
+        )
+        raise ReadinessError(
+            f"Ingest lost track of rows: {detail}. Nothing downstream may trust these tables; "
+            "please report this with the file."
+        )
 
 
 def check_required(report: dict) -> None:

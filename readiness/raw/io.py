@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from readiness.errors import ReadinessError
@@ -35,45 +37,101 @@ def source_columns(path: Path) -> list[str]:
             header = pd.read_csv(path, nrows=0, encoding="utf-8", encoding_errors="surrogateescape")
         except pd.errors.EmptyDataError as exc:
             raise ReadinessError(f"{path} is empty: it needs at least a header row.") from exc
+        except (pd.errors.ParserError, csv.Error, ValueError) as exc:
+            raise _unreadable(path, exc, "CSV file") from exc
         return [str(c) for c in header.columns]
-    try:
-        return list(pq.ParquetFile(_parquet_files(path)[0]).schema_arrow.names)
-    except Exception as exc:  # pyarrow raises several types for a corrupt file
-        raise ReadinessError(f"{path} is not a readable Parquet file: {exc}") from exc
+    names: list[str] | None = None
+    for file in _parquet_files(path):  # every part: a corrupt footer anywhere stops here
+        try:
+            schema = pq.ParquetFile(file).schema_arrow
+        except Exception as exc:  # pyarrow raises several types for a corrupt file
+            raise _unreadable(file, exc, "Parquet file") from exc
+        if names is None:
+            names = list(schema.names)
+    return names or []
+
+
+def _unreadable(path: Path, exc: Exception, what: str) -> ReadinessError:
+    detail = " ".join(str(exc).split())[:300]
+    return ReadinessError(
+        f"{path} is not a readable {what} ({type(exc).__name__}: {detail}). The file is damaged or "
+        "truncated: export it again (for a folder of parts, the part named here), or remove it "
+        "from the source folder."
+    )
+
+
+def _as_text(df: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
+    """Binary (BINARY without a UTF-8 annotation) columns as text; undecodable bytes survive as
+    surrogates so that their rows are quarantined, not the table crashed."""
+    for field in schema:
+        if (pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)) and (
+            field.name in df.columns
+        ):
+            values = [
+                v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v
+                for v in df[field.name]
+            ]
+            df[field.name] = pd.Series(values, index=df.index, dtype=object)
+    return df
 
 
 def iter_batches(
     path: Path, batch_rows: int, columns: list[str] | None = None
 ) -> Iterator[pd.DataFrame]:
-    """The table in batches; the index is the 1-based row number in the source (for messages)."""
-    row = 1
+    """The table in batches; the index is the 1-based row number in the source (for messages).
+
+    A file that cannot be read (an unbalanced quote, corrupt Parquet pages, a truncated part) is a
+    ReadinessError naming the file."""
     if path.suffix == ".csv":
-        # everything as text: types are coerced (and failures quarantined) by the contract;
-        # undecodable bytes survive as surrogates so the rows can be quarantined, not crash
-        reader = pd.read_csv(
-            path,
-            dtype=object,
-            keep_default_na=False,
-            na_values=[""],
-            encoding="utf-8",
-            encoding_errors="surrogateescape",
-            chunksize=batch_rows,
-            usecols=columns,
-        )
-        for chunk in reader:
-            chunk.index = pd.RangeIndex(row, row + len(chunk))
-            row += len(chunk)
-            yield chunk
+        try:
+            yield from _csv_batches(path, batch_rows, columns)
+        except (pd.errors.ParserError, csv.Error, ValueError) as exc:
+            raise _unreadable(path, exc, "CSV file") from exc
         return
+    yield from _parquet_batches(path, batch_rows, columns)
+
+
+def _csv_batches(path: Path, batch_rows: int, columns: list[str] | None) -> Iterator[pd.DataFrame]:
+    # everything as text: types are coerced (and failures quarantined) by the contract;
+    # undecodable bytes survive as surrogates so the rows can be quarantined, not crash
+    reader = pd.read_csv(
+        path,
+        dtype=object,
+        keep_default_na=False,
+        na_values=[""],
+        encoding="utf-8",
+        encoding_errors="surrogateescape",
+        chunksize=batch_rows,
+        usecols=columns,
+    )
+    row = 1
+    for chunk in reader:
+        chunk.index = pd.RangeIndex(row, row + len(chunk))
+        row += len(chunk)
+        yield chunk
+
+
+def _parquet_batches(
+    path: Path, batch_rows: int, columns: list[str] | None
+) -> Iterator[pd.DataFrame]:
+    row = 1
     for file in _parquet_files(path):
-        pf = pq.ParquetFile(file)
-        if pf.metadata.num_rows == 0:
-            continue
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
-            df = batch.to_pandas()
-            df.index = pd.RangeIndex(row, row + len(df))
-            row += len(df)
-            yield df
+        try:
+            pf = pq.ParquetFile(file)
+            if pf.metadata.num_rows == 0:
+                continue
+            batches = pf.iter_batches(batch_size=batch_rows, columns=columns)
+            while True:
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    break
+                df = _as_text(batch.to_pandas(), batch.schema)
+                df.index = pd.RangeIndex(row, row + len(df))
+                row += len(df)
+                yield df
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise _unreadable(file, exc, "Parquet file") from exc
 
 
 def read_columns(path: Path, columns: list[str], batch_rows: int) -> pd.DataFrame:

@@ -97,10 +97,18 @@ def load_mapping(path: Path) -> Mapping:
     if not path.is_file():
         raise ReadinessError(f"Mapping file {path} does not exist.")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(raw, dict):
+            raise ReadinessError(
+                f"Mapping {path} must be a YAML mapping (name, files, tables), not a "
+                f"{type(raw).__name__}."
+            )
         mapping = Mapping(**raw)
-    except yaml.YAMLError as exc:
-        raise ReadinessError(f"Mapping {path} is not valid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ReadinessError(f"Mapping {path} is not UTF-8 text: {exc.reason}.") from exc
+    except yaml.YAMLError as exc:  # also tags such as !!python/object: safe_load refuses them
+        detail = " ".join(str(exc).split())
+        raise ReadinessError(f"Mapping {path} is not valid YAML: {detail}") from exc
     except ValidationError as exc:
         union_noise = (
             "Input should be a valid list",
@@ -163,12 +171,20 @@ def _column(
     if rule.row_number:
         return pd.Series(np.arange(1, len(frame) + 1), index=frame.index)
     if rule.template is not None:
+        if frame.empty:
+            return pd.Series([], index=frame.index, dtype=object)
         try:
             return frame.apply(lambda r: rule.template.format(**r.to_dict()), axis=1)
         except KeyError as exc:
             raise ReadinessError(
                 f"Mapping {mapping_path}: {where}.template names column {exc} that {file} lacks "
                 f"(it has: {', '.join(frame.columns)})."
+            ) from exc
+        except (ValueError, IndexError, AttributeError, TypeError) as exc:
+            raise ReadinessError(
+                f"Mapping {mapping_path}: {where}.template {rule.template!r} is not a valid template "
+                f"({exc}): name columns in braces, e.g. 'Title {{title}}', and write a literal "
+                "brace twice ({{ or }})."
             ) from exc
     if rule.column not in frame.columns:
         raise ReadinessError(
@@ -206,14 +222,53 @@ def _column(
     return s
 
 
+def _inside(folder: Path, name: str, key: str, mapping_path: Path) -> Path:
+    """The export file `name` under `folder`; a name that leaves the folder (absolute, `..`, a
+    link pointing elsewhere) is refused: a mapping reads the export, nothing else on the disk."""
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts or not name.strip():
+        raise ReadinessError(
+            f"Mapping {mapping_path}: files.{key} is {name!r}; files are named relative to the "
+            f"export folder {folder}, without '..' or an absolute path. Copy the file into the "
+            "export folder (or pass --source) instead."
+        )
+    path = folder / relative
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise ReadinessError(
+            f"Mapping {mapping_path}: files.{key} ({name!r}) is a link to {path.resolve()}, outside "
+            f"the export folder {folder}; copy the file into the export folder instead."
+        )
+    return path
+
+
 def _read(path: Path, options: dict[str, Any]) -> pd.DataFrame:
     if not path.exists():
         raise ReadinessError(
             f"Export file {path} (named under the mapping's files) does not exist."
         )
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], **options)
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], **options)
+    except pd.errors.EmptyDataError as exc:
+        raise ReadinessError(
+            f"Export file {path} is empty: it needs at least a header row."
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ReadinessError(
+            f"Export file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}): export it "
+            "as UTF-8, or set read_options.encoding in the mapping (e.g. latin-1)."
+        ) from exc
+    except TypeError as exc:  # an unknown read option
+        raise ReadinessError(
+            f"Mapping read_options {options} are not options of pandas.read_csv ({exc})."
+        ) from exc
+    except Exception as exc:  # pandas and pyarrow raise several types for a damaged file
+        detail = " ".join(str(exc).split())[:300]
+        raise ReadinessError(
+            f"Export file {path} is not readable ({type(exc).__name__}: {detail}); it is damaged "
+            "or truncated (an unbalanced quote in a CSV, corrupt Parquet pages): export it again."
+        ) from exc
 
 
 def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> dict:
@@ -223,7 +278,10 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
     folder = source or (
         mapping_path.parent / mapping.source if mapping.source else mapping_path.parent
     )
-    files = {k: _read(folder / v, mapping.read_options) for k, v in mapping.files.items()}
+    files = {
+        k: _read(_inside(folder, v, k, mapping_path), mapping.read_options)
+        for k, v in mapping.files.items()
+    }
     keys = _Keys()
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -125,6 +126,10 @@ class OpportunitiesSchema(pa.DataFrameModel):
     class Config:
         coerce = True
         strict = "filter"  # unknown columns are dropped (and listed in the ingest report)
+
+    @pa.check("amount", name="finite", error="not a finite number")
+    def _amount_finite(cls, s: Series[float]) -> Series[bool]:
+        return pd.Series(np.isfinite(s.to_numpy(dtype=float)), index=s.index)
 
     @pa.dataframe_check(name="closed_after_created", error="closed_at is before created_at")
     def _closed_after_created(cls, df: pd.DataFrame) -> Series[bool]:

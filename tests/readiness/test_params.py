@@ -26,7 +26,10 @@ def test_paths_resolve_against_the_params_folder_not_the_cwd(tmp_path, monkeypat
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        ("simulate:\n  n_leads: 5\n", "n_leads must be at least 10"),
+        (
+            "simulate:\n  n_leads: 5\n",
+            "simulate.n_leads: Input should be greater than or equal to 10",
+        ),
         ("simulate:\n  start: 2025-01-01\n  end: 2024-01-01\n", "end must be after start"),
         ("simulate:\n  typo_key: 1\n", "simulate.typo_key"),
         ("ladder: [mql, mql]\n", "each milestone once"),

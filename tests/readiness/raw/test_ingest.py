@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from raw_export import tiny_tables, write
 
 from readiness.errors import ReadinessError
 from readiness.params import IngestParams
@@ -13,107 +14,6 @@ from readiness.raw.ingest import Context, check_required, ingest_folder, validat
 from readiness.raw.schemas import VALIDATED_SCHEMAS
 
 T = pd.Timestamp
-
-
-def tiny_tables() -> dict[str, pd.DataFrame]:
-    """A valid little export: 2 accounts, 3 leads, 2 assets and their activity."""
-    return {
-        "accounts": pd.DataFrame(
-            {
-                "account_id": [1, 2],
-                "industry": ["software", "retail"],
-                "employee_band": ["51-200", "1001-5000"],
-                "region": ["emea", "north_america"],
-                "created_at": [T("2024-01-02"), T("2024-02-01")],
-            }
-        ),
-        "leads": pd.DataFrame(
-            {
-                "lead_id": [10, 11, 12],
-                "account_id": [1, 1, 2],
-                "created_at": [T("2024-01-03"), T("2024-01-20"), T("2024-02-02")],
-                "source_channel": ["organic_search", "events", "outbound"],
-                "persona": ["champion", "finance", "executive"],
-                "seniority": ["manager", "director", "c_level"],
-                "email_domain_type": ["business", "business", "free"],
-            }
-        ),
-        "assets": pd.DataFrame(
-            {
-                "asset_id": [100, 101],
-                "title": ["Cost of delay benchmark", "ROI one-pager"],
-                "belief_stage": ["urgency", "alignment"],
-                "audience": ["any", "finance"],
-                "format": ["benchmark", "one_pager"],
-                "industry": [None, None],
-            }
-        ),
-        "events": pd.DataFrame(
-            {
-                "event_id": [1, 2, 3, 4],
-                "lead_id": [10, 10, 11, 12],
-                "occurred_at": [
-                    T("2024-01-05 10:00"),
-                    T("2024-01-06 11:00"),
-                    T("2024-01-21 09:00"),
-                    T("2024-02-03 15:00"),
-                ],
-                "event_type": ["asset_download", "form_submit", "asset_download", "email_open"],
-                "asset_id": pd.array([100, None, 101, None], dtype="Int64"),
-                "properties": [None, '{"timeline": "this_quarter"}', None, None],
-            }
-        ),
-        "opportunities": pd.DataFrame(
-            {
-                "opportunity_id": [500],
-                "account_id": [1],
-                "primary_lead_id": pd.array([10], dtype="Int64"),
-                "created_at": [T("2024-03-01")],
-                "closed_at": [T("2024-04-15")],
-                "outcome": ["won"],
-                "amount": [25000.0],
-            }
-        ),
-        "milestones": pd.DataFrame(
-            {
-                "lead_id": [10, 10, 10, 10, 10],
-                "milestone": [
-                    "mql",
-                    "sales_accepted",
-                    "qualified_conversation",
-                    "opportunity",
-                    "closed_won",
-                ],
-                "occurred_at": [
-                    T("2024-01-06 11:05"),
-                    T("2024-01-15"),
-                    T("2024-02-01"),
-                    T("2024-03-01"),
-                    T("2024-04-15"),
-                ],
-                "opportunity_id": pd.array([None, None, None, 500, 500], dtype="Int64"),
-            }
-        ),
-        "sales_touches": pd.DataFrame(
-            {
-                "touch_id": [7],
-                "lead_id": [10],
-                "occurred_at": [T("2024-01-16 10:00")],
-                "touch_type": ["call"],
-                "owner_id": ["rep_emea_1"],
-            }
-        ),
-    }
-
-
-def write(tables: dict[str, pd.DataFrame], folder: Path, fmt: str = "parquet") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, df in tables.items():
-        if fmt == "csv":
-            df.to_csv(folder / f"{name}.csv", index=False)
-        else:
-            df.to_parquet(folder / f"{name}.parquet", index=False)
-    return folder
 
 
 def run(tmp_path: Path, tables: dict[str, pd.DataFrame], fmt: str = "parquet") -> dict:

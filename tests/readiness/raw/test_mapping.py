@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from raw_export import CONTACTS, DEALS, mapping
 
 from readiness.errors import ReadinessError
 from readiness.params import IngestParams
@@ -16,85 +17,6 @@ from readiness.raw.mapping import import_export
 
 ROOT = Path(__file__).parents[3]
 OLIST = ROOT.parent / "shared" / "data" / "olist_marketing_funnel"
-
-CONTACTS = """contact_id,created,stage,channel,company
-c1,2024-01-05,Lead,web,acme
-c2,2024-01-07,MQL,fair,acme
-c3,2024-02-01,SQL,web,beta
-"""
-DEALS = """deal,contact_id,closed,value
-d1,c3,2024-03-01 10:00:00,5000
-d2,c9,2024-03-02 11:00:00,0
-"""
-
-
-def mapping(**changes) -> dict:
-    m = {
-        "name": "tiny_crm",
-        "files": {"contacts": "contacts.csv", "deals": "deals.csv"},
-        "tables": {
-            "accounts": {
-                "from": "contacts",
-                "distinct": True,
-                "columns": {
-                    "account_id": {"key": "company", "column": "company"},
-                    "created_at": {"value": "2024-01-01"},
-                },
-            },
-            "leads": {
-                "from": "contacts",
-                "columns": {
-                    "lead_id": {"key": "contact", "column": "contact_id"},
-                    "account_id": {"key": "company", "column": "company"},
-                    "created_at": {"column": "created", "date_format": "%Y-%m-%d"},
-                    "source_channel": {
-                        "column": "channel",
-                        "values": {"web": "organic_search", "fair": "events"},
-                    },
-                },
-            },
-            "milestones": [
-                {
-                    "from": "contacts",
-                    "columns": {
-                        "lead_id": {"key": "contact", "column": "contact_id"},
-                        "milestone": {
-                            "column": "stage",
-                            "values": {"Lead": None, "MQL": "mql", "SQL": "sales_accepted"},
-                        },
-                        "occurred_at": {"column": "created", "date_format": "%Y-%m-%d"},
-                    },
-                    "skip_rows_without": ["milestone"],
-                },
-                {
-                    "from": "deals",
-                    "columns": {
-                        "lead_id": {"key": "contact", "column": "contact_id"},
-                        "milestone": {"value": "closed_won"},
-                        "occurred_at": {"column": "closed", "date_format": "%Y-%m-%d %H:%M:%S"},
-                    },
-                },
-            ],
-            "opportunities": {
-                "from": "deals",
-                "columns": {
-                    "opportunity_id": {"key": "deal", "column": "deal"},
-                    "account_id": {"value": 1},
-                    "created_at": {"column": "closed", "date_format": "%Y-%m-%d %H:%M:%S"},
-                    "closed_at": {"column": "closed", "date_format": "%Y-%m-%d %H:%M:%S"},
-                    "outcome": {"value": "won"},
-                    "amount": {"column": "value"},
-                },
-            },
-        },
-    }
-    for path, value in changes.items():
-        node = m
-        *head, last = path.split(".")
-        for k in head:
-            node = node[int(k)] if isinstance(node, list) else node[k]
-        node[last] = value
-    return m
 
 
 @pytest.fixture
