@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,7 +25,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 
 from models.bundle import ReadinessModel
-from readiness.errors import ReadinessError
+from readiness.errors import ReadinessError, scrub_secrets
 
 log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -35,18 +37,37 @@ def redact(uri: str) -> str:
     if parts.password:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return urlunsplit(parts._replace(netloc=netloc))
-    return uri
+    return scrub_secrets(uri)
+
+
+@contextmanager
+def tracking_errors() -> Iterator[None]:
+    """A tracking server that cannot be reached (or refuses us) is one paragraph naming the
+    redacted URI, never a traceback that would print its password."""
+    try:
+        yield
+    except ReadinessError:
+        raise
+    except Exception as exc:  # MLflow, requests and SQLAlchemy all raise their own types
+        uri = redact(mlflow.get_tracking_uri())
+        detail = scrub_secrets(" ".join(str(exc).split()))[:300]
+        raise ReadinessError(
+            f"The MLflow tracking store {uri} could not be used ({type(exc).__name__}: {detail}). "
+            "Check MLFLOW_TRACKING_URI (unset it to use mlflow.db next to params.yaml) and that "
+            "the server is reachable."
+        ) from exc
 
 
 def configure(root: Path, experiment: str) -> str:
     """Point MLflow at the tracking store and experiment; returns the (redacted) tracking URI."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / 'mlflow.db').resolve()}"
     mlflow.set_tracking_uri(uri)
-    if mlflow.get_experiment_by_name(experiment) is None:
-        local = uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
-        artifacts = (root / "mlartifacts").resolve().as_uri() if local else None
-        mlflow.create_experiment(experiment, artifact_location=artifacts)
-    mlflow.set_experiment(experiment)
+    with tracking_errors():
+        if mlflow.get_experiment_by_name(experiment) is None:
+            local = uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
+            artifacts = (root / "mlartifacts").resolve().as_uri() if local else None
+            mlflow.create_experiment(experiment, artifact_location=artifacts)
+        mlflow.set_experiment(experiment)
     return redact(uri)
 
 
@@ -125,10 +146,13 @@ def log_evaluation(run_id: str, metrics: dict[str, float], files: list[Path]) ->
 
 
 def alias_version(name: str, alias: str) -> str | None:
-    try:
-        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
+    with tracking_errors():
+        try:
+            return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+        except MlflowException as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
 
 
 def load_version(name: str, version: str) -> ReadinessModel:
@@ -140,28 +164,40 @@ def load_version(name: str, version: str) -> ReadinessModel:
 def set_champion(name: str, version: str) -> str | None:
     """Make a version the champion (promotion or rollback); returns the previous champion."""
     client = MlflowClient()
-    try:
-        client.get_model_version(name, version)
-    except MlflowException as exc:
-        raise ReadinessError(
-            f"Model '{name}' has no version {version}. List them with `readiness promote --list`."
-        ) from exc
-    previous = alias_version(name, CHAMPION)
-    client.set_registered_model_alias(name, CHAMPION, version)
+    with tracking_errors():
+        try:
+            client.get_model_version(name, version)
+        except MlflowException as exc:
+            if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                raise
+            raise ReadinessError(
+                f"Model '{name}' has no version {version}. List them with `readiness promote --list`."
+            ) from exc
+        previous = alias_version(name, CHAMPION)
+        client.set_registered_model_alias(name, CHAMPION, version)
     return previous
 
 
 def versions(name: str) -> pd.DataFrame:
-    """Every registered version with its aliases and run."""
+    """Every registered version with its aliases and run.
+
+    Aliases come from the registered model: search results do not carry them."""
     client = MlflowClient()
-    try:
-        found = client.search_model_versions(f"name='{name}'")
-    except MlflowException:
-        found = []  # type: ignore[assignment]
+    with tracking_errors():
+        try:
+            found = client.search_model_versions(f"name='{name}'")
+            aliases = client.get_registered_model(name).aliases if found else {}
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            found, aliases = [], {}  # type: ignore[assignment]
+    by_version: dict[str, list[str]] = {}
+    for alias, v in sorted(aliases.items()):
+        by_version.setdefault(str(v), []).append(alias)
     rows = [
         {
             "version": int(v.version),
-            "aliases": ",".join(v.aliases),
+            "aliases": ",".join(by_version.get(str(v.version), [])),
             "run_id": v.run_id,
             "created": pd.Timestamp(v.creation_timestamp, unit="ms"),
         }

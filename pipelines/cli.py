@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from readiness.errors import ReadinessError
+from readiness.errors import ReadinessError, scrub_secrets
 from readiness.params import ProjectParams, load_params
 
 app = typer.Typer(
@@ -381,15 +382,34 @@ def _configure(
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:  # records of every logger pass the handlers
+        handler.addFilter(_ScrubSecrets())
+
+
+class _ScrubSecrets(logging.Filter):
+    """Log lines never show a URL's password (database and tracking URLs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = scrub_secrets(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
 
 
 def main() -> None:
-    """Entry point: run the CLI; user errors become one paragraph on stderr and exit status 2."""
+    """Entry point: run the CLI; user errors become one paragraph on stderr and exit status 2.
+
+    Anything else is a bug: its traceback is printed (exit status 1), with passwords in URLs
+    replaced by ***."""
     try:
         app()
     except ReadinessError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {scrub_secrets(str(exc))}", err=True)
         sys.exit(2)
+    except Exception:
+        typer.echo(scrub_secrets(traceback.format_exc()), err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ whose SLA falls after the scoring time. A table that breaks it is never publishe
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,22 @@ HANDOFF_RECORD = (
 )
 
 
+# a run id becomes a folder name (exports) and a key: letters, digits, '.', '_' and '-' only,
+# starting with a letter or digit, so it can never name a path outside its folder
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+
+def check_run_id(run_id: object, where: str = "run.json") -> str:
+    """`run_id` if it is a safe name (RUN_ID_PATTERN); ReadinessError otherwise."""
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id) or ".." in run_id:
+        raise ReadinessError(
+            f"{where}: run id {run_id!r} is not a valid run id (1-80 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit); it is used as a folder name, so it is "
+            "refused. Run `readiness score` again to write a fresh run."
+        )
+    return run_id
+
+
 def probability_column(gate: str) -> str:
     """The score table's column holding the calibrated probability of crossing `gate`."""
     return f"p_{gate}"
@@ -59,13 +76,24 @@ class ScoreContractError(ReadinessError):
     """The score table broke its contract; the message lists every failure."""
 
 
+def _finite() -> pa.Check:
+    """No infinity and no NaN: a number a consumer can add up (an inf deal size is a bug)."""
+    return pa.Check(
+        lambda s: pd.Series(np.isfinite(s.to_numpy(dtype=float)), index=s.index),
+        name="finite",
+        error="finite: not a finite number",
+    )
+
+
 def _text(nullable: bool = True) -> pa.Column:
     return pa.Column(str, nullable=nullable)
 
 
 def score_schema(ladder: tuple[str, ...], top_drivers: int) -> pa.DataFrameSchema:
     probs = {
-        probability_column(g): pa.Column(float, pa.Check.in_range(0.0, 1.0), nullable=False)
+        probability_column(g): pa.Column(
+            float, [pa.Check.in_range(0.0, 1.0), _finite()], nullable=False
+        )
         for g in ladder
     }
     cols = [probability_column(g) for g in ladder]
@@ -99,8 +127,8 @@ def score_schema(ladder: tuple[str, ...], top_drivers: int) -> pa.DataFrameSchem
             **probs,
             "readiness_stage": pa.Column(str, pa.Check.isin([NO_STAGE, *ladder])),
             "next_gate": pa.Column(str, pa.Check.isin(list(ladder))),
-            "p_next_gate": pa.Column(float, pa.Check.in_range(0.0, 1.0)),
-            "expected_revenue": pa.Column(float, pa.Check.ge(0.0)),
+            "p_next_gate": pa.Column(float, [pa.Check.in_range(0.0, 1.0), _finite()]),
+            "expected_revenue": pa.Column(float, [pa.Check.ge(0.0), _finite()]),
             **drivers,
             "weakest_belief": pa.Column(str, pa.Check.isin(list(BELIEFS))),
             "persona": _text(),
@@ -147,6 +175,30 @@ def content_hash(df: pd.DataFrame) -> str:
     index): part of a run id, so a published table is checked against the run it claims to be."""
     h = hashlib.sha256(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
     return h.hexdigest()[:12]
+
+
+_CONTENT_TAIL = re.compile(r"-(?P<leads>[0-9a-f]{12})(?P<accounts>[0-9a-f]{4})$")
+
+
+def check_run_content(run_id: str, leads: pd.DataFrame, accounts: pd.DataFrame, where: str) -> None:
+    """The tables are the ones the run id was made from: the id ends in twelve hex digits of the
+    leads table's content hash and four of the accounts table's (see `readiness score`)."""
+    tail = _CONTENT_TAIL.search(run_id)
+    if tail is None:
+        raise ReadinessError(
+            f"{where}: run id {run_id!r} carries no content hash of its tables; run "
+            "`readiness score` again to get a run id that names them."
+        )
+    for table, frame, expected in (
+        ("leads", leads, tail["leads"]),
+        ("accounts", accounts, tail["accounts"]),
+    ):
+        if not content_hash(frame).startswith(expected):
+            raise ReadinessError(
+                f"{where}: the {table} table is not the table run {run_id} was scored as (its "
+                "content changed since `readiness score`); score again so that the run id names "
+                "this table."
+            )
 
 
 def leads_at(scores: pd.DataFrame, idx: pd.Series) -> str:

@@ -311,6 +311,10 @@ def publish_run(
     `run` holds the RUN_COLUMNS but published_at, lead_rows and account_rows; `on_chunk(table,
     rows_done, rows_total)` reports progress.
     """
+    if chunk_rows < 1:
+        raise ReadinessError(
+            f"publish.chunk_rows is {chunk_rows}; it must be at least 1 (rows sent per batch)."
+        )
     names = Names(prefix, schema)
     lead_frame = leads.copy()
     acc_frame = accounts.copy()
@@ -332,6 +336,7 @@ def publish_run(
                     f"Run {run_id} is stored with {stored.lead_rows} leads / {stored.account_rows} accounts, "
                     f"not {len(leads)} / {len(accounts)}: a run id names one table; rescore to get a new id."
                 )
+            _check_rows_stored(conn, names, run_id, stored.lead_rows, stored.account_rows)
             if previous == run_id:
                 return PublishOutcome(run_id, "unchanged", len(leads), len(accounts), previous)
             _set_current(conn, tables, run_id, "publish", previous)
@@ -356,8 +361,27 @@ def publish_run(
         acc_frame.insert(0, "run_id", run_id)
         _insert(conn, names, "leads", tables["leads"], lead_frame, chunk_rows, on_chunk)
         _insert(conn, names, "accounts", tables["accounts"], acc_frame, chunk_rows, on_chunk)
+        _check_rows_stored(conn, names, run_id, len(leads), len(accounts))
         _set_current(conn, tables, run_id, "publish", previous)
     return PublishOutcome(run_id, "published", len(leads), len(accounts), previous)
+
+
+def _check_rows_stored(
+    conn: Connection, names: Names, run_id: str, lead_rows: int, account_rows: int
+) -> None:
+    """The run's rows in the data tables are as many as `runs` says, or nothing is made current
+    (a run whose rows were lost must never be the current run)."""
+    for key, expected in (("leads", lead_rows), ("accounts", account_rows)):
+        found = conn.execute(
+            sa.text(f"SELECT COUNT(*) FROM {names.qualified(conn, key)} WHERE run_id = :r"),
+            {"r": run_id},
+        ).scalar()
+        if found != expected:
+            raise ReadinessError(
+                f"Run {run_id} has {found} {key} rows in {names.table(key)} but {expected} in "
+                f"{names.table('runs')}: it is incomplete and is not made current. Delete the run's "
+                "rows from the three tables and publish again."
+            )
 
 
 def _control_tables(engine_or_conn, names: Names) -> dict:
