@@ -155,10 +155,22 @@ def build_features(
     streams = measure_streams(t, ladder)
     summary: dict = {}
     if "scoring" in parts:
-        summary["scoring"] = _build_scoring(t, streams, static, catalog, schema, p, as_of_day, out)
+        summary["scoring"] = _build_scoring(
+            t, streams, static, catalog=catalog, schema=schema, p=p, as_of_day=as_of_day, out=out
+        )
     if "training" in parts:
         summary["training"] = _build_training(
-            con, t, streams, stream_names, static, catalog, schema, p, cutoffs, work, out
+            con,
+            t,
+            streams,
+            stream_names,
+            static,
+            catalog=catalog,
+            schema=schema,
+            p=p,
+            cutoffs=cutoffs,
+            work=work,
+            out=out,
         )
     con.disconnect()
     shutil.rmtree(work, ignore_errors=True)
@@ -190,7 +202,7 @@ def build_features(
 
 
 def _build_scoring(
-    t, streams, static, catalog, schema, p: FeaturesParams, as_of_day: int, out: Path
+    t, streams, static, *, catalog, schema, p: FeaturesParams, as_of_day: int, out: Path
 ) -> dict:
     """One row per open lead at the as-of date: one group-by per stream over its rows."""
     t0 = time.perf_counter()
@@ -216,6 +228,7 @@ def _build_training(
     streams,
     stream_names,
     static,
+    *,
     catalog,
     schema,
     p: FeaturesParams,

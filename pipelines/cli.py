@@ -367,7 +367,11 @@ def truth(
         raise ReadinessError(f"--cutoff {cutoff!r} is not a date (YYYY-MM-DD).") from exc
     queries = pd.DataFrame({"lead_id": lead, "cutoff": when})
     res = true_probabilities(
-        project.params.simulate, queries, project.params.ladder, horizon, rollouts
+        project.params.simulate,
+        queries,
+        project.params.ladder,
+        horizon_days=horizon,
+        rollouts=rollouts,
     )
     typer.echo(res.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 

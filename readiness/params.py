@@ -157,6 +157,9 @@ class LightGBMParams:
     lambda_l2: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
     n_estimators: Annotated[int, Field(ge=1)] = 2000
     early_stopping_rounds: Annotated[int, Field(ge=1)] = 100
+    # early stopping never keeps fewer trees than this (a drifting validation cohort can stop
+    # LightGBM after a handful of trees)
+    min_rounds: Annotated[int, Field(ge=1)] = 20
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -188,6 +191,13 @@ class TrainParams:
     lightgbm: LightGBMParams = LightGBMParams()
     logistic_c: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
     logistic_max_rows: Annotated[int, Field(ge=1)] = 500_000
+    # per gate, the booster is blended with its logistic regression (or replaced by it) when that
+    # raises the validation (stop) cohort's ROC AUC by at least this much
+    blend_min_gain: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.002
+    # warn when a gate's positive rate differs by more than this factor between cohorts, or a
+    # feature's population stability index between the training and test cohorts exceeds shift_psi
+    shift_rate_ratio: Annotated[float, Field(gt=1, allow_inf_nan=False)] = 2.0
+    shift_psi: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.25
     # the hand-written score marketing ops would use: points per unit of a feature, capped
     points: dict[str, FiniteFloat] = field(default_factory=dict)
     points_cap: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0

@@ -41,11 +41,11 @@ def run(project: ProjectParams) -> dict:
     result = train_models(
         features,
         labels,
-        catalog,
-        catalog_meta["version"],
-        params.ladder,
-        settings.horizon_days,
-        params.train,
+        catalog=catalog,
+        catalog_version=catalog_meta["version"],
+        ladder=params.ladder,
+        horizon_days=settings.horizon_days,
+        p=params.train,
     )
     models_dir = project.resolve(params.paths.models)
     clear_output(
@@ -80,6 +80,11 @@ def run(project: ProjectParams) -> dict:
             "label_settings": settings.to_json().replace("\n", " "),
             "git_commit": _git_commit(project.root),
             "params_hash": project.section_hash(),
+            **{
+                f"scorer.{g}": info["scorer_reason"]
+                for g, info in result.report.items()
+                if "scorer_reason" in info
+            },
         },
         artifacts={
             "label_settings.json": settings.to_json(),

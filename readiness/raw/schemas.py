@@ -1,13 +1,14 @@
 """Contracts of the raw tables (DESIGN.md section 3).
 
-Each `*Schema` is what ingest accepts (coercing types, dropping unknown columns); each
-`Validated*Schema` extends it and is what ingest writes (strict, no coercion) and what later
-stages may rely on. Checks that need other tables or the time of ingest (references, future
+Each `*Schema` is what ingest accepts (coercing types, dropping unknown columns); the same
+contract made strict and without coercion (`VALIDATED_SCHEMAS`) is what ingest writes and what
+later stages may rely on. Checks that need other tables or the time of ingest (references, future
 timestamps, duplicate keys, milestone order) are added by `contract()` at validation time.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -79,7 +80,7 @@ def _json_object_or_null(s: pd.Series) -> pd.Series:
         if v is None or (isinstance(v, float) and pd.isna(v)):
             return True
         try:
-            return isinstance(json.loads(v), dict)
+            return isinstance(json.loads(v), dict)  # type: ignore[arg-type]  # TypeError = not text
         except (TypeError, ValueError):
             return False
 
@@ -155,48 +156,6 @@ class SalesTouchesSchema(pa.DataFrameModel):
         strict = "filter"  # unknown columns are dropped (and listed in the ingest report)
 
 
-class ValidatedAccountsSchema(AccountsSchema):
-    class Config:
-        coerce = False
-        strict = True
-
-
-class ValidatedLeadsSchema(LeadsSchema):
-    class Config:
-        coerce = False
-        strict = True
-
-
-class ValidatedAssetsSchema(AssetsSchema):
-    class Config:
-        coerce = False
-        strict = True
-
-
-class ValidatedEventsSchema(EventsSchema):
-    class Config:
-        coerce = False
-        strict = True
-
-
-class ValidatedMilestonesSchema(MilestonesSchema):
-    class Config:
-        coerce = False
-        strict = True
-
-
-class ValidatedOpportunitiesSchema(OpportunitiesSchema):
-    class Config:
-        coerce = False
-        strict = True
-
-
-class ValidatedSalesTouchesSchema(SalesTouchesSchema):
-    class Config:
-        coerce = False
-        strict = True
-
-
 RAW_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "accounts": AccountsSchema,
     "leads": LeadsSchema,
@@ -206,14 +165,17 @@ RAW_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "opportunities": OpportunitiesSchema,
     "sales_touches": SalesTouchesSchema,
 }
-VALIDATED_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
-    "accounts": ValidatedAccountsSchema,
-    "leads": ValidatedLeadsSchema,
-    "assets": ValidatedAssetsSchema,
-    "events": ValidatedEventsSchema,
-    "milestones": ValidatedMilestonesSchema,
-    "opportunities": ValidatedOpportunitiesSchema,
-    "sales_touches": ValidatedSalesTouchesSchema,
+
+
+def _validated(model: type[pa.DataFrameModel]) -> pa.DataFrameSchema:
+    """What ingest writes: the raw contract, strict (no other columns) and without coercion."""
+    schema = copy.deepcopy(model.to_schema())
+    schema.strict, schema.coerce = True, False
+    return schema
+
+
+VALIDATED_SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    table: _validated(model) for table, model in RAW_SCHEMAS.items()
 }
 # ingest order: a table is checked after the tables it refers to
 TABLES = tuple(RAW_SCHEMAS)
