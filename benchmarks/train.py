@@ -32,7 +32,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import measure, write_results  # noqa: E402
 
-from features.catalog import build_catalog  # noqa: E402
+from features.profile import catalog_from_meta  # noqa: E402
 from models.dataset import load_training_frame  # noqa: E402
 from models.labels import label_column  # noqa: E402
 from models.train import TEST, assign_cohorts, train_models  # noqa: E402
@@ -59,7 +59,7 @@ def main() -> None:
     project = load_params()
     params = project.params
     features, labels, settings, meta = load_training_frame(project)
-    catalog = build_catalog(tuple(meta["windows"]))
+    catalog = catalog_from_meta(meta)
     n_leads = int(features["lead_id"].nunique())
     # rows training never reads (test cohort, gaps) are left out of the replicas
     cohort = assign_cohorts(features["cutoff"], params.train)

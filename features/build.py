@@ -19,7 +19,8 @@ from pathlib import Path
 import ibis
 import pandas as pd
 
-from features.catalog import build_catalog, catalog_version
+from features import profile
+from features.catalog import Feature, build_catalog, catalog_version
 from features.engine import required_aggregates, snapshot_features
 from features.schemas import features_schema
 from features.snapshots import calendar, scoring_snapshot, training_snapshots
@@ -34,6 +35,7 @@ from readiness.domain import BELIEFS, STAKEHOLDER_AUDIENCES
 from readiness.errors import ReadinessError
 from readiness.outputs import claim_output
 from readiness.params import FeaturesParams
+from readiness.raw import attributes
 
 log = logging.getLogger(__name__)
 EPOCH = pd.Timestamp("1970-01-01")
@@ -68,6 +70,48 @@ def _validated_frame(expr, schema, catalog, what: str) -> pd.DataFrame:
         raise ReadinessError(
             f"Features of {what} broke their contract (features/schemas.py): {str(exc)[:2000]}"
         ) from exc
+
+
+def _profile(validated: Path, p: FeaturesParams) -> tuple[dict, tuple[Feature, ...]]:
+    """The catalogue's `profile` section (attributes used, their vocabularies, those left out
+    and why) and the profile features, from the validated attributes and their declarations."""
+    specs = attributes.read_declarations(validated)
+    if not specs:
+        return {}, ()
+    attrs = pd.read_parquet(validated / attributes.TABLE)
+    used, excluded = profile.plan(specs, p.accept_at_export)
+    for name, reason in excluded.items():
+        log.warning("features: attribute %s is left out: %s", name, reason)
+    meta = {
+        "attributes": {n: s.model_dump() for n, s in used.items()},
+        "vocabulary": profile.vocabularies(attrs, used),
+        "excluded": excluded,
+        "accepted_at_export": [n for n in used if used[n].known == "at_export"],
+    }
+    return meta, profile.profile_catalog(meta)
+
+
+def _add_profile(
+    out: Path, parts: tuple[str, ...], validated: Path, meta: dict, features: tuple[Feature, ...]
+) -> dict:
+    """Add the profile features to the snapshot files already written (scoring.parquet and each
+    training part), point in time, and check them against their contract."""
+    attrs = pd.read_parquet(validated / attributes.TABLE)
+    schema = profile.profile_schema(features)
+    files = ([out / "scoring.parquet"] if "scoring" in parts else []) + (
+        sorted((out / "training").glob("*.parquet")) if "training" in parts else []
+    )
+    for f in files:
+        df = pd.read_parquet(f)
+        values = profile.profile_values(df, attrs, meta)
+        try:
+            schema.validate(values, lazy=True)
+        except Exception as exc:  # a contract failure here is a bug in the definitions
+            raise ReadinessError(
+                f"Profile features of {f} broke their contract: {str(exc)[:2000]}"
+            ) from exc
+        pd.concat([df, values], axis=1).to_parquet(f, index=False)
+    return {"features": [f.name for f in features], "files": len(files)}
 
 
 def family_availability(validated: Path) -> dict[str, str]:
@@ -175,6 +219,10 @@ def build_features(
     con.disconnect()
     shutil.rmtree(work, ignore_errors=True)
 
+    profile_meta, profile = _profile(validated, p)
+    if profile:
+        summary["profile"] = _add_profile(out, parts, validated, profile_meta, profile)
+    catalog = catalog + profile
     version = catalog_version(catalog)
     unavailable = family_availability(validated)
     for family, reason in unavailable.items():
@@ -185,6 +233,7 @@ def build_features(
                 "version": version,
                 "windows": list(p.windows),
                 "unavailable_families": unavailable,
+                "profile": profile_meta,
                 "features": [asdict(f) for f in catalog],
             },
             indent=2,

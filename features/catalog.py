@@ -61,6 +61,8 @@ class Feature:
     measure: str | None = None
     window_days: int | None = None
     categorical: bool = False
+    # a dataset's own categorical attribute (profile family): code i means vocabulary[i]
+    vocabulary: tuple[str, ...] = ()
 
     @property
     def source(self) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import lightgbm as lgb
 import numpy as np
@@ -231,8 +231,9 @@ class PointsScore:
 
 @dataclass
 class LogisticBaseline:
-    """Logistic regression per gate on the same features: counts log1p'd and standardised,
-    categories one-hot encoded. Stored as coefficients."""
+    """Logistic regression per gate on the same features: counts log1p'd and standardised
+    (unknown values at the training mean), categories one-hot encoded (the most frequent
+    MAX_LEVELS codes). Stored as coefficients."""
 
     numeric: list[str]
     categorical: dict[str, list[float]]  # feature -> codes seen in training
@@ -240,15 +241,25 @@ class LogisticBaseline:
     scale: list[float]
     coefs: dict[str, dict] = field(default_factory=dict)  # gate -> {"w": [...], "b": float}
     calibrators: dict[str, Calibrator] = field(default_factory=dict)
+    # categories beyond the most frequent MAX_LEVELS of a feature share the reference's column
+    MAX_LEVELS: ClassVar[int] = 50
 
     @classmethod
     def design(
         cls, X: pd.DataFrame, numeric: list[str], categorical: list[str]
     ) -> LogisticBaseline:
         num = cls._transform(X[numeric])
-        mean, scale = num.mean(axis=0), num.std(axis=0)
-        scale = np.where(scale > 0, scale, 1.0)
-        cats = {c: sorted(float(v) for v in X[c].unique()) for c in categorical}
+        if len(num):
+            mean, scale = np.nanmean(num, axis=0), np.nanstd(num, axis=0)
+        else:
+            mean, scale = np.zeros(len(numeric)), np.ones(len(numeric))
+        mean = np.where(np.isfinite(mean), mean, 0.0)  # a column unknown on every row
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        cats = {}
+        for c in categorical:
+            counts = X[c].value_counts()
+            # the most frequent codes get a column each (a landing-page id may have hundreds)
+            cats[c] = sorted(float(v) for v in counts.index[: cls.MAX_LEVELS])
         return cls(list(numeric), cats, mean.tolist(), scale.tolist())
 
     @staticmethod
@@ -258,6 +269,7 @@ class LogisticBaseline:
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
         num = (self._transform(X[self.numeric]) - np.asarray(self.mean)) / np.asarray(self.scale)
+        num = np.nan_to_num(num, nan=0.0)  # an unknown value (a user's attribute) at the mean
         parts = [num]
         for c, codes in self.categorical.items():
             v = X[c].to_numpy(dtype=float)

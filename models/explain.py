@@ -198,9 +198,13 @@ def compare_with_shap(
 def format_value(feature: Feature, value: float) -> str:
     """A feature's value as a person reads it."""
     if feature.categorical:
-        vocab = CATEGORICAL_VOCABULARY[feature.source]
+        vocab = feature.vocabulary or CATEGORICAL_VOCABULARY[feature.source]
+        if not np.isfinite(value):
+            return "unknown"
         code = int(value)
         return vocab[code] if 0 <= code < len(vocab) else "unknown"
+    if not np.isfinite(value):
+        return "unknown"
     if feature.kind in ("days_since", "days_since_first"):
         return "never" if value >= NEVER_DAYS else f"{int(value)} days"
     yes_no = feature.kind == "flag" or "(1 = yes)" in feature.description

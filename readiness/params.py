@@ -99,6 +99,9 @@ class FeaturesParams:
     recency_days: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 30.0
     # employee bands outside the ideal customer profile (a disqualifier)
     out_of_profile_bands: tuple[str, ...] = ("1-50",)
+    # attributes declared `known: at_export` (current values that may reflect the outcome) that
+    # may still be used for training, by name; every output then says so
+    accept_at_export: tuple[str, ...] = ()
     # training build: "window" (union + cumulative windows) or "join" (equi-join + day filter +
     # group by);
     # both give the same numbers, see features/engine.py and benchmarks/feature_build.py
@@ -198,6 +201,12 @@ class TrainParams:
     # feature's population stability index between the training and test cohorts exceeds shift_psi
     shift_rate_ratio: Annotated[float, Field(gt=1, allow_inf_nan=False)] = 2.0
     shift_psi: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.25
+    # the leakage guard (models/guard.py): a feature whose AUC alone on the training cohort
+    # reaches leak_max_single_auc, or a user's attribute filled for that much larger a share of
+    # positives than of negatives, is flagged; flagged attributes are left out unless named here
+    leak_max_single_auc: Annotated[float, Field(gt=0.5, le=1, allow_inf_nan=False)] = 0.97
+    leak_max_fill_gap: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.8
+    admit_attributes: tuple[str, ...] = ()
     # the hand-written score marketing ops would use: points per unit of a feature, capped
     points: dict[str, FiniteFloat] = field(default_factory=dict)
     points_cap: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.catalog import build_catalog
+from features.profile import catalog_from_meta
 from models.bundle import ReadinessModel
 from pipelines.common import write_json
 from pipelines.report.build import ReportInputs, build_report
@@ -92,7 +93,9 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
         opportunities=table("opportunities"),
         events=events,
         assets=table("assets"),
-        catalog=build_catalog(params.features.windows),
+        catalog=catalog_from_meta(catalog_meta)
+        if catalog_meta
+        else build_catalog(params.features.windows),
         model=model,
         model_version=str(run.get("model_version")) if run.get("model_version") else None,
         test_features=test_features,

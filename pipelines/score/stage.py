@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import connect
-from features.catalog import build_catalog, catalog_version
+from features.profile import catalog_from_meta
 from models import registry
 from models.bundle import ReadinessModel
 from models.explain import PathAttribution, compare_with_shap
@@ -62,12 +62,17 @@ def run(project: ProjectParams) -> dict:
             f"{features_dir / 'scoring.parquet'} not found: run `readiness features` first."
         )
     X = pd.read_parquet(features_dir / "scoring.parquet")
-    catalog = build_catalog(params.features.windows)
     model, version = load_scoring_model(project)
-    if model.catalog_version != catalog_version(catalog):
+    if not (features_dir / "catalog.json").exists():
+        raise ReadinessError(
+            f"{features_dir / 'catalog.json'} not found: run `readiness features` first."
+        )
+    catalog_meta = json.loads((features_dir / "catalog.json").read_text())
+    catalog = catalog_from_meta(catalog_meta)
+    if model.catalog_version != catalog_meta["version"]:
         raise ReadinessError(
             f"Model version {version} was trained on feature catalogue {model.catalog_version}, the scoring "
-            f"snapshot has {catalog_version(catalog)}: retrain (`dvc repro train`) or score with a matching version."
+            f"snapshot has {catalog_meta['version']}: retrain (`dvc repro train`) or score with a matching version."
         )
     cutoffs = X["cutoff"].unique()
     if len(cutoffs) != 1:

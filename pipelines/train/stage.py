@@ -11,17 +11,21 @@ Params: train, labels, ladder.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import time
 
-from features.catalog import build_catalog
+from features.profile import catalog_from_meta
 from models import registry
 from models.bundle import save_baselines
 from models.dataset import load_training_frame
-from models.train import train_models
+from models.guard import screen_features
+from models.train import TRAIN, assign_cohorts, train_models
 from pipelines.common import write_json
 from readiness.outputs import clear_output
 from readiness.params import ProjectParams
+
+log = logging.getLogger(__name__)
 
 
 def _git_commit(root) -> str:
@@ -37,11 +41,26 @@ def run(project: ProjectParams) -> dict:
     params = project.params
     t0 = time.perf_counter()
     features, labels, settings, catalog_meta = load_training_frame(project)
-    catalog = build_catalog(tuple(catalog_meta["windows"]))
+    catalog = catalog_from_meta(catalog_meta)
+    tp = params.train
+    screen = screen_features(
+        features,
+        labels,
+        catalog,
+        params.ladder,
+        (assign_cohorts(features["cutoff"], tp) == TRAIN).to_numpy(),
+        max_single_auc=tp.leak_max_single_auc,
+        max_fill_gap=tp.leak_max_fill_gap,
+        admitted=tp.admit_attributes,
+        seed=tp.seed,
+    )
+    left_out = {r["feature"]: r["reason"] for r in screen if r["excluded"]}
+    for name, reason in left_out.items():
+        log.warning("train: %s: %s", name, reason)
     result = train_models(
         features,
         labels,
-        catalog=catalog,
+        catalog=tuple(f for f in catalog if f.name not in left_out),
         catalog_version=catalog_meta["version"],
         ladder=params.ladder,
         horizon_days=settings.horizon_days,
@@ -52,8 +71,9 @@ def run(project: ProjectParams) -> dict:
         models_dir,
         "train",
         setting="paths.models",
-        owned_names=("readiness", "baselines", "run.json"),
+        owned_names=("readiness", "baselines", "run.json", "leakage_screen.json"),
     )
+    write_json(models_dir / "leakage_screen.json", screen)
     result.model.save(models_dir / "readiness")
     save_baselines(models_dir / "baselines", result.points, result.logistic)
     seconds = round(time.perf_counter() - t0, 2)
@@ -91,6 +111,7 @@ def run(project: ProjectParams) -> dict:
             "catalog.json": json.dumps(catalog_meta, indent=2),
             "data_sufficiency.csv": result.sufficiency.to_csv(index=False),
             "train_report.json": json.dumps(result.report, indent=2),
+            "leakage_screen.json": json.dumps(screen, indent=2),
         },
         metrics=metrics,
         registered_model=params.train.mlflow.registered_model,
@@ -101,6 +122,8 @@ def run(project: ProjectParams) -> dict:
         "tracking_uri": uri,
         "gates": result.report,
         "warnings": result.warnings,
+        "left_out_by_leakage_guard": left_out,
+        "flagged_by_leakage_guard": [r["feature"] for r in screen if r["flagged"]],
         "seconds": seconds,
     }
     write_json(

@@ -24,7 +24,7 @@ from readiness.domain import MILESTONES
 from readiness.errors import ReadinessError
 from readiness.outputs import claim_output
 from readiness.params import IngestParams
-from readiness.raw import io
+from readiness.raw import attributes, io
 from readiness.raw.schemas import EARLIEST, KEYS, RAW_SCHEMAS, columns_of, timestamp_columns
 
 log = logging.getLogger(__name__)
@@ -379,7 +379,12 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
     ctx = Context(max_timestamp=max_ts)
     report: dict = {"source": str(source), "max_timestamp": str(max_ts), "tables": {}}
     for folder, setting in ((validated, "paths.validated"), (quarantine, "paths.quarantine")):
-        claim_output(folder, "ingest", setting=setting, owned_names=RAW_SCHEMAS)
+        claim_output(
+            folder,
+            "ingest",
+            setting=setting,
+            owned_names=(*RAW_SCHEMAS, attributes.TABLE, attributes.DECLARATIONS),
+        )
     for table in INGEST_ORDER:
         path = paths[table]
         out_dir, q_dir = validated / table, quarantine / table
@@ -445,12 +450,73 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
         log.info(
             "ingest: %s: %d read, %d accepted, %d quarantined", table, read, accepted, quarantined
         )
+    attrs = _ingest_attributes(source, validated, quarantine, max_ts)
+    if attrs is not None:
+        report["tables"][attributes.TABLE] = attrs
     totals = {
         k: sum(t[k] for t in report["tables"].values()) for k in ("read", "accepted", "quarantined")
     }
     report["totals"] = totals
     report["reconciled"] = all(t["reconciled"] for t in report["tables"].values())
     return report
+
+
+def _ingest_attributes(
+    source: Path, validated: Path, quarantine: Path, max_ts: pd.Timestamp
+) -> dict | None:
+    """The optional attributes table (the user's own columns) and its declarations; None when
+    the source has neither."""
+    specs = attributes.read_declarations(source)
+    try:
+        path: Path | None = io.locate_table(source, attributes.TABLE)
+    except ReadinessError:
+        path = None
+    if path is None and not specs:
+        return None
+    if path is None:
+        raise ReadinessError(
+            f"{source / attributes.DECLARATIONS} declares attributes ({', '.join(specs)}) but "
+            f"{source} has no '{attributes.TABLE}' table of their values."
+        )
+    raw = io.read_columns(path, list(attributes.COLUMNS), 10**9)
+    created = {
+        "lead": pd.read_parquet(validated / "leads", columns=["lead_id", "created_at"]).set_index(
+            "lead_id"
+        )["created_at"],
+        "account": pd.read_parquet(
+            validated / "accounts", columns=["account_id", "created_at"]
+        ).set_index("account_id")["created_at"],
+    }
+    accepted, quarantined = attributes.validate_attributes(
+        raw, specs, created=created, max_timestamp=max_ts
+    )
+    out_dir, q_dir = validated / attributes.TABLE, quarantine / attributes.TABLE
+    for d in (out_dir, q_dir):  # inside the folders claimed by ingest_folder
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+    accepted.to_parquet(out_dir / "part-00000.parquet", index=False)
+    if len(quarantined):
+        quarantined.to_parquet(q_dir / "part-00000.parquet", index=False)
+    attributes.write_declarations(validated, specs)
+    reasons: Counter = Counter()
+    for text in quarantined.get("reasons", pd.Series(dtype=str)):
+        reasons.update(r.split(" (value")[0] for r in text.split("; "))
+    log.info(
+        "ingest: attributes: %d read, %d accepted, %d quarantined",
+        len(raw),
+        len(accepted),
+        len(quarantined),
+    )
+    return {
+        "source": str(path),
+        "read": len(raw),
+        "accepted": len(accepted),
+        "quarantined": len(quarantined),
+        "reconciled": len(raw) == len(accepted) + len(quarantined),
+        "quarantine_reasons": dict(reasons.most_common()),
+        "warnings": [] if len(raw) else ["attributes is empty"],
+        "declared": {n: s.model_dump() for n, s in specs.items()},
+    }
 
 
 def check_reconciled(report: dict) -> None:

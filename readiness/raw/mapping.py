@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from readiness.errors import ReadinessError
+from readiness.raw import attributes
 from readiness.raw.schemas import TABLES, columns_of
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,28 @@ class Block(BaseModel):
     skip_rows_without: list[str] = []
 
 
+class AttributeRule(BaseModel):
+    """One of the user's own columns as an attribute of a lead or an account (see
+    readiness/raw/attributes.py for `type` and `known`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    of: Literal["lead", "account"]
+    from_: str = Field(alias="from")
+    id: ColumnRule  # the lead's or account's id in that file (usually key + column)
+    column: str
+    type: Literal["numeric", "categorical", "boolean", "date"]
+    known: Literal["at_creation", "history", "at_export"]
+    description: str
+    changed_at: ColumnRule | None = None  # history attributes: when each value took effect
+
+    @model_validator(mode="after")
+    def _dated_history(self) -> AttributeRule:
+        if (self.known == "history") != (self.changed_at is not None):
+            raise ValueError("changed_at is required for known: history, and only for it")
+        return self
+
+
 class Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -89,7 +112,24 @@ class Mapping(BaseModel):
     source: str | None = None
     files: dict[str, str]
     tables: dict[str, Block | list[Block]]
+    attributes: dict[str, AttributeRule] = {}
     read_options: dict[str, Any] = {}
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML keeps the last one
+    silently: an attribute declared twice would vanish)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_mapping(path: Path) -> Mapping:
@@ -97,7 +137,7 @@ def load_mapping(path: Path) -> Mapping:
     if not path.is_file():
         raise ReadinessError(f"Mapping file {path} does not exist.")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
         if not isinstance(raw, dict):
             raise ReadinessError(
                 f"Mapping {path} must be a YAML mapping (name, files, tables), not a "
@@ -121,6 +161,17 @@ def load_mapping(path: Path) -> Mapping:
             if not e["msg"].startswith(union_noise)
         )
         raise ReadinessError(f"Mapping {path} is invalid: {problems}.") from exc
+    for name, rule in mapping.attributes.items():
+        if rule.from_ not in mapping.files:
+            raise ReadinessError(
+                f"Mapping {path}: attributes.{name}.from names file '{rule.from_}', which is not "
+                f"under files ({', '.join(mapping.files)})."
+            )
+        if not name.isidentifier():
+            raise ReadinessError(
+                f"Mapping {path}: attributes.{name}: an attribute name is letters, digits and _ "
+                "(it becomes a feature name)."
+            )
     for table, blocks in mapping.tables.items():
         if table not in TABLES:
             raise ReadinessError(
@@ -349,6 +400,10 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
             report["zero_amount_opportunities"] = int(
                 (pd.to_numeric(opp["amount"], errors="coerce") == 0).sum()
             )
+    if mapping.attributes:
+        report["tables"][attributes.TABLE] = _import_attributes(
+            mapping, files, folder, keys, mapping_path, out
+        )
     report["key_namespaces"] = {k: len(v) for k, v in keys.maps.items()}
     # their ids next to ours, to join scores back to the CRM's records
     (out / "_keys").mkdir(exist_ok=True)
@@ -364,3 +419,57 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         ", ".join(report["absent_tables"]) or "none",
     )
     return report
+
+
+def _import_attributes(
+    mapping: Mapping,
+    files: dict[str, pd.DataFrame],
+    folder: Path,
+    keys: _Keys,
+    mapping_path: Path,
+    out: Path,
+) -> dict:
+    """The attributes table (long form) and its declarations from the mapping's `attributes`."""
+    parts, per_attribute = [], {}
+    for name, rule in mapping.attributes.items():
+        where = f"attributes.{name}"
+        frame = files[rule.from_]
+        file = str(folder / mapping.files[rule.from_])
+        if rule.column not in frame.columns:
+            raise ReadinessError(
+                f"Mapping {mapping_path}: {where}.column names column '{rule.column}' that {file} "
+                f"lacks (it has: {', '.join(frame.columns)})."
+            )
+        ids = _column(frame, rule.id, f"{where}.id", file, keys, mapping_path)
+        changed = (
+            _column(frame, rule.changed_at, f"{where}.changed_at", file, keys, mapping_path)
+            if rule.changed_at is not None
+            else pd.Series(pd.NaT, index=frame.index)
+        )
+        values = frame[rule.column].astype("string")
+        keep = values.notna() & (values.str.strip() != "") & ids.notna()
+        part = pd.DataFrame(
+            {
+                "entity": rule.of,
+                "entity_id": ids[keep],
+                "attribute": name,
+                "value": values[keep].astype(object),
+                "changed_at": pd.to_datetime(changed[keep]),
+            }
+        )
+        if rule.known != "history":  # one value per entity: the file may repeat an entity
+            part = part.drop_duplicates(["entity_id"], keep="last")
+        parts.append(part)
+        per_attribute[name] = {"rows": len(part), "empty_cells": int((~keep).sum())}
+    table = pd.concat(parts, ignore_index=True) if parts else attributes.empty_table()
+    table.to_parquet(out / f"{attributes.TABLE}.parquet", index=False)
+    attributes.write_declarations(
+        out,
+        {
+            name: attributes.AttributeSpec(
+                of=r.of, type=r.type, known=r.known, description=r.description
+            )
+            for name, r in mapping.attributes.items()
+        },
+    )
+    return {"rows": len(table), "attributes": per_attribute}

@@ -137,9 +137,47 @@ def covered(path: Path, deps: list[Path]) -> bool:
     return any(path == d or d in path.parents for d in deps)
 
 
-if __name__ == "__main__":
-    # print each stage's code deps, for writing them into a dvc.yaml
+def _write_code_deps(dvc_file: Path, root: Path = ROOT) -> None:
+    """Rewrite the first-party code deps of every `readiness <stage>` stage of `dvc_file` with
+    what the stage runs (data deps and everything else stay as they are)."""
     import yaml
 
+    prefix = "../" * len(dvc_file.parent.relative_to(root).parts)
+    stages = yaml.safe_load(dvc_file.read_text())["stages"]
+    lines, out, stage = dvc_file.read_text().splitlines(), [], None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        head = line.strip().rstrip(":")
+        if line.startswith("  ") and not line.startswith("   ") and head in stages:
+            stage = head
+        cmd = stages.get(stage or "", {}).get("cmd", "")
+        if stage and cmd.startswith("readiness ") and line.strip() == "deps:":
+            i += 1
+            kept = []
+            while i < len(lines) and lines[i].startswith("      - "):
+                item = lines[i][len("      - ") :]
+                path = item.split("#")[0].strip().removeprefix(prefix)
+                if path.split("/")[0] not in PACKAGES:
+                    kept.append(item)
+                i += 1
+            code = [prefix + c for c in compact(stage_code(cmd.split()[1], root), root)]
+            out += [line, *(f"      - {d}" for d in [*code, *kept])]
+            continue
+        out.append(line)
+        i += 1
+    dvc_file.write_text("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    # `python tests/helpers/code_graph.py` prints each stage's code deps; with --write it rewrites
+    # them in dvc.yaml and examples/*/dvc.yaml (stages written as block lists of deps)
+    import sys
+
+    import yaml
+
+    if "--write" in sys.argv:
+        for f in [ROOT / "dvc.yaml", *sorted((ROOT / "examples").glob("*/dvc.yaml"))]:
+            _write_code_deps(f)
     for name in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]:
         print(f"{name}: {compact(stage_code(name))}")

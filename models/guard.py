@@ -1,0 +1,134 @@
+"""The leakage guard: before training, screen every feature for signs that it knows the outcome.
+
+A user's attribute can carry the answer: a column sales fills in only for deals it won, a status
+exported after the fact. Per feature and gate, on the training cohort:
+
+- its AUC alone (out-of-fold target encoding for categorical codes, so a many-valued column does
+  not look perfect by memorising), flagged when it separates the gate almost perfectly;
+- for the user's attributes, how often it is filled for positives and for negatives, flagged
+  when it is filled almost only for positives.
+
+A flagged attribute (the `profile` family) is left out of training by default, with a message
+naming it and the evidence; `train.admit_attributes` re-admits one by name. Built-in features are
+screened and reported the same way but never dropped: they are computed point in time from dated
+events, and a strong one (the furthest gate reached) is a real signal, not a leak.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from features.catalog import Feature
+from models.labels import label_column
+
+PROFILE = "profile"
+
+
+def _oof_target_encoding(codes: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each row's category scored by the positive rate of its category in the other fold."""
+    fold = rng.integers(0, 2, len(codes))
+    out = np.empty(len(codes))
+    prior = y.mean() if len(y) else 0.0
+    for k in (0, 1):
+        fit, apply = fold != k, fold == k
+        frame = pd.DataFrame({"c": codes[fit], "y": y[fit]})
+        stats = frame.groupby("c")["y"].agg(["sum", "count"])
+        rate = (stats["sum"] + prior) / (stats["count"] + 1)  # one pseudo-row at the prior
+        out[apply] = pd.Series(codes[apply]).map(rate).fillna(prior).to_numpy()
+    return out
+
+
+def _filled(f: Feature, x: np.ndarray) -> np.ndarray:
+    return (x >= 0) if f.categorical else ~np.isnan(x)
+
+
+def screen_features(
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    catalog: tuple[Feature, ...],
+    ladder: tuple[str, ...],
+    train_rows: np.ndarray,
+    *,
+    max_single_auc: float,
+    max_fill_gap: float,
+    admitted: tuple[str, ...] = (),
+    max_rows: int = 100_000,
+    seed: int = 0,
+) -> list[dict]:
+    """One row per feature: its strongest single-feature AUC over the gates (and which gate),
+    fill rates among positives and negatives (attributes), whether it is flagged, excluded, and
+    why."""
+    rng = np.random.default_rng(seed)
+    out = []
+    gates = {}
+    for gate in ladder:
+        y_all = labels[label_column(gate)].to_numpy()
+        rows = np.flatnonzero(train_rows & ~np.isnan(y_all.astype(float)))
+        if len(rows) > max_rows:
+            rows = np.sort(rng.choice(rows, max_rows, replace=False))
+        y = y_all[rows].astype(int)
+        if 0 < y.sum() < len(y):
+            gates[gate] = (rows, y)
+    for f in catalog:
+        x_all = features[f.name].to_numpy(dtype=float)
+        best: dict[str, Any] = {"auc": 0.5, "gate": None, "fill_pos": None, "fill_neg": None}
+        for gate, (rows, y) in gates.items():
+            x = x_all[rows]
+            if f.categorical:
+                score = _oof_target_encoding(x, y, rng)
+            else:
+                score = np.where(np.isnan(x), np.nanmin(x) - 1 if np.isfinite(x).any() else 0, x)
+            auc = float(roc_auc_score(y, score))
+            strength = max(auc, 1 - auc)
+            if strength > best["auc"]:
+                best.update(auc=strength, gate=gate)
+            if f.family == PROFILE:
+                filled = _filled(f, x)
+                fp, fn = float(filled[y == 1].mean()), float(filled[y == 0].mean())
+                if best["fill_pos"] is None or fp - fn > best["fill_pos"] - best["fill_neg"]:
+                    best.update(fill_pos=fp, fill_neg=fn, fill_gate=gate)
+        reasons = []
+        if best["auc"] >= max_single_auc:
+            reasons.append(
+                f"alone it separates the {best['gate']} gate almost perfectly on the training "
+                f"cohort (AUC {best['auc']:.3f} >= {max_single_auc})"
+            )
+        if best["fill_pos"] is not None and best["fill_pos"] - best["fill_neg"] >= max_fill_gap:
+            reasons.append(
+                f"it is filled for {best['fill_pos']:.0%} of the {best['fill_gate']} gate's "
+                f"positives but {best['fill_neg']:.0%} of its negatives"
+            )
+        flagged = bool(reasons)
+        excluded = flagged and f.family == PROFILE and f.measure not in admitted
+        out.append(
+            {
+                "feature": f.name,
+                "family": f.family,
+                "description": f.description,
+                "single_feature_auc": round(best["auc"], 4),
+                "gate": best["gate"],
+                "filled_positives": None
+                if best["fill_pos"] is None
+                else round(best["fill_pos"], 4),
+                "filled_negatives": None
+                if best["fill_neg"] is None
+                else round(best["fill_neg"], 4),
+                "flagged": flagged,
+                "excluded": excluded,
+                "reason": "; ".join(reasons)
+                + (
+                    ""
+                    if not flagged
+                    else " -> left out of training (re-admit it with train.admit_attributes)"
+                    if excluded
+                    else " -> re-admitted by train.admit_attributes"
+                    if f.family == PROFILE
+                    else " -> kept: a built-in, point-in-time feature (reported, not dropped)"
+                ),
+            }
+        )
+    return out

@@ -1,0 +1,217 @@
+"""The user's own columns: attributes declared in the mapping, imported, checked at ingest (bad
+rows quarantined with reasons), turned into point-in-time profile features and screened by the
+leakage guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from raw_export import DEALS, mapping
+
+from features import profile
+from models.guard import screen_features
+from readiness.errors import ReadinessError
+from readiness.params import IngestParams
+from readiness.raw import attributes
+from readiness.raw.ingest import check_reconciled, ingest_folder
+from readiness.raw.mapping import import_export
+
+T = pd.Timestamp
+# c3's plan changes on 2024-02-10 and again on 2024-03-01 (a history attribute)
+PLANS = """contact_id,plan,since
+c3,free,2024-02-10
+c3,pro,2024-03-01
+c2,pro,2024-01-01
+c1,basic,2024-01-02
+"""
+CONTACTS_WITH_ATTRIBUTES = """contact_id,created,stage,channel,company,page,employees,status
+c1,2024-01-05,Lead,web,acme,/pricing,120,open
+c2,2024-01-07,MQL,fair,acme,/blog,abc,open
+c3,2024-02-01,SQL,web,beta,/pricing,,won
+"""
+
+
+def _attribute(column, type_, known="at_creation", **extra):
+    return {
+        "of": "lead",
+        "from": "contacts",
+        "id": {"key": "contact", "column": "contact_id"},
+        "column": column,
+        "type": type_,
+        "known": known,
+        "description": f"The contact's {column}",
+        **extra,
+    }
+
+
+def _mapping_with_attributes() -> dict:
+    m = mapping()
+    m["files"]["plans"] = "plans.csv"
+    m["attributes"] = {
+        "landing_page": _attribute("page", "categorical"),
+        "employees": _attribute("employees", "numeric"),
+        "status": _attribute("status", "categorical", known="at_export"),
+        "plan": {
+            **_attribute("plan", "categorical", known="history"),
+            "from": "plans",
+            "changed_at": {"column": "since", "date_format": "%Y-%m-%d"},
+        },
+    }
+    return m
+
+
+@pytest.fixture
+def export(tmp_path):
+    (tmp_path / "contacts.csv").write_text(CONTACTS_WITH_ATTRIBUTES)
+    (tmp_path / "deals.csv").write_text(DEALS)
+    (tmp_path / "plans.csv").write_text(PLANS)
+    path = tmp_path / "mapping.yaml"
+    path.write_text(yaml.safe_dump(_mapping_with_attributes(), sort_keys=False))
+    return tmp_path, path
+
+
+def test_attributes_are_imported_checked_and_quarantined_with_reasons(export):
+    folder, path = export
+    report = import_export(path, folder / "raw")
+    assert report["tables"]["attributes"]["attributes"]["employees"]["empty_cells"] == 1
+    specs = attributes.read_declarations(folder / "raw")
+    assert specs["plan"].known == "history" and specs["status"].known == "at_export"
+    # c1's plan is dated before c1 was created (2024-01-05): quarantined at ingest
+    rep = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    check_reconciled(rep)
+    t = rep["tables"]["attributes"]
+    assert t["read"] == 3 + 2 + 3 + 4 and t["read"] == t["accepted"] + t["quarantined"]
+    q = pd.read_parquet(folder / "quarantine" / "attributes")
+    reasons = dict(zip(q["value"], q["reasons"], strict=True))
+    assert reasons["abc"] == "value: not a numeric value for 'employees'"
+    assert reasons["pro"] == "changed_at: before its lead was created"  # c2: 2024-01-01 < 01-07
+    assert reasons["basic"] == "changed_at: before its lead was created"
+    assert sorted(q["source_row"]) == sorted(q["source_row"].unique())  # one row each
+    accepted = pd.read_parquet(folder / "validated" / "attributes")
+    assert len(accepted) == t["accepted"] == 9 and t["quarantined"] == 3
+    assert attributes.read_declarations(folder / "validated") == specs
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"column": "nope"}, "attributes.landing_page.column names column 'nope'"),
+        ({"from": "ghost"}, "attributes.landing_page.from names file 'ghost'"),
+        ({"known": "history"}, "changed_at is required for known: history"),
+        ({"type": "text"}, "attributes.landing_page.type"),
+    ],
+)
+def test_a_bad_attribute_declaration_names_the_key(export, change, message):
+    folder, path = export
+    m = _mapping_with_attributes()
+    m["attributes"]["landing_page"].update(change)
+    path.write_text(yaml.safe_dump(m, sort_keys=False))
+    with pytest.raises(ReadinessError, match=message.replace("(", r"\(")):
+        import_export(path, folder / "raw")
+
+
+def test_an_attribute_declared_twice_is_an_error(export):
+    folder, path = export
+    text = path.read_text().replace("attributes:\n", "attributes:\n  employees:\n    of: lead\n", 1)
+    path.write_text(text)
+    with pytest.raises(ReadinessError, match="'employees' is given twice"):
+        import_export(path, folder / "raw")
+
+
+def _meta(specs: dict, attrs: pd.DataFrame) -> dict:
+    used, excluded = profile.plan(specs, accept_at_export=())
+    return {
+        "attributes": {n: s.model_dump() for n, s in used.items()},
+        "vocabulary": profile.vocabularies(attrs, used),
+        "excluded": excluded,
+    }
+
+
+def test_profile_features_are_point_in_time():
+    spec = {
+        "plan": attributes.AttributeSpec(
+            of="lead", type="categorical", known="history", description="plan"
+        ),
+        "size": attributes.AttributeSpec(
+            of="account", type="numeric", known="at_creation", description="size"
+        ),
+        "status": attributes.AttributeSpec(
+            of="lead", type="categorical", known="at_export", description="status"
+        ),
+    }
+    attrs = pd.DataFrame(
+        {
+            "entity": ["lead", "lead", "account", "lead"],
+            "entity_id": [1, 1, 7, 1],
+            "attribute": ["plan", "plan", "size", "status"],
+            "value": ["free", "pro", "250", "won"],
+            "changed_at": [T("2024-02-10 09:00"), T("2024-03-01"), pd.NaT, pd.NaT],
+        }
+    )
+    meta = _meta(spec, attrs)
+    assert "status" in meta["excluded"] and "status" not in meta["attributes"]
+    snaps = pd.DataFrame(
+        {
+            "lead_id": [1, 1, 1, 2],
+            "account_id": [7, 7, 7, 8],
+            "cutoff": [T("2024-02-10"), T("2024-02-11"), T("2024-03-01"), T("2024-03-02")],
+        }
+    )
+    out = profile.profile_values(snaps, attrs, meta)
+    vocab = meta["vocabulary"]["plan"]
+    plan = [vocab[int(c)] if c >= 0 else None for c in out["attr_plan"]]
+    # a change at 09:00 on the 10th is after that midnight cutoff; the change on 03-01 at
+    # midnight is not strictly before the 03-01 cutoff
+    assert plan == [None, "free", "free", None]
+    assert out["attr_size"].tolist()[:3] == [250.0] * 3 and np.isnan(out["attr_size"].iloc[3])
+    features = profile.profile_catalog(meta)
+    assert [f.name for f in features] == ["attr_plan", "attr_size"]
+    assert features[0].vocabulary == tuple(vocab) and features[0].categorical
+    profile.profile_schema(features).validate(out)
+
+
+def test_the_guard_leaves_out_an_attribute_filled_only_for_positives():
+    from features.catalog import Feature
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    y = (rng.random(n) < 0.1).astype(int)
+    signal = rng.normal(size=n) + 0.8 * y  # a real, imperfect signal
+    leaky = np.where(y == 1, rng.integers(0, 3, n), -1).astype(float)  # filled for wins only
+    frame = pd.DataFrame({"attr_signal": signal, "attr_deal": leaky, "ladder_stage": 3.0 * y})
+    labels = pd.DataFrame({"y_closed_won": y.astype(float)})
+
+    def feat(name, family, categorical=False):
+        return Feature(
+            name=name,
+            family=family,
+            window="static",
+            description=name,
+            direction=0,
+            level="lead",
+            kind=family,
+            measure=name.removeprefix("attr_"),
+            categorical=categorical,
+            vocabulary=("a", "b", "c") if categorical else (),
+        )
+
+    catalog = (
+        feat("attr_signal", "profile"),
+        feat("attr_deal", "profile", categorical=True),
+        feat("ladder_stage", "progression"),
+    )
+    kw = {"max_single_auc": 0.97, "max_fill_gap": 0.8}
+    rows = {
+        r["feature"]: r
+        for r in screen_features(frame, labels, catalog, ("closed_won",), np.ones(n, bool), **kw)
+    }
+    assert not rows["attr_signal"]["flagged"]
+    assert rows["attr_deal"]["excluded"] and "filled for 100% of" in rows["attr_deal"]["reason"]
+    # a built-in feature is reported, never dropped
+    assert rows["ladder_stage"]["flagged"] and not rows["ladder_stage"]["excluded"]
+    admitted = screen_features(
+        frame, labels, catalog, ("closed_won",), np.ones(n, bool), admitted=("deal",), **kw
+    )
+    assert not next(r for r in admitted if r["feature"] == "attr_deal")["excluded"]
