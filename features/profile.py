@@ -17,6 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from features.catalog import Feature, build_catalog
+from features.schemas import profile_column
 from readiness.raw.attributes import AttributeSpec, parse_values
 
 FAMILY = "profile"
@@ -146,18 +147,5 @@ def _encode(
 
 
 def profile_schema(features: tuple[Feature, ...]) -> pa.DataFrameSchema:
-    """Profile columns: categorical codes in their vocabulary's range (-1 unknown); other
-    values finite where known (NaN = unknown)."""
-    columns = {}
-    for f in features:
-        if f.categorical:
-            checks = [pa.Check.in_range(-1, max(len(f.vocabulary) - 1, -1))]
-            columns[f.name] = pa.Column(float, checks=checks, nullable=False)
-        else:
-            finite = pa.Check(
-                lambda s: s.isna() | np.isfinite(s.to_numpy(dtype=float)),
-                element_wise=False,
-                error="not finite",
-            )
-            columns[f.name] = pa.Column(float, checks=[finite], nullable=True)
-    return pa.DataFrameSchema(columns)
+    """The contract of the profile columns alone (see features.schemas.profile_column)."""
+    return pa.DataFrameSchema({f.name: profile_column(f) for f in features})

@@ -48,13 +48,28 @@ def _range_checks(f: Feature) -> list[pa.Check]:
     return [pa.Check.ge(0)]
 
 
+def profile_column(f: Feature) -> pa.Column:
+    """A user's attribute (profile family): a categorical code in its vocabulary's range (-1
+    unknown), or a value that is finite where known (NaN = unknown)."""
+    if f.categorical:
+        checks = [pa.Check.in_range(-1, max(len(f.vocabulary) - 1, -1))]
+        return pa.Column(float, checks=checks, nullable=False, description=f.description)
+    finite = pa.Check(
+        lambda s: s.isna() | np.isfinite(s.to_numpy(dtype=float)), error="not a finite number"
+    )
+    return pa.Column(float, checks=[finite], nullable=True, description=f.description)
+
+
 def features_schema(catalog: tuple[Feature, ...]) -> pa.DataFrameSchema:
     """Snapshot keys plus every catalogue feature: non-null, finite floats in their documented
-    range. Ranges are checked per column (a failure names its column); finiteness once for the
-    whole table (per column it cost 3 s per 1.6M rows)."""
-    names = [f.name for f in catalog]
+    range (a user's attributes: see `profile_column`). Ranges are checked per column (a failure
+    names its column); finiteness once for the whole table (per column it cost 3 s per 1.6M
+    rows)."""
+    names = [f.name for f in catalog if f.family != "profile"]
     columns = {
-        f.name: pa.Column(float, checks=_range_checks(f), nullable=False, description=f.description)
+        f.name: profile_column(f)
+        if f.family == "profile"
+        else pa.Column(float, checks=_range_checks(f), nullable=False, description=f.description)
         for f in catalog
     }
     schema = SnapshotSchema.to_schema().add_columns(columns)

@@ -33,6 +33,7 @@ from readiness.simulator.engine import (
     initial_state,
     step,
 )
+from readiness.simulator.properties import write_properties
 from readiness.simulator.world import World, build_world, lead_tables
 
 log = logging.getLogger(__name__)
@@ -441,6 +442,7 @@ def simulate(p: SimulateParams, out: Path, truth_out: Path) -> dict:
     results.sort(key=lambda r: r["chunk"])
     rows = {t: sum(r["rows"][t] for r in results) for t in CHUNKED_TABLES}
     rows.update({"accounts": world.n_accounts, "leads": world.n_leads, "assets": len(assets)})
+    rows["attributes"] = write_properties(world, out, p.seed)
     from readiness.simulator.sanity import sanity_figures
 
     figures = sanity_figures(world, results)

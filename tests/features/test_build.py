@@ -11,6 +11,7 @@ import pytest
 
 from features.build import build_features
 from features.catalog import build_catalog, catalog_version, feature_names
+from features.profile import catalog_from_meta
 from features.schemas import features_schema
 from readiness.domain import DEFAULT_LADDER
 from readiness.params import FeaturesParams
@@ -32,14 +33,22 @@ def read_training(out) -> pd.DataFrame:
 
 
 def test_outputs_meet_the_feature_contract_and_carry_the_catalogue(built):
-    catalog = build_catalog(PARAMS.windows)
+    meta = json.loads((built["out"] / "catalog.json").read_text())
+    catalog = catalog_from_meta(meta)
+    # the built-in families for the windows, then the simulated CRM's attributes
+    assert catalog[: len(build_catalog(PARAMS.windows))] == build_catalog(PARAMS.windows)
+    assert {f.name for f in catalog if f.family == "profile"} == {
+        "attr_annual_revenue",
+        "attr_current_tool",
+        "attr_employees",
+        "attr_sales_rating",
+    }
     schema = features_schema(catalog)
     training = read_training(built["out"])
     scoring = pd.read_parquet(built["out"] / "scoring.parquet")
     schema.validate(training)
     schema.validate(scoring)
     assert list(training.columns[3:]) == feature_names(catalog)
-    meta = json.loads((built["out"] / "catalog.json").read_text())
     assert meta["version"] == catalog_version(catalog) == built["summary"]["catalog_version"]
     assert built["summary"]["training"]["snapshots"] == len(training) > 10_000
 

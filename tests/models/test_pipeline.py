@@ -100,3 +100,32 @@ def test_a_worse_challenger_is_not_promoted_and_rollback_is_one_call(trained, tm
     assert registry.set_champion(name, "1") == "2"  # ... and back: one call each
     table = registry.versions(name)
     assert table["version"].tolist() == [1, 2]
+
+
+def test_the_crm_properties_reach_the_model_and_the_leaky_one_is_left_out(trained):
+    """The simulator's CRM properties: revenue (follows the hidden fit), current tool (follows
+    need) and a dated headcount are used; sales' grade, written after the outcome and declared as
+    known at creation, is caught by the leakage guard."""
+    from models.bundle import ReadinessModel
+
+    left_out = trained["train"]["left_out_by_leakage_guard"]
+    assert list(left_out) == ["attr_sales_rating"]
+    assert "filled for" in left_out["attr_sales_rating"]
+    model = ReadinessModel.load(trained["folder"] / "artifacts" / "models" / "readiness")
+    used = {"attr_annual_revenue", "attr_current_tool", "attr_employees"}
+    assert used <= set(model.features) and "attr_sales_rating" not in model.features
+    # the signal-bearing properties are split on by the gate models
+    gain = {}
+    for gate in model.gates.values():
+        if gate.booster is not None:
+            for name, g in zip(
+                gate.booster.feature_name(),
+                gate.booster.feature_importance("gain"),
+                strict=True,
+            ):
+                gain[name] = gain.get(name, 0.0) + float(g)
+    assert gain["attr_annual_revenue"] > 0 and gain["attr_current_tool"] > 0
+    screen = json.loads(
+        (trained["folder"] / "artifacts" / "models" / "leakage_screen.json").read_text()
+    )
+    assert {r["feature"] for r in screen if r["excluded"]} == {"attr_sales_rating"}
