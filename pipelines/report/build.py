@@ -40,6 +40,7 @@ class ReportInputs:
     calibration: pd.DataFrame | None = None
     lift: pd.DataFrame | None = None
     sufficiency: pd.DataFrame | None = None
+    leakage_screen: list[dict] | None = None  # artifacts/models/leakage_screen.json
     scores: pd.DataFrame | None = None  # data/scores/leads.parquet
     sales_gate: str = "qualified_conversation"
     notes: list[str] = field(default_factory=list)
@@ -531,7 +532,33 @@ def _trust_section(inp: ReportInputs) -> Section:
             },
             "A gate with too few positives in training is not trained and is scored by its base rate.",
         )
-    s.summary = {"gates": rows}
+    if inp.leakage_screen:
+        screen = pd.DataFrame(inp.leakage_screen)
+        flagged = screen[screen["flagged"]]
+        if flagged.empty:
+            s.add_text(
+                f"The leakage guard screened {len(screen)} features on the training cohort and "
+                "flagged none: no feature separates a gate almost perfectly on its own and no "
+                "attribute is filled almost only for positives."
+            )
+        else:
+            s.add_table(
+                "Leakage guard: features that look like they know the outcome",
+                flagged[["feature", "single_feature_auc", "gate", "excluded", "reason"]],
+                {"single_feature_auc": "float", "gate": "label", "excluded": "label"},
+                f"{int(flagged['excluded'].sum())} of the {len(flagged)} flagged features were "
+                "left out of training: a user's attribute that separates a gate almost perfectly "
+                "alone, or is filled almost only for positives, usually was written after the "
+                "outcome. Built-in features are computed point in time and only reported.",
+            )
+    s.summary = {
+        "gates": rows,
+        "leakage_guard": {
+            "screened": len(inp.leakage_screen or []),
+            "flagged": [r["feature"] for r in inp.leakage_screen or [] if r["flagged"]],
+            "left_out": [r["feature"] for r in inp.leakage_screen or [] if r["excluded"]],
+        },
+    }
     return s
 
 

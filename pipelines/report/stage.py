@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -35,7 +36,7 @@ def _optional_csv(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.exists() else None
 
 
-def _optional_json(path: Path) -> dict | None:
+def _optional_json(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -103,6 +104,7 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
         calibration=_optional_csv(project.resolve(paths.plots) / "calibration.csv"),
         lift=_optional_csv(project.resolve(paths.plots) / "lift.csv"),
         sufficiency=_optional_csv(project.resolve(paths.evaluation) / "data_sufficiency.csv"),
+        leakage_screen=_optional_json(project.resolve(paths.models) / "leakage_screen.json"),
         scores=pd.read_parquet(scores_path) if scores_path.exists() else None,
         sales_gate=params.score.routing.sales_gate,
         notes=notes,

@@ -103,6 +103,9 @@ def test_the_report_summary_matches_the_run(scored):
     assert routes == scored["summary"]["routes"]
     agreement = s["sections"]["drivers"]["agreement_with_exact_shap"]
     assert agreement and all(a["spearman_with_exact_shap"] > 0.5 for a in agreement)
+    # the leakage guard's table: the simulated CRM's sales grade was left out
+    guard = s["sections"]["trust"]["leakage_guard"]
+    assert guard["left_out"] == ["attr_sales_rating"] and guard["screened"] > 90
 
 
 def snapshot(folder: Path) -> dict[str, float]:
