@@ -1,0 +1,246 @@
+"""The user's own columns: custom attributes of leads and accounts, declared in the mapping.
+
+An optional raw table `attributes` holds their values in long form, one row per (entity,
+entity_id, attribute, changed_at):
+
+    entity       lead | account
+    entity_id    the lead's or account's id
+    attribute    the declared name
+    value        the value as text (parsed by the declared type at ingest)
+    changed_at   when the value took effect; empty for values known at creation or at export
+
+Beside it, `attributes.json` declares each attribute: whose it is (`of`), its `type` (numeric,
+categorical, boolean, date), when it is `known` and a plain-language `description`:
+
+- `at_creation`: fixed when the lead or account was created (lead source, first landing page):
+  usable at every cutoff;
+- `history`: dated changes (changed_at filled): the value as of a cutoff is the last change
+  strictly before it, like events;
+- `at_export`: the current value only (a status, a visit counter), which may have changed after
+  the outcome: never used for training unless params accept the risk by name.
+
+Ingest parses every value by its type and quarantines, with the reason, a value that does not
+parse, a row of an undeclared attribute, a row whose lead or account was not accepted, and a dated
+change before its entity was created.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from readiness.errors import ReadinessError
+
+TABLE = "attributes"
+DECLARATIONS = "attributes.json"
+ENTITIES = ("lead", "account")
+TYPES = ("numeric", "categorical", "boolean", "date")
+KNOWN = ("at_creation", "history", "at_export")
+_TRUE = {"true", "yes", "y", "1", "t"}
+_FALSE = {"false", "no", "n", "0", "f"}
+
+
+class AttributeSpec(BaseModel):
+    """One declared attribute."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    of: Literal["lead", "account"]
+    type: Literal["numeric", "categorical", "boolean", "date"]
+    known: Literal["at_creation", "history", "at_export"]
+    description: str
+
+
+class AttributesSchema(pa.DataFrameModel):
+    """The raw `attributes` table (structure; values are checked against their declarations)."""
+
+    entity: Series[str] = pa.Field(isin=ENTITIES)
+    entity_id: Series[int] = pa.Field()
+    attribute: Series[str] = pa.Field()
+    value: Series[str] = pa.Field(nullable=True)
+    changed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
+
+    class Config:
+        coerce = True
+        strict = "filter"
+
+
+COLUMNS = tuple(AttributesSchema.to_schema().columns)
+
+
+def empty_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "entity": pd.Series(dtype=object),
+            "entity_id": pd.Series(dtype="int64"),
+            "attribute": pd.Series(dtype=object),
+            "value": pd.Series(dtype=object),
+            "changed_at": pd.Series(dtype="datetime64[ns]"),
+        }
+    )
+
+
+def read_declarations(folder: Path) -> dict[str, AttributeSpec]:
+    """The attributes declared beside the tables in `folder` ({} when none are)."""
+    path = folder / DECLARATIONS
+    if not path.exists():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {name: AttributeSpec(**spec) for name, spec in raw["attributes"].items()}
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        raise ReadinessError(
+            f"{path} does not declare attributes as {{'attributes': {{name: {{of, type, known, "
+            f"description}}}}}}: {' '.join(str(exc).split())[:300]}"
+        ) from exc
+
+
+def write_declarations(folder: Path, specs: dict[str, AttributeSpec]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {"attributes": {n: s.model_dump() for n, s in specs.items()}}
+    (folder / DECLARATIONS).write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def parse_values(spec: AttributeSpec, text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(parsed values, which rows do not parse) for one attribute's text values; an empty value
+    parses to missing. Numbers must be finite; booleans are true/false, yes/no, 1/0; dates any
+    ISO-like date."""
+    s = text.astype("string").str.strip()
+    empty = s.isna() | (s == "")
+    if spec.type == "numeric":
+        parsed = pd.to_numeric(s.where(~empty), errors="coerce").astype(float)
+        bad = ~empty & (parsed.isna() | ~np.isfinite(parsed.fillna(0.0)))
+        return parsed.where(~bad), bad
+    if spec.type == "boolean":
+        low = s.str.lower()
+        parsed = pd.Series(np.nan, index=s.index)
+        parsed[low.isin(_TRUE).fillna(False).to_numpy()] = 1.0
+        parsed[low.isin(_FALSE).fillna(False).to_numpy()] = 0.0
+        return parsed, ~empty & parsed.isna()
+    if spec.type == "date":
+        parsed = pd.to_datetime(s.where(~empty), errors="coerce", utc=True).dt.tz_localize(None)
+        return parsed, ~empty & parsed.isna()
+    return s.where(~empty).astype(object), pd.Series(False, index=s.index)
+
+
+def _problem(problems: dict[int, list[str]], rows: np.ndarray, reason: str) -> None:
+    for r in rows:
+        problems.setdefault(int(r), []).append(reason)
+
+
+def validate_attributes(
+    df: pd.DataFrame,
+    specs: dict[str, AttributeSpec],
+    *,
+    created: dict[str, pd.Series],
+    max_timestamp: pd.Timestamp,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(accepted, quarantined) rows of the attributes table. `created` maps entity -> its accepted
+    ids' creation times (a Series indexed by id). Quarantined rows keep their 1-based source row
+    and every reason."""
+    problems: dict[int, list[str]] = {}
+    src = df.reset_index(drop=True)
+    try:
+        typed = AttributesSchema.validate(src, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        rowwise = fc[fc["index"].notna()]
+        if len(rowwise) < len(fc):
+            missing = fc[fc["index"].isna()]
+            raise ReadinessError(
+                "The attributes table breaks its contract: "
+                + "; ".join(
+                    f"{c}: {k}" for c, k in zip(missing["column"], missing["check"], strict=True)
+                )
+                + f" (columns: {', '.join(COLUMNS)})."
+            ) from exc
+        for _, f in rowwise.iterrows():
+            _problem(
+                problems,
+                np.array([f["index"]]),
+                f"{f['column']}: {f['check']} (value {f['failure_case']!r})",
+            )
+        ok = ~src.index.isin(list(problems))
+        typed = AttributesSchema.validate(src[ok])
+    undeclared = ~typed["attribute"].isin(list(specs))
+    _problem(
+        problems,
+        typed.index[undeclared.to_numpy()],
+        "attribute: not declared in the mapping's attributes",
+    )
+    for name, spec in specs.items():
+        rows = typed["attribute"] == name
+        if not rows.any():
+            continue
+        part = typed[rows]
+        wrong_entity = part["entity"] != spec.of
+        _problem(
+            problems,
+            part.index[wrong_entity.to_numpy()],
+            f"entity: '{name}' is an attribute of a {spec.of}",
+        )
+        _, bad = parse_values(spec, part["value"])
+        _problem(
+            problems, part.index[bad.to_numpy()], f"value: not a {spec.type} value for '{name}'"
+        )
+        dated = part["changed_at"].notna()
+        if spec.known == "history":
+            _problem(
+                problems,
+                part.index[(~dated).to_numpy()],
+                f"changed_at: '{name}' is a history attribute; its changes need a date",
+            )
+        else:
+            _problem(
+                problems,
+                part.index[dated.to_numpy()],
+                f"changed_at: '{name}' is known {spec.known}; it takes no dated changes",
+            )
+    for entity in ENTITIES:
+        rows = typed["entity"] == entity
+        ids = typed.loc[rows, "entity_id"]
+        known = ids.isin(created[entity].index)
+        _problem(
+            problems,
+            ids.index[(~known).to_numpy()],
+            f"entity_id: not among the accepted {entity}s (value {{}})",
+        )
+        when = typed.loc[rows & typed["changed_at"].notna()]
+        if len(when):
+            born = when["entity_id"].map(created[entity])
+            early = born.notna() & (when["changed_at"] < born)
+            _problem(
+                problems,
+                when.index[early.to_numpy()],
+                f"changed_at: before its {entity} was created",
+            )
+    future = typed["changed_at"].notna() & (typed["changed_at"] > max_timestamp)
+    _problem(problems, typed.index[future.to_numpy()], "changed_at: in the future")
+    key = ["entity", "entity_id", "attribute", "changed_at"]
+    dup = typed.duplicated(key, keep="first")
+    _problem(
+        problems,
+        typed.index[dup.to_numpy()],
+        "duplicate (entity, entity_id, attribute, changed_at)",
+    )
+    bad_rows = sorted(problems)
+    for r in bad_rows:  # name the offending id in the reference reason
+        problems[r] = [p.replace("{}", repr(str(src.loc[r, "entity_id"]))) for p in problems[r]]
+    quarantined = (
+        src.loc[bad_rows]
+        .astype(str)
+        .assign(
+            source_row=[r + 1 for r in bad_rows],
+            reasons=["; ".join(problems[r]) for r in bad_rows],
+        )
+    )
+    accepted = typed.drop(index=[r for r in bad_rows if r in typed.index])
+    accepted = accepted.assign(value=accepted["value"].astype(object)).reset_index(drop=True)
+    return accepted[list(COLUMNS)], quarantined
