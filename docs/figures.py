@@ -691,6 +691,12 @@ def update(root: Path = ROOT, tables: dict[str, Table] = TABLES, write: bool = T
             except MissingSource as exc:
                 problems.append(f"{rel}: figures:{name}: {exc}")
                 return m[0]
+            except (KeyError, TypeError, ValueError) as exc:  # the JSON changed its shape
+                problems.append(
+                    f"{rel}: figures:{name} cannot be made from {', '.join(tables[name].sources)} "
+                    f"({type(exc).__name__}: {exc}): update its table in docs/figures.py"
+                )
+                return m[0]
             if body != m["body"]:
                 sources = ", ".join(tables[name].sources)
                 problems.append(f"{rel}: figures:{name} differs from {sources}")

@@ -90,6 +90,9 @@ def test_rewrite_check_and_missing_json_on_a_synthetic_table(tmp_path):
     assert figures.check(tmp_path, tables) == [
         "docs/page.md: figures:tiny differs from results/tiny.json"
     ]
+    data.write_text(json.dumps({"rows": 1000, "s": 2.5}))  # the JSON changed its shape
+    (problem,) = figures.check(tmp_path, tables)
+    assert "figures:tiny cannot be made from results/tiny.json (KeyError" in problem
     data.unlink()
     (problem,) = figures.check(tmp_path, tables)
     assert "results/tiny.json not found: run `python make_tiny.py`" in problem
