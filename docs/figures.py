@@ -199,6 +199,7 @@ def _simulate(s: dict) -> list[str]:
 
 _MODEL_COLUMNS = (
     "gate",
+    "scorer",
     "model AUC",
     "logistic",
     "points",
@@ -212,7 +213,18 @@ _MODEL_COLUMNS = (
 )
 
 
-def _evaluation_rows(gates: dict) -> list[str]:
+def _scorer(info: dict) -> str:
+    """What scores the gate, from train.json: LightGBM, a blend with the logistic regression, the
+    regression alone, or the base rate (too few positives to train)."""
+    if not info.get("trained", True):
+        return "base rate"
+    w = info.get("lightgbm_weight", 1.0)
+    if w == 1:
+        return "LightGBM"
+    return "logistic" if w == 0 else f"blend, {w:.2f} LightGBM"
+
+
+def _evaluation_rows(gates: dict, trained: dict) -> list[str]:
     out = _head(*_MODEL_COLUMNS)
     for gate, by_model in gates.items():
         m = by_model["model"]
@@ -226,6 +238,7 @@ def _evaluation_rows(gates: dict) -> list[str]:
         out.append(
             _row(
                 gate,
+                _scorer(trained.get(gate, {})),
                 _num(m["roc_auc"], 3),
                 _num(by_model.get("logistic", {}).get("roc_auc"), 3),
                 _num(by_model.get("points", {}).get("roc_auc"), 3),
@@ -265,11 +278,16 @@ def _closest_baseline(gates: dict) -> str:
     return f" Closest: {gate}, {margins[gate]:+.3f} ROC AUC over the better baseline."
 
 
-@table("evaluate", "artifacts/metrics/evaluate.json", command="`dvc repro` (stage `evaluate`)")
-def _evaluate(e: dict) -> list[str]:
+@table(
+    "evaluate",
+    "artifacts/metrics/evaluate.json",
+    "artifacts/metrics/train.json",
+    command="`dvc repro` (stages `train`, `evaluate`)",
+)
+def _evaluate(e: dict, tr: dict) -> list[str]:
     t = e["targets"]
     return [
-        *_evaluation_rows(e["gates"]),
+        *_evaluation_rows(e["gates"], tr["gates"]),
         "",
         "Targets, per gate:",
         "",

@@ -55,7 +55,8 @@ def test_the_check_sees_a_changed_number(tmp_path):
     evaluation["gates"]["closed_won"]["model"]["roc_auc"] -= 0.01
     path.write_text(json.dumps(evaluation))
     assert figures.check(root) == [
-        "docs/models-and-evaluation.md: figures:evaluate differs from artifacts/metrics/evaluate.json"
+        "docs/models-and-evaluation.md: figures:evaluate differs from "
+        "artifacts/metrics/evaluate.json, artifacts/metrics/train.json"
     ]
     # rewriting the tables makes the docs true again
     assert figures.update(root) != []
