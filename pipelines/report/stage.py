@@ -74,6 +74,13 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
         "so the model cannot use it; missing is not the same as low."
         for family, reason in catalog_meta.get("unavailable_families", {}).items()
     ]
+    risky = catalog_meta.get("profile", {}).get("accepted_at_export", [])
+    if risky:
+        notes.append(
+            f"The model was trained on attribute(s) known only at export ({', '.join(risky)}), "
+            "accepted in params (features.accept_at_export): their current values may reflect "
+            "the outcome, so the test metrics and drivers may be better than the model really is."
+        )
     deal_size = _optional_json(project.resolve(paths.labels) / "deal_size.json") or {}
     if deal_size and not deal_size.get("overall_mean"):
         notes.append(

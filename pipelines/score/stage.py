@@ -136,6 +136,10 @@ def run(project: ProjectParams) -> dict:
             (leads["route"].str.startswith("nurture_") & leads["next_asset"].isna()).sum()
         ),
         "expected_revenue_total": round(float(leads["expected_revenue"].sum()), 2),
+        # attributes known only at export that params let the model use: they may leak
+        "attributes_known_only_at_export": catalog_meta.get("profile", {}).get(
+            "accepted_at_export", []
+        ),
         "drivers_vs_exact_shap": drivers_vs_shap,
         "seconds": {
             "context": round(context_seconds, 2),

@@ -168,6 +168,11 @@ def test_profile_features_are_point_in_time():
     assert out["attr_size"].tolist()[:3] == [250.0] * 3 and np.isnan(out["attr_size"].iloc[3])
     features = profile.profile_catalog(meta)
     assert [f.name for f in features] == ["attr_plan", "attr_size"]
+    # accepted by name, an export-time value is used and says so wherever it is described
+    used, excluded = profile.plan(spec, accept_at_export=("status",))
+    assert "status" in used and not excluded
+    risky = profile.profile_catalog({"attributes": {"status": used["status"].model_dump()}})
+    assert risky[0].description.endswith(profile.AT_EXPORT_RISK)
     assert features[0].vocabulary == tuple(vocab) and features[0].categorical
     profile.profile_schema(features).validate(out)
 
