@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, field
+from dataclasses import asdict, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -310,7 +310,9 @@ class RoutingParams:
     """Routes, in the order they are tried: disqualified, with_sales, sales_now,
     dormant_check_in, nurture_<weakest belief>."""
 
-    sales_gate: str = "qualified_conversation"
+    # the gate at which sales takes over; empty: qualified_conversation when the ladder has it,
+    # else the ladder's second gate (its only one for a one-gate ladder)
+    sales_gate: str = ""
     disqualifiers: tuple[DisqualifierRule, ...] = ()
     # no engaged action for this many days and readiness for the next gate below dormant_below
     dormant_after_days: Annotated[int, Field(ge=1)] = 60
@@ -455,9 +457,20 @@ class Params:
             raise ValueError(
                 f"score.thresholds needs exactly the ladder's gates (unknown {bad}, missing {missing})"
             )
-        if self.score.routing.sales_gate not in self.ladder:
+        routing = self.score.routing
+        if not routing.sales_gate:  # the default follows the ladder
+            default = (
+                "qualified_conversation"
+                if "qualified_conversation" in self.ladder
+                else self.ladder[min(1, len(self.ladder) - 1)]
+            )
+            score = replace(self.score, routing=replace(routing, sales_gate=default))
+            object.__setattr__(self, "score", score)  # frozen: set once, while validating
+        elif routing.sales_gate not in self.ladder:
             raise ValueError(
-                f"score.routing.sales_gate {self.score.routing.sales_gate!r} is not on the ladder"
+                f"score.routing.sales_gate {routing.sales_gate!r} is not on the ladder "
+                f"{list(self.ladder)}: set it to one of those gates, or remove it to use the "
+                "default (qualified_conversation, or the ladder's second gate without it)"
             )
         return self
 

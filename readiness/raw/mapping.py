@@ -14,7 +14,8 @@ comes from and how each of its columns is made:
                                    in the deals file finds its lead)
     value: <constant>              the same value on every row (a milestone from a date column)
     template: "text {column}"      text built from the file's columns
-    row_number: true               1, 2, 3, ... (ids of events)
+    row_number: true               1, 2, 3, ... (ids of events), continuing across the blocks
+                                   of a table
 
 A table may take rows from several files (a list of such blocks: milestones from a leads file
 and a deals file), keep `distinct` rows (assets from the landing pages the leads arrived on) and
@@ -365,6 +366,7 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
             continue
         blocks = spec if isinstance(spec, list) else [spec]
         parts, per_block = [], []
+        numbered = 0  # row numbers run on across the table's blocks: ids never collide
         for i, block in enumerate(blocks):
             where = f"tables.{table}" + (f"[{i}]" if isinstance(spec, list) else "")
             frame = files[block.from_]
@@ -376,6 +378,10 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
                 },
                 index=frame.index,
             )
+            for c, rule in block.columns.items():
+                if rule.row_number:
+                    built[c] += numbered
+            numbered += len(frame)
             skipped = 0
             if block.skip_rows_without:
                 keep = built[block.skip_rows_without].notna().all(axis=1)

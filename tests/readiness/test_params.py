@@ -49,3 +49,20 @@ def test_section_hash_changes_with_the_section_only(tmp_path):
     b = load_params(tmp_path / "params.yaml")
     assert a.section_hash("ingest") == b.section_hash("ingest")
     assert a.section_hash("simulate") != b.section_hash("simulate")
+
+
+def test_the_sales_gate_follows_a_shorter_ladder(tmp_path):
+    """A ladder without qualified_conversation needs no routing edit; a sales gate off the ladder
+    names the key, the ladder and the fix."""
+    path = tmp_path / "params.yaml"
+    path.write_text("ladder: [mql, closed_won]\n")
+    assert load_params(path).params.score.routing.sales_gate == "closed_won"
+    path.write_text("ladder: [mql]\n")
+    assert load_params(path).params.score.routing.sales_gate == "mql"
+    assert load_params(None).params.score.routing.sales_gate == "qualified_conversation"
+    path.write_text("ladder: [mql, closed_won]\nscore:\n  routing:\n    sales_gate: opportunity\n")
+    with pytest.raises(
+        ReadinessError,
+        match=r"sales_gate 'opportunity' is not on the ladder \['mql', 'closed_won'\]: set it",
+    ):
+        load_params(path)

@@ -157,3 +157,31 @@ def test_the_real_olist_export_imports_and_every_row_reconciles(tmp_path):
     )
     won = pd.read_parquet(tmp_path / "validated" / "milestones").query("milestone == 'closed_won'")
     assert len(won) == 841
+
+
+def test_row_numbers_run_on_across_the_blocks_of_a_table(export):
+    """Two files feeding events with row_number ids: the ids never collide (they used to restart
+    at 1 in each block, and ingest quarantined the second block as duplicates)."""
+    folder, write = export
+    m = mapping()
+    event = {
+        "event_id": {"row_number": True},
+        "lead_id": {"key": "contact", "column": "contact_id"},
+        "event_type": {"value": "page_view"},
+    }
+    m["tables"]["events"] = [
+        {
+            "from": "contacts",
+            "columns": {**event, "occurred_at": {"column": "created", "date_format": "%Y-%m-%d"}},
+        },
+        {
+            "from": "deals",
+            "columns": {
+                **event,
+                "occurred_at": {"column": "closed", "date_format": "%Y-%m-%d %H:%M:%S"},
+            },
+        },
+    ]
+    import_export(write(m), folder / "raw")
+    events = pd.read_parquet(folder / "raw" / "events.parquet")
+    assert events["event_id"].tolist() == [1, 2, 3, 4, 5]
