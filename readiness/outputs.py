@@ -9,8 +9,9 @@ must never delete params.yaml, the warehouse or anyone's files.
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from readiness.errors import ReadinessError
@@ -75,3 +76,31 @@ def clear_output(
     claim_output(folder, stage, setting=setting, owned_names=owned_names, also=also)
     shutil.rmtree(folder)
     claim_output(folder, stage, setting=setting)
+
+
+def replace_output(
+    folder: Path,
+    stage: str,
+    write: Callable[[Path], None],
+    *,
+    setting: str,
+    owned_names: Iterable[str] = (),
+) -> None:
+    """Replace `folder` with what `write` puts into a fresh folder, only once `write` has
+    finished: a stage that fails midway leaves the previous output whole (or none), never a mix
+    that the next stage would read. The old folder must be this stage's (see `claim_output`)."""
+    claim_output(folder, stage, setting=setting, owned_names=owned_names)
+    partial = folder.with_name(f".{folder.name}.partial")
+    old = folder.with_name(f".{folder.name}.old")
+    for leftover in (partial, old):  # this stage's own leftovers of a killed run
+        shutil.rmtree(leftover, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        write(partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    (partial / MARKER).write_text(json.dumps({"stage": stage}) + "\n")
+    os.replace(folder, old)
+    os.replace(partial, folder)
+    shutil.rmtree(old)

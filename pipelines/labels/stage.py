@@ -11,6 +11,7 @@ Params: labels, ladder, train (cohort dates, for the counts).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import ibis
 import pandas as pd
@@ -23,6 +24,7 @@ from models.labels import LabelSettings, deal_sizes, labels_schema, make_labels,
 from models.train import assign_cohorts
 from pipelines.common import write_json
 from readiness.errors import ReadinessError
+from readiness.outputs import replace_output
 from readiness.params import ProjectParams
 
 
@@ -57,21 +59,29 @@ def run(project: ProjectParams) -> dict:
         settings,
     )
     labels = labels_schema(params.ladder).validate(labels)
-    out = project.resolve(params.paths.labels)
-    out.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(labels, preserve_index=False)
-    table = table.replace_schema_metadata(
-        {**(table.schema.metadata or {}), b"readiness.label_settings": settings.to_json().encode()}
-    )
-    pq.write_table(table, out / "labels.parquet")
-    (out / "settings.json").write_text(settings.to_json() + "\n")
     # expected revenue = P(closed_won) x deal size: fitted on deals closed before the test cohort
     deals = deal_sizes(
         pd.read_parquet(validated / "opportunities"),
         pd.read_parquet(validated / "accounts"),
         pd.Timestamp(params.train.test_start),
     )
-    write_json(out / "deal_size.json", deals)
+    table = pa.Table.from_pandas(labels, preserve_index=False)
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), b"readiness.label_settings": settings.to_json().encode()}
+    )
+
+    def write(folder: Path) -> None:
+        pq.write_table(table, folder / "labels.parquet")
+        (folder / "settings.json").write_text(settings.to_json() + "\n")
+        write_json(folder / "deal_size.json", deals)
+
+    replace_output(
+        project.resolve(params.paths.labels),
+        "labels",
+        write,
+        setting="paths.labels",
+        owned_names=("labels.parquet", "settings.json", "deal_size.json"),
+    )
     suff = sufficiency(
         labels, params.ladder, assign_cohorts(labels["cutoff"], params.train).fillna("outside")
     )

@@ -129,3 +129,35 @@ def test_the_crm_properties_reach_the_model_and_the_leaky_one_is_left_out(traine
         (trained["folder"] / "artifacts" / "models" / "leakage_screen.json").read_text()
     )
     assert {r["feature"] for r in screen if r["excluded"]} == {"attr_sales_rating"}
+
+
+def test_a_labels_run_that_fails_midway_leaves_the_previous_labels_whole(trained, tmp_path):
+    """A labels stage that fails after computing the labels (here: the deal sizes) used to leave a
+    new labels.parquet beside the old settings, and train ran on the mix; now the output folder
+    is replaced only when every file is written."""
+    import pipelines.labels.stage as labels_stage
+    from readiness.errors import ReadinessError
+
+    folder = tmp_path / "project"
+    shutil.copytree(
+        trained["folder"], folder, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts")
+    )
+    project = write_params(folder, trained["sim"], extra={"labels": {"horizon_days": 60}})
+    out = folder / "data" / "labels"
+    before = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+    def broken(*args, **kwargs):
+        raise ReadinessError("deal sizes failed")
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(labels_stage, "deal_sizes", broken)
+    try:
+        with pytest.raises(ReadinessError, match="deal sizes failed"):
+            labels_stage.run(project)
+    finally:
+        mp.undo()
+    assert {p.name: p.read_bytes() for p in sorted(out.iterdir())} == before
+    assert sorted(p.name for p in (folder / "data").iterdir() if p.name.startswith(".")) == []
+    # and a run that succeeds replaces the folder whole, with the new settings
+    labels_stage.run(project)
+    assert json.loads((out / "settings.json").read_text())["horizon_days"] == 60
