@@ -49,6 +49,12 @@ class GateModel:
         it = self.info.get("best_iteration") or None
         return np.asarray(self.booster.predict(X, num_iteration=it, raw_score=True))
 
+    def booster_and_linear_margins(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The booster's and the logistic side's log-odds, apart (for choosing the blend)."""
+        if self.linear is None:
+            raise ValueError(f"gate {self.gate} has no logistic side")
+        return self._booster_margin(X), self.linear.margin(X, self.gate)
+
     def margin(self, X: pd.DataFrame) -> np.ndarray:
         """The uncalibrated log-odds of the blend."""
         w = self.lightgbm_weight

@@ -310,9 +310,9 @@ def _choose_blend(
     gm.linear = logistic.for_gate(gm.gate)
     scores = {}
     if 0 < y[st].sum() < len(st):
+        booster, linear = gm.booster_and_linear_margins(X.iloc[st])
         for w in BLEND_WEIGHTS:
-            gm.lightgbm_weight = w
-            scores[w] = float(roc_auc_score(y[st], gm.margin(X.iloc[st])))
+            scores[w] = float(roc_auc_score(y[st], w * booster + (1 - w) * linear))
     chosen = 1.0
     if scores:
         best = max(scores, key=lambda w: (scores[w], w))
