@@ -444,7 +444,7 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
             "accepted": accepted,
             "quarantined": quarantined,
             "reconciled": read == accepted + quarantined,
-            "quarantine_reasons": dict(reasons.most_common()),
+            "quarantine_reasons": _by_count(reasons),
             "warnings": warnings,
         }
         log.info(
@@ -513,10 +513,15 @@ def _ingest_attributes(
         "accepted": len(accepted),
         "quarantined": len(quarantined),
         "reconciled": len(raw) == len(accepted) + len(quarantined),
-        "quarantine_reasons": dict(reasons.most_common()),
+        "quarantine_reasons": _by_count(reasons),
         "warnings": [] if len(raw) else ["attributes is empty"],
         "declared": {n: s.model_dump() for n, s in specs.items()},
     }
+
+
+def _by_count(reasons: Counter) -> dict[str, int]:
+    """Reasons, most frequent first, ties in alphabetical order (the report is stable run to run)."""
+    return dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def check_reconciled(report: dict) -> None:
