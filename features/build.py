@@ -72,12 +72,12 @@ def _validated_frame(expr, schema, catalog, what: str) -> pd.DataFrame:
         ) from exc
 
 
-def _profile(validated: Path, p: FeaturesParams) -> tuple[dict, tuple[Feature, ...]]:
+def _profile(validated: Path, p: FeaturesParams) -> tuple[dict, tuple[Feature, ...], pd.DataFrame]:
     """The catalogue's `profile` section (attributes used, their vocabularies, those left out
-    and why) and the profile features, from the validated attributes and their declarations."""
+    and why), the profile features and the validated attributes table they are computed from."""
     specs = attributes.read_declarations(validated)
     if not specs:
-        return {}, ()
+        return {}, (), attributes.empty_table()
     attrs = pd.read_parquet(validated / attributes.TABLE)
     used, excluded = profile.plan(specs, p.accept_at_export)
     for name, reason in excluded.items():
@@ -88,15 +88,18 @@ def _profile(validated: Path, p: FeaturesParams) -> tuple[dict, tuple[Feature, .
         "excluded": excluded,
         "accepted_at_export": [n for n in used if used[n].known == "at_export"],
     }
-    return meta, profile.profile_catalog(meta)
+    return meta, profile.profile_catalog(meta), attrs
 
 
 def _add_profile(
-    out: Path, parts: tuple[str, ...], validated: Path, meta: dict, features: tuple[Feature, ...]
+    out: Path,
+    parts: tuple[str, ...],
+    attrs: pd.DataFrame,
+    meta: dict,
+    features: tuple[Feature, ...],
 ) -> dict:
     """Add the profile features to the snapshot files already written (scoring.parquet and each
     training part), point in time, and check them against their contract."""
-    attrs = pd.read_parquet(validated / attributes.TABLE)
     schema = profile.profile_schema(features)
     files = ([out / "scoring.parquet"] if "scoring" in parts else []) + (
         sorted((out / "training").glob("*.parquet")) if "training" in parts else []
@@ -219,10 +222,10 @@ def build_features(
     con.disconnect()
     shutil.rmtree(work, ignore_errors=True)
 
-    profile_meta, profile = _profile(validated, p)
-    if profile:
-        summary["profile"] = _add_profile(out, parts, validated, profile_meta, profile)
-    catalog = catalog + profile
+    profile_meta, profile_features, attrs = _profile(validated, p)
+    if profile_features:
+        summary["profile"] = _add_profile(out, parts, attrs, profile_meta, profile_features)
+    catalog = catalog + profile_features
     version = catalog_version(catalog)
     unavailable = family_availability(validated)
     for family, reason in unavailable.items():

@@ -61,6 +61,10 @@ def claim_output(
                 "those files away yourself."
             )
     folder.mkdir(parents=True, exist_ok=True)
+    _mark(folder, stage)
+
+
+def _mark(folder: Path, stage: str) -> None:
     (folder / MARKER).write_text(json.dumps({"stage": stage}) + "\n")
 
 
@@ -100,7 +104,7 @@ def replace_output(
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    (partial / MARKER).write_text(json.dumps({"stage": stage}) + "\n")
+    _mark(partial, stage)
     os.replace(folder, old)
     os.replace(partial, folder)
     shutil.rmtree(old)
