@@ -33,9 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import measure, write_results  # noqa: E402
 
 from features.profile import catalog_from_meta  # noqa: E402
+from models.cohorts import TEST, assign_cohorts  # noqa: E402
 from models.dataset import load_training_frame  # noqa: E402
 from models.labels import label_column  # noqa: E402
-from models.train import TEST, assign_cohorts, train_models  # noqa: E402
+from models.train import train_models  # noqa: E402
 from readiness.params import load_params  # noqa: E402
 
 
@@ -73,6 +74,7 @@ def main() -> None:
         return lambda: train_models(
             f,
             lab,
+            cohort=assign_cohorts(f["cutoff"], params.train).reset_index(drop=True),
             catalog=catalog,
             catalog_version=meta["version"],
             ladder=params.ladder,

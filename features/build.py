@@ -23,7 +23,7 @@ from features import profile
 from features.catalog import Feature, build_catalog, catalog_version
 from features.engine import required_aggregates, snapshot_features
 from features.schemas import features_schema
-from features.snapshots import calendar, scoring_snapshot, training_snapshots
+from features.snapshots import calendar, flat_snapshots, scoring_snapshot, training_snapshots
 from features.sources import (
     data_end_day,
     day_stream,
@@ -35,7 +35,7 @@ from readiness.domain import BELIEFS, STAKEHOLDER_AUDIENCES
 from readiness.errors import ReadinessError
 from readiness.outputs import claim_output
 from readiness.params import FeaturesParams
-from readiness.raw import attributes
+from readiness.raw import attributes, flat
 
 log = logging.getLogger(__name__)
 EPOCH = pd.Timestamp("1970-01-01")
@@ -189,9 +189,15 @@ def build_features(
     con = connect(p, work)
     t = load_tables(con, validated)
     end_day = data_end_day(t)
-    as_of_day = day_number(p.as_of) if p.as_of else end_day
-    last_day = min(day_number(p.last_cutoff), end_day) if p.last_cutoff else end_day
-    cutoffs = calendar(day_number(p.first_cutoff), last_day, p.cadence_days)
+    flat_as_of = flat.read_flat(validated)
+    if flat_as_of is not None:  # one snapshot per lead at the export's as-of date
+        as_of_day = day_number(flat_as_of)
+        cutoffs = [as_of_day]
+        log.info("features: a flat export as of %s: one snapshot per lead", flat_as_of)
+    else:
+        as_of_day = day_number(p.as_of) if p.as_of else end_day
+        last_day = min(day_number(p.last_cutoff), end_day) if p.last_cutoff else end_day
+        cutoffs = calendar(day_number(p.first_cutoff), last_day, p.cadence_days)
     if not cutoffs:
         raise ReadinessError(
             f"No training cutoffs: features.first_cutoff {p.first_cutoff} is after the last cutoff {day_date(last_day)} "
@@ -203,7 +209,15 @@ def build_features(
     summary: dict = {}
     if "scoring" in parts:
         summary["scoring"] = _build_scoring(
-            t, streams, static, catalog=catalog, schema=schema, p=p, as_of_day=as_of_day, out=out
+            t,
+            streams,
+            static,
+            catalog=catalog,
+            schema=schema,
+            p=p,
+            as_of_day=as_of_day,
+            out=out,
+            flat_export=flat_as_of is not None,
         )
     if "training" in parts:
         summary["training"] = _build_training(
@@ -218,6 +232,7 @@ def build_features(
             cutoffs=cutoffs,
             work=work,
             out=out,
+            flat_export=flat_as_of is not None,
         )
     con.disconnect()
     shutil.rmtree(work, ignore_errors=True)
@@ -236,6 +251,7 @@ def build_features(
                 "version": version,
                 "windows": list(p.windows),
                 "unavailable_families": unavailable,
+                "flat": {"as_of": str(flat_as_of)} if flat_as_of is not None else None,
                 "profile": profile_meta,
                 "features": [asdict(f) for f in catalog],
             },
@@ -246,6 +262,7 @@ def build_features(
     return {
         "catalog_version": version,
         "unavailable_families": unavailable,
+        "flat_as_of": str(flat_as_of) if flat_as_of is not None else None,
         "features": len(catalog),
         "end_of_data": day_date(end_day),
         **summary,
@@ -254,11 +271,20 @@ def build_features(
 
 
 def _build_scoring(
-    t, streams, static, *, catalog, schema, p: FeaturesParams, as_of_day: int, out: Path
+    t,
+    streams,
+    static,
+    *,
+    catalog,
+    schema,
+    p: FeaturesParams,
+    as_of_day: int,
+    out: Path,
+    flat_export: bool,
 ) -> dict:
     """One row per open lead at the as-of date: one group-by per stream over its rows."""
     t0 = time.perf_counter()
-    snap = scoring_snapshot(t, as_of_day)
+    snap = scoring_snapshot(t, as_of_day, closing_that_day=not flat_export)
     scoring = snapshot_features(streams, snap, static, catalog, p.recency_days, "join")
     df = _validated_frame(
         scoring, schema, catalog, f"the scoring snapshot at {day_date(as_of_day)}"
@@ -287,6 +313,7 @@ def _build_training(
     cutoffs,
     work: Path,
     out: Path,
+    flat_export: bool,
 ) -> dict:
     """Training snapshots bucket by bucket (groups of whole accounts) from materialised day streams."""
     t0 = time.perf_counter()
@@ -302,8 +329,13 @@ def _build_training(
     for name in stream_names:
         con.to_parquet(by_bucket(day_stream(streams[name])), work / name, partition_by="bucket")
     lead_days_all = con.read_parquet(str(work / "lead" / "*" / "*.parquet"), hive_partitioning=True)
+    snapshots = (
+        flat_snapshots(t, cutoffs[0])
+        if flat_export
+        else training_snapshots(t, lead_days_all, cutoffs, p.dormant_after_days)
+    )
     con.to_parquet(
-        by_bucket(training_snapshots(t, lead_days_all, cutoffs, p.dormant_after_days)),
+        by_bucket(snapshots),
         work / "snapshots",
         partition_by="bucket",
     )

@@ -8,7 +8,8 @@ what happened before D:
   won deal of the account) on an earlier day,
 - it was active: some sign of life (creation, an engaged action, a sales touch, a milestone) in the
   `dormant_after_days` days before D. A dormant lead that comes back gets snapshots again.
-The scoring snapshot is one row per open lead at the as-of date, dormant or not.
+The scoring snapshot is one row per open lead at the as-of date, dormant or not. A flat export
+(readiness/raw/flat.py) has one cutoff, its as-of date: one training snapshot per lead.
 """
 
 from __future__ import annotations
@@ -64,8 +65,19 @@ def training_snapshots(
     return x.select("lead_id", "account_id", cutoff_day=x.cutoff_day.cast("int32"))
 
 
-def scoring_snapshot(t: Tables, as_of_day: int) -> ir.Table:
-    """One row per lead open at the as-of date (created earlier, not closed earlier)."""
+def scoring_snapshot(t: Tables, as_of_day: int, *, closing_that_day: bool = True) -> ir.Table:
+    """One row per lead open at the as-of date (created earlier, not closed earlier).
+
+    A lead that closes on the as-of day itself was open before it and is kept, unless
+    `closing_that_day` is False: a flat export dates its outcomes on its as-of day, so its leads
+    with an outcome are the training snapshots (`flat_snapshots`), not leads to score."""
     life = closed_days(t)
-    x = life.filter((life.created_day < as_of_day) & (life.closed_day >= as_of_day))
+    still_open = life.closed_day >= as_of_day if closing_that_day else life.closed_day > as_of_day
+    x = life.filter((life.created_day < as_of_day) & still_open)
     return x.select("lead_id", "account_id", cutoff_day=ibis.literal(as_of_day).cast("int32"))
+
+
+def flat_snapshots(t: Tables, as_of_day: int) -> ir.Table:
+    """A flat export's training snapshots: every lead once, at the as-of date (outcomes are
+    dated on it, so they are labels, never features), active or not."""
+    return scoring_snapshot(t, as_of_day)

@@ -49,12 +49,6 @@ class GateModel:
         it = self.info.get("best_iteration") or None
         return np.asarray(self.booster.predict(X, num_iteration=it, raw_score=True))
 
-    def booster_and_linear_margins(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """The booster's and the logistic side's log-odds, apart (for choosing the blend)."""
-        if self.linear is None:
-            raise ValueError(f"gate {self.gate} has no logistic side")
-        return self._booster_margin(X), self.linear.margin(X, self.gate)
-
     def margin(self, X: pd.DataFrame) -> np.ndarray:
         """The uncalibrated log-odds of the blend."""
         w = self.lightgbm_weight
@@ -238,8 +232,9 @@ class PointsScore:
 @dataclass
 class LogisticBaseline:
     """Logistic regression per gate on the same features: counts log1p'd and standardised
-    (unknown values at the training mean), categories one-hot encoded (the most frequent
-    MAX_LEVELS codes). Stored as coefficients."""
+    (unknown values at the training mean), categories one-hot encoded (every code seen on at
+    least MIN_LEVEL_ROWS training rows, at most the MAX_LEVELS most frequent). Stored as
+    coefficients."""
 
     numeric: list[str]
     categorical: dict[str, list[float]]  # feature -> codes seen in training
@@ -247,8 +242,10 @@ class LogisticBaseline:
     scale: list[float]
     coefs: dict[str, dict] = field(default_factory=dict)  # gate -> {"w": [...], "b": float}
     calibrators: dict[str, Calibrator] = field(default_factory=dict)
-    # categories beyond the most frequent MAX_LEVELS of a feature share the reference's column
-    MAX_LEVELS: ClassVar[int] = 50
+    # rarer categories (a landing page seen twice), and any beyond the most frequent MAX_LEVELS,
+    # share the reference's column
+    MAX_LEVELS: ClassVar[int] = 1000
+    MIN_LEVEL_ROWS: ClassVar[int] = 5
 
     @classmethod
     def design(
@@ -264,8 +261,9 @@ class LogisticBaseline:
         cats = {}
         for c in categorical:
             counts = X[c].value_counts()
-            # the most frequent codes get a column each (a landing-page id may have hundreds)
-            cats[c] = sorted(float(v) for v in counts.index[: cls.MAX_LEVELS])
+            # the frequent codes get a column each (a landing-page id may have hundreds)
+            frequent = counts[counts >= cls.MIN_LEVEL_ROWS].index[: cls.MAX_LEVELS]
+            cats[c] = sorted(float(v) for v in (frequent if len(frequent) else counts.index[:1]))
         return cls(list(numeric), cats, mean.tolist(), scale.tolist())
 
     @staticmethod
@@ -341,14 +339,27 @@ class LogisticBaseline:
         )
 
 
-def save_baselines(folder: Path, points: PointsScore, logistic: LogisticBaseline) -> None:
+Baseline = PointsScore | LogisticBaseline
+
+
+def save_baselines(folder: Path, baselines: dict[str, Baseline]) -> None:
+    """Each baseline as <name>.json (the points score as points_score.json)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "points_score.json").write_text(json.dumps(points.to_dict(), indent=2))
-    (folder / "logistic.json").write_text(json.dumps(logistic.to_dict()))
+    for name, base in baselines.items():
+        file = "points_score.json" if name == "points" else f"{name}.json"
+        (folder / file).write_text(
+            json.dumps(base.to_dict(), indent=2 if name == "points" else None)
+        )
 
 
-def load_baselines(folder: Path) -> tuple[PointsScore, LogisticBaseline]:
-    return (
-        PointsScore.from_dict(json.loads((folder / "points_score.json").read_text())),
-        LogisticBaseline.from_dict(json.loads((folder / "logistic.json").read_text())),
-    )
+def load_baselines(folder: Path) -> dict[str, Baseline]:
+    """{"points": ..., "logistic": ..., and "your_columns" when it was trained}."""
+    out: dict[str, Baseline] = {
+        "points": PointsScore.from_dict(json.loads((folder / "points_score.json").read_text()))
+    }
+    for name in ("logistic", "your_columns"):
+        if (folder / f"{name}.json").exists():
+            out[name] = LogisticBaseline.from_dict(
+                json.loads((folder / f"{name}.json").read_text())
+            )
+    return out

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
 from features.sources import CATEGORICAL_VOCABULARY
 from models.bundle import LogisticBaseline, PointsScore, ReadinessModel, probability_column
 from models.labels import label_column
 
-MODELS = ("model", "logistic", "points")
+MODELS = ("model", "logistic", "your_columns", "points")
 METRICS = (
     "roc_auc",
     "pr_auc",
@@ -65,12 +66,58 @@ def gate_metrics(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict:
     return out
 
 
+def auc_difference(y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray) -> dict:
+    """ROC AUC of `p_a` minus that of `p_b` on the same rows, with DeLong's standard error for
+    two correlated AUCs (DeLong, DeLong & Clarke-Pearson 1988; the fast form of Sun & Xu 2014)
+    and its 95 % interval: whether a difference is more than noise."""
+    y = np.asarray(y, dtype=int)
+    preds = np.vstack([np.asarray(p_a, dtype=float), np.asarray(p_b, dtype=float)])
+    pos, neg = preds[:, y == 1], preds[:, y == 0]
+    m, n = pos.shape[1], neg.shape[1]
+    if m < 2 or n < 2:
+        return {}
+    tx = np.apply_along_axis(rankdata, 1, pos)
+    ty = np.apply_along_axis(rankdata, 1, neg)
+    tz = np.apply_along_axis(rankdata, 1, np.hstack([pos, neg]))
+    aucs = (tz[:, :m].sum(axis=1) / m - (m + 1) / 2) / n
+    v01 = (tz[:, :m] - tx) / n  # each positive's share of negatives ranked below it
+    v10 = 1 - (tz[:, m:] - ty) / m  # each negative's share of positives ranked above it
+    cov = np.cov(v01) / m + np.cov(v10) / n
+    se = float(np.sqrt(max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 0.0)))
+    diff = float(aucs[0] - aucs[1])
+    return {"difference": diff, "se": se, "low": diff - 1.96 * se, "high": diff + 1.96 * se}
+
+
+def compare_with_baselines(
+    labels: pd.DataFrame, preds: dict[str, pd.DataFrame], ladder: tuple[str, ...]
+) -> dict:
+    """Per gate and baseline, the model's AUC minus the baseline's on the same rows, with its
+    DeLong 95 % interval ({gate: {baseline: {difference, se, low, high}}})."""
+    out: dict = {}
+    col_of = probability_column
+    for gate in ladder:
+        y_all = labels[label_column(gate)]
+        known = y_all.notna().to_numpy()
+        y = y_all.fillna(0).astype(int).to_numpy()[known]
+        if "model" not in preds or col_of(gate) not in preds["model"]:
+            continue
+        p_model = preds["model"][col_of(gate)].to_numpy()[known]
+        for name, frame in preds.items():
+            if name == "model" or col_of(gate) not in frame:
+                continue
+            d = auc_difference(y, p_model, frame[col_of(gate)].to_numpy()[known])
+            if d:
+                out.setdefault(gate, {})[name] = {k: round(v, 5) for k, v in d.items()}
+    return out
+
+
 def predictions(
-    X: pd.DataFrame, model: ReadinessModel, points: PointsScore, logistic: LogisticBaseline
+    X: pd.DataFrame, model: ReadinessModel, baselines: dict[str, PointsScore | LogisticBaseline]
 ) -> dict[str, pd.DataFrame]:
-    """Calibrated probabilities of every model for every gate it has (p_<gate> columns)."""
+    """Calibrated probabilities of the model and every baseline for every gate it has (p_<gate>
+    columns)."""
     out = {"model": model.predict(X)}
-    for name, base in (("logistic", logistic), ("points", points)):
+    for name, base in baselines.items():
         cols = {
             probability_column(g): base.proba(X, g) for g in model.ladder if g in base.calibrators
         }

@@ -7,6 +7,9 @@ For a snapshot (lead, cutoff) and a gate of the ladder, the label is
 - missing when the snapshot is not at risk (the lead crossed the gate before the cutoff) or is
   censored (the window runs past the end of the data and the label is not already known to be 1).
 
+On a flat export (readiness/raw/flat.py: one snapshot per lead, outcomes dated on its as-of date)
+the label is the export's own outcome: 1 when it records the gate, 0 when not; never censored.
+
 The label table carries the settings that made it (`LabelSettings`), so it can be reproduced.
 """
 
@@ -20,7 +23,6 @@ import pandas as pd
 import pandera.pandas as pa
 
 from features.schemas import SnapshotSchema
-from readiness.errors import ReadinessError
 
 LABEL_SCHEMA_VERSION = 1
 
@@ -35,6 +37,7 @@ class LabelSettings:
     feature_windows: tuple[int, ...]
     catalog_version: str
     schema_version: int = LABEL_SCHEMA_VERSION
+    flat: bool = False  # a flat export: a gate the export records is a positive, never censored
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -75,6 +78,14 @@ def make_labels(
         )
         t = out["lead_id"].map(crossed_at)
         at_risk = t.isna() | (t >= cutoff)
+        if settings.flat:  # the export's outcome as of its date: no window, nothing censored
+            positive = t.notna() & (t >= cutoff)
+            if gate in settings.revenue_anchored:
+                won_at = _first_win_after(out["account_id"], t.astype("datetime64[ns]"), won)
+                positive &= won_at.notna()
+            known = at_risk
+            out[label_column(gate)] = _nullable(positive, known)
+            continue
         in_window = t.notna() & (t >= cutoff) & (t < cutoff + horizon)
         window_known = cutoff + horizon <= end
         if gate in settings.revenue_anchored:
@@ -87,9 +98,15 @@ def make_labels(
         else:
             positive = in_window
             known = (positive | window_known) & at_risk
-        out[label_column(gate)] = pd.array(np.where(known, positive.astype(int), 0), dtype="Int8")
-        out.loc[~known, label_column(gate)] = pd.NA
+        out[label_column(gate)] = _nullable(positive, known)
     return out
+
+
+def _nullable(positive: pd.Series, known: pd.Series) -> pd.arrays.IntegerArray:
+    """0/1 where the label is known, missing elsewhere."""
+    values = pd.array(np.where(known, positive.astype(int), 0), dtype="Int8")
+    values[~known.to_numpy()] = pd.NA
+    return values
 
 
 def _first_win_after(accounts: pd.Series, times: pd.Series, won: pd.DataFrame) -> pd.Series:
@@ -166,10 +183,15 @@ def deal_sizes(
     )
     closed = pd.to_datetime(won["closed_at"])
     fit, check = won[closed < fitted_before], won[closed >= fitted_before]
-    if fit.empty:
-        raise ReadinessError(
-            f"No won opportunity closed before {fitted_before.date()}: no deal size can be estimated."
-        )
+    if fit.empty:  # expected revenue is unknown, not 0: the export says nothing of deal sizes
+        return {
+            "fitted_before": str(fitted_before.date()),
+            "won_deals": 0,
+            "overall_mean": None,
+            "by_employee_band": {},
+            "unknown": f"no won opportunity closed before {fitted_before.date()}: deal sizes, "
+            "and with them expected revenue, are unknown",
+        }
     overall = float(fit["amount"].mean())
     grouped = fit.groupby("employee_band")["amount"].agg(["mean", "count"])
     by_band = {

@@ -10,8 +10,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-COLORS = {"model": "#1f6f8b", "logistic": "#e69f00", "points": "#999999"}
-LABELS = {"model": "Readiness model", "logistic": "Logistic regression", "points": "Points score"}
+COLORS = {"model": "#1f6f8b", "logistic": "#e69f00", "your_columns": "#009e73", "points": "#999999"}
+LABELS = {
+    "model": "Readiness model",
+    "logistic": "Logistic regression",
+    "your_columns": "Logistic on your columns",
+    "points": "Points score",
+}
 
 
 def _panels(

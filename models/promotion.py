@@ -2,6 +2,10 @@
 
 The challenger must be calibrated (ECE under the bound on every judged gate) and may not lose
 more than `max_auc_drop` of ROC AUC to the current champion on the same (newest) test cohort.
+
+A first run never dead-ends: when no champion exists and the challenger fails, it gets the
+`provisional` alias; `readiness score` then uses it and marks the run provisional with the failed
+checks (scores, database, report, CLI). A provisional model never replaces a champion.
 """
 
 from __future__ import annotations
@@ -55,12 +59,15 @@ def run_promotion_gate(
     challenger: dict,
     ladder: tuple[str, ...],
     p: EvaluateParams,
+    compare_champion: bool = True,
 ) -> dict:
     """Judge the challenger `version` against the registry's champion on the test rows (X, y),
-    promote it when it passes, and return the decision with the versions before and after."""
+    promote it when it passes, and return the decision with the versions before and after.
+    Without `compare_champion` (a flat export, whose champion was trained on the same leads)
+    only the challenger's own checks apply."""
     champion_before = registry.alias_version(registered_model, registry.CHAMPION)
     champion_metrics = None
-    if champion_before and champion_before != version:
+    if champion_before and champion_before != version and compare_champion:
         champion_preds = registry.load_version(registered_model, champion_before).predict(X)
         champion_metrics = {}
         for g in ladder:
@@ -72,13 +79,32 @@ def run_promotion_gate(
                 p.ece_bins,
             )
     decision = promotion_decision(challenger, champion_metrics, p.promotion)
+    failed = failed_checks(decision)
+    if champion_before and not compare_champion:
+        decision["reasons"].append(
+            f"not compared with champion version {champion_before}: it was trained on these "
+            "leads (a flat export is cross-validated, not split by time)"
+        )
     champion_after = champion_before
     if decision["promote"] and champion_before != version:
         registry.set_champion(registered_model, version)
         champion_after = version
+    # no champion at all: the failed challenger scores provisionally, its failed checks said with
+    # every run; a champion (now or later) always takes precedence and clears the alias
+    provisional = champion_after is None
+    registry.set_alias(registered_model, registry.PROVISIONAL, version if provisional else None)
     return {
         **decision,
         "challenger_version": version,
         "champion_before": champion_before,
         "champion_after": champion_after,
+        "provisional": provisional,
+        "failed_checks": failed if provisional else [],
     }
+
+
+def failed_checks(decision: dict) -> list[str]:
+    """The reasons that blocked promotion (not the ones that passed or were not judged)."""
+    if decision["promote"]:
+        return []
+    return [r for r in decision["reasons"] if "above the bound" in r or "below the champion" in r]

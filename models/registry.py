@@ -29,6 +29,9 @@ from readiness.errors import ReadinessError, scrub_secrets
 
 log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
+# the first model, when it failed the promotion gate and no champion exists yet: scored and
+# published marked provisional, never over a champion (see models/promotion.py)
+PROVISIONAL = "provisional"
 
 
 def redact(uri: str) -> str:
@@ -176,6 +179,17 @@ def set_champion(name: str, version: str) -> str | None:
         previous = alias_version(name, CHAMPION)
         client.set_registered_model_alias(name, CHAMPION, version)
     return previous
+
+
+def set_alias(name: str, alias: str, version: str | None) -> None:
+    """Point `alias` at `version`, or remove it (None)."""
+    client = MlflowClient()
+    with tracking_errors():
+        if version is None:
+            if alias_version(name, alias) is not None:
+                client.delete_registered_model_alias(name, alias)
+        else:
+            client.set_registered_model_alias(name, alias, version)
 
 
 def versions(name: str) -> pd.DataFrame:

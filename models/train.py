@@ -20,37 +20,29 @@ from sklearn.metrics import roc_auc_score
 from features.catalog import Feature
 from models.bundle import GateModel, LogisticBaseline, PointsScore, ReadinessModel
 from models.calibration import fit_calibrator
+from models.cohorts import CALIBRATE, STOP, TEST, TRAIN
 from models.labels import label_column, sufficiency
 from readiness.errors import ReadinessError
 from readiness.params import TrainParams
 
 log = logging.getLogger(__name__)
-TRAIN, STOP, CALIBRATE, TEST = "train", "valid_stop", "valid_calibrate", "test"
 # families whose counts may only raise readiness when monotone_beliefs is on
 MONOTONE_FAMILIES = ("urgency", "category", "capability", "alignment", "intent")
+
+
+# the features made of the user's own columns: their attributes and the mapped lead/account fields
+YOUR_COLUMNS_FAMILIES = ("profile", "fit")
 
 
 @dataclass
 class TrainResult:
     model: ReadinessModel
-    points: PointsScore
-    logistic: LogisticBaseline
+    # "points", "logistic" (on every feature) and, when the data has any, "your_columns" (a
+    # logistic regression on the user's own columns only: what a data scientist would fit first)
+    baselines: dict[str, PointsScore | LogisticBaseline]
     sufficiency: pd.DataFrame
     warnings: list[str]
     report: dict
-
-
-def assign_cohorts(cutoffs: pd.Series, p: TrainParams) -> pd.Series:
-    """train / valid_stop / valid_calibrate / test (or missing) for each cutoff."""
-    c = pd.to_datetime(cutoffs)
-    out = pd.Series(pd.NA, index=cutoffs.index, dtype="object")
-    out[(c >= pd.Timestamp(p.train_start)) & (c <= pd.Timestamp(p.train_end))] = TRAIN
-    valid = (c >= pd.Timestamp(p.valid_start)) & (c <= pd.Timestamp(p.valid_end))
-    valid_days = np.sort(c[valid].unique())
-    calibrate_days = set(valid_days[1::2])
-    out[valid] = np.where(c[valid].isin(calibrate_days), CALIBRATE, STOP)
-    out[(c >= pd.Timestamp(p.test_start)) & (c <= pd.Timestamp(p.test_end))] = TEST
-    return out
 
 
 def sufficiency_warnings(suff: pd.DataFrame, min_positives: int) -> list[str]:
@@ -98,13 +90,21 @@ def train_models(
     features: pd.DataFrame,
     labels: pd.DataFrame,
     *,
+    cohort: pd.Series,
+    refit: bool = False,
     catalog: tuple[Feature, ...],
     catalog_version: str,
     ladder: tuple[str, ...],
     horizon_days: int,
     p: TrainParams,
 ) -> TrainResult:
-    """Fit every gate model and both baselines; features and labels share (lead_id, cutoff) rows."""
+    """Fit every gate model and the baselines; features and labels share (lead_id, cutoff) rows,
+    and `cohort` says which part each row plays (TRAIN, STOP, CALIBRATE, TEST or missing): by
+    date (`assign_cohorts`) or, for a flat export, by account (models/crossval.py).
+
+    With `refit` (flat exports, where every row counts), once the number of trees and the blend
+    are chosen on the stop rows, the booster and the regressions are fitted again on the train
+    and stop rows together, then calibrated on the calibration rows as before."""
     if (
         len(features) != len(labels)
         or not (features["lead_id"].to_numpy() == labels["lead_id"].to_numpy()).all()
@@ -115,7 +115,7 @@ def train_models(
     names = [f.name for f in catalog]
     categorical = [f.name for f in catalog if f.categorical]
     X = features[names].astype(float)
-    cohort = assign_cohorts(features["cutoff"], p)
+    cohort = cohort.reset_index(drop=True)
     suff = sufficiency(labels, ladder, cohort.fillna("outside"))
     warnings = sufficiency_warnings(suff[suff["cohort"] != "outside"], p.min_positives)
     for w in warnings:
@@ -128,6 +128,14 @@ def train_models(
     if len(lr_rows) > p.logistic_max_rows:
         lr_rows = rng.choice(lr_rows, p.logistic_max_rows, replace=False)
     logistic = LogisticBaseline.design(X.iloc[lr_rows], numeric, categorical)
+    yours = {f.name for f in catalog if f.family in YOUR_COLUMNS_FAMILIES}
+    linears = {"logistic": logistic}
+    if yours:
+        linears["your_columns"] = LogisticBaseline.design(
+            X.iloc[lr_rows],
+            [n for n in numeric if n in yours],
+            [n for n in categorical if n in yours],
+        )
     points = PointsScore(dict(p.points), p.points_cap)
     missing_points = [n for n in points.points if n not in X.columns]
     if missing_points:
@@ -163,8 +171,21 @@ def train_models(
             p=p,
             rng=rng,
         )
-        _fit_baselines(gate, X, y, rows=(tr, ca), logistic=logistic, points=points, p=p, rng=rng)
-        _choose_blend(gates[gate], logistic, X, y, rows=(st, ca), p=p)
+        _fit_baselines(gate, X, y, rows=(tr, ca), linears=linears, points=points, p=p, rng=rng)
+        _choose_blend(gates[gate], linears, X, y, rows=(st, ca), p=p)
+        if refit:
+            _refit(
+                gates[gate],
+                X,
+                y,
+                rows=(np.concatenate([tr, st]), ca),
+                categorical=categorical,
+                lgb_params=lgb_params,
+                linears=linears,
+                points=points,
+                p=p,
+                rng=rng,
+            )
         gates[gate].info["seconds"] = round(time.perf_counter() - t0, 2)
         report[gate] = info = gates[gate].info
         log.info(
@@ -181,7 +202,7 @@ def train_models(
         log.warning(w)
         warnings.append(w)
     model = ReadinessModel(ladder, names, categorical, catalog_version, gates, horizon_days)
-    return TrainResult(model, points, logistic, suff, warnings, report)
+    return TrainResult(model, {"points": points, **linears}, suff, warnings, report)
 
 
 def _lightgbm_params(p: TrainParams, monotone: list[int]) -> dict:
@@ -268,24 +289,25 @@ def _fit_baselines(
     y: np.ndarray,
     *,
     rows: tuple[np.ndarray, np.ndarray],
-    logistic: LogisticBaseline,
+    linears: dict[str, LogisticBaseline],
     points: PointsScore,
     p: TrainParams,
     rng: np.random.Generator,
 ) -> None:
-    """The gate's logistic regression and points score on the same (train, calibrate) rows, both
+    """The gate's logistic regressions and points score on the same (train, calibrate) rows, all
     calibrated like the model."""
     tr, ca = rows
     lr_idx = (
         tr if len(tr) <= p.logistic_max_rows else rng.choice(tr, p.logistic_max_rows, replace=False)
     )
-    lr = LogisticRegression(C=p.logistic_c, max_iter=1000).fit(
-        logistic.matrix(X.iloc[lr_idx]), y[lr_idx]
-    )
-    logistic.coefs[gate] = {"w": lr.coef_[0].tolist(), "b": float(lr.intercept_[0])}
-    logistic.calibrators[gate] = fit_calibrator(
-        logistic.raw(X.iloc[ca], gate), y[ca], p.calibration
-    )
+    for logistic in linears.values():
+        lr = LogisticRegression(C=p.logistic_c, max_iter=1000).fit(
+            logistic.matrix(X.iloc[lr_idx]), y[lr_idx]
+        )
+        logistic.coefs[gate] = {"w": lr.coef_[0].tolist(), "b": float(lr.intercept_[0])}
+        logistic.calibrators[gate] = fit_calibrator(
+            logistic.raw(X.iloc[ca], gate), y[ca], p.calibration
+        )
     points.calibrators[gate] = fit_calibrator(points.squashed(X.iloc[ca]), y[ca], "isotonic")
 
 
@@ -295,50 +317,90 @@ BLEND_WEIGHTS = (1.0, 0.75, 0.5, 0.25, 0.0)
 
 def _choose_blend(
     gm: GateModel,
-    logistic: LogisticBaseline,
+    linears: dict[str, LogisticBaseline],
     X: pd.DataFrame,
     y: np.ndarray,
     *,
     rows: tuple[np.ndarray, np.ndarray],
     p: TrainParams,
 ) -> None:
-    """Pick the gate's blend of booster and logistic regression on the stop (validation) rows:
-    the booster alone unless a blend or the regression alone raises ROC AUC there by at least
-    `blend_min_gain`; recalibrate the choice on the calibration rows. Records every candidate's
-    AUC and the reason in the gate's info."""
+    """Pick the gate's blend of booster and a logistic regression (on every feature, or on the
+    user's own columns) on the stop (validation) rows: the booster alone unless a blend or a
+    regression alone raises ROC AUC there by at least `blend_min_gain`; recalibrate the choice
+    on the calibration rows. Records every candidate's AUC and the reason in the gate's info."""
     st, ca = rows
-    gm.linear = logistic.for_gate(gm.gate)
-    scores = {}
+    scores: dict[tuple[float, str], float] = {}
     if 0 < y[st].sum() < len(st):
-        booster, linear = gm.booster_and_linear_margins(X.iloc[st])
-        for w in BLEND_WEIGHTS:
-            scores[w] = float(roc_auc_score(y[st], w * booster + (1 - w) * linear))
-    chosen = 1.0
+        booster = gm.margin(X.iloc[st])
+        for name, logistic in linears.items():
+            linear = logistic.margin(X.iloc[st], gm.gate)
+            for w in BLEND_WEIGHTS:
+                if w < 1 or not scores:
+                    scores[(w, name)] = float(roc_auc_score(y[st], w * booster + (1 - w) * linear))
+    alone = (1.0, "logistic")
+    chosen = alone
     if scores:
-        best = max(scores, key=lambda w: (scores[w], w))
-        if scores[best] - scores[1.0] >= p.blend_min_gain:
+        # ties: the larger LightGBM share, then the regression on every feature
+        best = max(scores, key=lambda k: (scores[k], k[0], k[1] == "logistic"))
+        if scores[best] - scores[alone] >= p.blend_min_gain:
             chosen = best
-    gm.lightgbm_weight = chosen
-    gm.info["lightgbm_weight"] = chosen
-    for w, auc in scores.items():
-        gm.info[f"stop_auc_lightgbm_{int(w * 100)}"] = round(auc, 5)
-    if chosen == 1.0:
-        gm.linear = None
+    w, side = chosen
+    gm.lightgbm_weight = w
+    gm.linear = linears[side].for_gate(gm.gate) if w < 1 else None
+    gm.info["lightgbm_weight"] = w
+    gm.info["linear_side"] = side if w < 1 else None
+    for (cw, name), auc in scores.items():
+        suffix = "" if name == "logistic" else f"_{name}"
+        gm.info[f"stop_auc_lightgbm_{int(cw * 100)}{suffix}"] = round(auc, 5)
+    if w == 1.0:
         gm.info["scorer"] = "lightgbm"
         gm.info["scorer_reason"] = (
-            "LightGBM alone: no blend with the logistic regression raised the validation AUC by "
+            "LightGBM alone: no blend with a logistic regression raised the validation AUC by "
             f"{p.blend_min_gain} or more"
             if scores
             else "LightGBM alone (the validation cohort has one class only: nothing to compare)"
         )
         return
-    gm.info["scorer"] = "logistic" if chosen == 0 else "blend"
+    regression = "logistic" if side == "logistic" else "logistic on your columns"
+    gm.info["scorer"] = ("logistic" if w == 0 else "blend") + (
+        "" if side == "logistic" else "_your_columns"
+    )
     gm.info["scorer_reason"] = (
-        f"{'the logistic regression alone' if chosen == 0 else f'{chosen:.2f} LightGBM + {1 - chosen:.2f} logistic'}: "
-        f"validation AUC {scores[chosen]:.4f} vs LightGBM alone {scores[1.0]:.4f}"
+        f"{f'the {regression} alone' if w == 0 else f'{w:.2f} LightGBM + {1 - w:.2f} {regression}'}: "
+        f"validation AUC {scores[chosen]:.4f} vs LightGBM alone {scores[alone]:.4f}"
     )
     gm.calibrator = fit_calibrator(gm.raw(X.iloc[ca]), y[ca], p.calibration)
     gm.info["calibration"] = gm.calibrator.method
+
+
+def _refit(
+    gm: GateModel,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    rows: tuple[np.ndarray, np.ndarray],
+    categorical: list[str],
+    lgb_params: dict,
+    linears: dict[str, LogisticBaseline],
+    points: PointsScore,
+    p: TrainParams,
+    rng: np.random.Generator,
+) -> None:
+    """The gate's booster (its chosen number of trees) and regressions fitted again on `fit`
+    rows, everything recalibrated on the calibration rows; the blend chosen stays."""
+    fit, ca = rows
+    trees = gm.info["best_iteration"]
+    if gm.lightgbm_weight > 0:
+        chosen, weights = _sample(fit, y[fit], p.max_train_rows, rng)
+        data = lgb.Dataset(
+            X.iloc[chosen], y[chosen], weight=weights, categorical_feature=categorical
+        )
+        gm.booster = lgb.train(lgb_params, data, num_boost_round=trees)
+    _fit_baselines(gm.gate, X, y, rows=(fit, ca), linears=linears, points=points, p=p, rng=rng)
+    if gm.lightgbm_weight < 1:
+        gm.linear = linears[gm.info["linear_side"]].for_gate(gm.gate)
+    gm.calibrator = fit_calibrator(gm.raw(X.iloc[ca]), y[ca], p.calibration)
+    gm.info.update(refit_rows=int(len(fit)), calibration=gm.calibrator.method)
 
 
 def _psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:

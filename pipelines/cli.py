@@ -219,8 +219,9 @@ def evaluate(params: ParamsOption = None) -> None:
     s = stage.run(_project(params))
     for w in s["warnings"]:
         typer.echo(f"warning: {w}", err=True)
+    typer.echo(f"evaluated by {s['evaluation_method']}")
     typer.echo(
-        f"  {'gate':<24} {'AUC':>6} {'logistic':>8} {'points':>7} {'truth':>6} {'ratio':>6} {'ECE':>6}  targets"
+        f"  {'gate':<24} {'AUC':>6} {'logistic':>8} {'yours':>6} {'points':>7} {'truth':>6} {'ratio':>6} {'ECE':>6}  targets"
     )
     for gate, m in s["metrics"].items():
         model = m.get("model", {})
@@ -232,13 +233,15 @@ def evaluate(params: ParamsOption = None) -> None:
         met = s["targets"].get(gate, {})
         flags = " ".join(("ok " if v else "MISS ") + k for k, v in met.items())
         typer.echo(
-            f"  {gate:<24} {f(model.get('roc_auc')):>6} {f(m.get('logistic', {}).get('roc_auc')):>8} {f(m.get('points', {}).get('roc_auc')):>7} "
+            f"  {gate:<24} {f(model.get('roc_auc')):>6} {f(m.get('logistic', {}).get('roc_auc')):>8} {f(m.get('your_columns', {}).get('roc_auc')):>6} {f(m.get('points', {}).get('roc_auc')):>7} "
             f"{f(gt.get('truth_auc')):>6} {f(gt.get('model_to_truth_auc_ratio')):>6} {f(model.get('ece')):>6}  {flags}"
         )
     pr = s["promotion"]
     verdict = (
         "promoted to champion"
         if pr["champion_after"] == pr["challenger_version"] and pr["promote"]
+        else "not promoted; no champion yet, so it scores PROVISIONALLY"
+        if pr.get("provisional")
         else "not promoted"
     )
     typer.echo(
@@ -285,10 +288,19 @@ def score(params: ParamsOption = None) -> None:
     run = s["run"]
     routes = ", ".join(f"{k} {v:,}" for k, v in sorted(s["routes"].items(), key=lambda kv: -kv[1]))
     typer.echo(f"  routes: {routes}")
+    for reason, n in s.get("weakest_belief_unknown", {}).items():
+        typer.echo(f"  weakest belief unknown for {n:,} leads: {reason}")
     wb = s.get("weakest_belief_vs_truth")
-    if wb:
+    if wb and wb.get("model_accuracy") is not None:
         typer.echo(
-            f"  weakest belief = truth's lowest: model {wb['model_accuracy']:.1%}, naive rule {wb['naive_accuracy']:.1%} ({wb['leads']:,} leads)"
+            f"  weakest belief = truth's lowest where named ({wb['named_share']:.1%} of leads): model "
+            f"{wb['model_accuracy']:.1%}, naive rule {wb['naive_accuracy_where_named']:.1%}"
+        )
+    if run.get("status") == "provisional":
+        typer.echo(
+            "PROVISIONAL: no champion yet and this model failed the promotion gate: "
+            + "; ".join(run["status_reasons"]),
+            err=True,
         )
     typer.echo(
         f"score: run {run['run_id']}: {run['leads']:,} open leads, {run['accounts']:,} accounts as of {run['as_of']} "

@@ -197,6 +197,8 @@ class TrainParams:
     # per gate, the booster is blended with its logistic regression (or replaced by it) when that
     # raises the validation (stop) cohort's ROC AUC by at least this much
     blend_min_gain: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.002
+    # a flat export (no dates) is evaluated by stratified cross-validation grouped by account
+    cv_folds: Annotated[int, Field(ge=2, le=20)] = 5
     # warn when a gate's positive rate differs by more than this factor between cohorts, or a
     # feature's population stability index between the training and test cohorts exceeds shift_psi
     shift_rate_ratio: Annotated[float, Field(gt=1, allow_inf_nan=False)] = 2.0

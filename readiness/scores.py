@@ -28,7 +28,11 @@ SALES_NOW, WITH_SALES, DISQUALIFIED, DORMANT = (
     "disqualified",
     "dormant_check_in",
 )
-NURTURE = tuple(f"nurture_{b}" for b in BELIEFS)
+# the weakest belief when the data cannot name one (no belief-tagged content, or none consumed):
+# such a lead is nurtured by the general route, which makes no belief claim
+UNKNOWN_BELIEF = "unknown"
+NURTURE_GENERAL = "nurture_general"
+NURTURE = (*(f"nurture_{b}" for b in BELIEFS), NURTURE_GENERAL)
 ROUTES = (DISQUALIFIED, WITH_SALES, SALES_NOW, DORMANT, *NURTURE)
 HANDOFF_COLUMNS = (
     "trigger",
@@ -128,9 +132,10 @@ def score_schema(ladder: tuple[str, ...], top_drivers: int) -> pa.DataFrameSchem
             "readiness_stage": pa.Column(str, pa.Check.isin([NO_STAGE, *ladder])),
             "next_gate": pa.Column(str, pa.Check.isin(list(ladder))),
             "p_next_gate": pa.Column(float, [pa.Check.in_range(0.0, 1.0), _finite()]),
-            "expected_revenue": pa.Column(float, [pa.Check.ge(0.0), _finite()]),
+            # missing when the data holds no won deal to size by (unknown, not 0)
+            "expected_revenue": pa.Column(float, [pa.Check.ge(0.0), _finite()], nullable=True),
             **drivers,
-            "weakest_belief": pa.Column(str, pa.Check.isin(list(BELIEFS))),
+            "weakest_belief": pa.Column(str, pa.Check.isin([*BELIEFS, UNKNOWN_BELIEF])),
             "persona": _text(),
             "industry": _text(),
             "region": _text(),

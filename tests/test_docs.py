@@ -97,3 +97,28 @@ def test_rewrite_check_and_missing_json_on_a_synthetic_table(tmp_path):
     data.unlink()
     (problem,) = figures.check(tmp_path, tables)
     assert "results/tiny.json not found: run `python make_tiny.py`" in problem
+
+
+def test_the_readme_first_run_mapping_imports_a_single_csv(tmp_path):
+    """The README's walkthrough mapping, as printed, brings a one-file CSV in as a flat export."""
+    import re
+
+    import yaml
+
+    from readiness.raw.mapping import import_export
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<<'YAML'\n(.*?)\nYAML\n", readme, re.S)
+    assert block, "the README's first-run mapping block is gone"
+    mapping = yaml.safe_load(block.group(1))
+    mapping["source"] = str(tmp_path)
+    (tmp_path / "mapping.yaml").write_text(yaml.safe_dump(mapping))
+    (tmp_path / "leads.csv").write_text(
+        "id,company,industry,employees,converted\n"
+        "a,acme,retail,120,1\nb,acme,retail,120,0\nc,bolt,saas,40,0\n"
+    )
+    report = import_export(tmp_path / "mapping.yaml", tmp_path / "raw")
+    assert report["flat_as_of"] == "2025-03-01"
+    assert report["tables"]["leads"]["rows"] == 3 and report["tables"]["accounts"]["rows"] == 2
+    assert report["tables"]["milestones"]["rows"] == 1  # one converted lead
+    assert report["tables"]["attributes"]["rows"] == 6

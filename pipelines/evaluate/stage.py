@@ -1,5 +1,6 @@
-"""Stage `evaluate`: the gate models against both baselines (and, on simulated data, the truth)
-on the test cohort; the promotion gate.
+"""Stage `evaluate`: the gate models against the baselines (and, on simulated data, the truth)
+on the test cohort, or on a flat export by the train stage's cross-validation; the promotion
+gate.
 
 Inputs: `paths.features`/training, `paths.labels`, `paths.models` (the trained run), and on
 simulated data the simulator's parameters (the ground truth is recomputed by roll-outs).
@@ -15,18 +16,28 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from models import registry
 from models.bundle import ReadinessModel, load_baselines
+from models.cohorts import TEST, evaluation_method, is_flat, training_cohorts
+from models.crossval import CV_FILE, unpack
 from models.dataset import load_training_frame
-from models.evaluate import HEADLINE_METRICS, curves, evaluate_test, predictions
+from models.evaluate import (
+    HEADLINE_METRICS,
+    compare_with_baselines,
+    curves,
+    evaluate_test,
+    predictions,
+)
 from models.ground_truth import TRUTH_METRICS, compare_with_truth
 from models.labels import sufficiency
 from models.plots import evaluation_figures
 from models.promotion import run_promotion_gate
-from models.train import TEST, assign_cohorts, sufficiency_warnings
+from models.train import sufficiency_warnings
 from pipelines.common import write_json
 from readiness.errors import ReadinessError
 from readiness.params import ProjectParams
@@ -37,27 +48,34 @@ log = logging.getLogger(__name__)
 def run(project: ProjectParams) -> dict:
     params = project.params
     p = params.evaluate
-    features, labels, settings, _ = load_training_frame(project)
-    cohort = assign_cohorts(features["cutoff"], params.train)
-    test = (cohort == TEST).to_numpy()
-    if not test.any():
-        raise ReadinessError(
-            f"No snapshot falls in the test cohort {params.train.test_start}..{params.train.test_end}: "
-            "move the train dates inside the feature cutoffs."
-        )
-    X, y = features[test].reset_index(drop=True), labels[test].reset_index(drop=True)
+    features, labels, settings, catalog_meta = load_training_frame(project)
     models_dir = project.resolve(params.paths.models)
-    model = ReadinessModel.load(models_dir / "readiness")
-    points, logistic = load_baselines(models_dir / "baselines")
-    preds = predictions(X, model, points, logistic)
+    flat_export = is_flat(catalog_meta)
+    method = evaluation_method(flat_export, params.train.cv_folds)
+    cohort = training_cohorts(features, labels, catalog_meta, params.train, params.ladder)
+    if flat_export:  # the out-of-fold predictions the train stage made: every row is a test row
+        X, y, preds = _cross_validated(models_dir, features, labels)
+        test = np.ones(len(X), dtype=bool)
+    else:
+        test = (cohort == TEST).to_numpy()
+        if not test.any():
+            raise ReadinessError(
+                f"No snapshot falls in the test cohort {params.train.test_start}..{params.train.test_end}: "
+                "move the train dates inside the feature cutoffs."
+            )
+        X, y = features[test].reset_index(drop=True), labels[test].reset_index(drop=True)
+        model = ReadinessModel.load(models_dir / "readiness")
+        preds = predictions(X, model, load_baselines(models_dir / "baselines"))
     headline, by_group = evaluate_test(X, y, preds, params.ladder, p.segments, p.ece_bins)
+    # is the model's edge over (or gap to) each baseline more than noise? DeLong 95 % intervals
+    versus = compare_with_baselines(y, preds, params.ladder)
     plot_data = curves(y, preds, params.ladder, p.ece_bins)
     suff = sufficiency(labels, params.ladder, cohort.fillna("outside"))
     warnings = sufficiency_warnings(suff[suff["cohort"] != "outside"], params.train.min_positives)
 
     truth = None
     truth_dir = project.resolve(params.paths.ground_truth)
-    if p.ground_truth and truth_dir.exists():
+    if p.ground_truth and truth_dir.exists() and not flat_export:
         truth, beliefs = compare_with_truth(
             params.simulate,
             X,
@@ -98,7 +116,7 @@ def run(project: ProjectParams) -> dict:
             metrics[gate]["ground_truth"] = {
                 k: round(v, 5) for k, v in t.items() if k in TRUTH_METRICS
             }
-    targets = _targets(metrics, truth)
+    targets = _targets(metrics, truth, versus)
 
     # the promotion gate: challenger vs champion on this (the newest) cohort
     run_info = json.loads((models_dir / "run.json").read_text())
@@ -111,10 +129,20 @@ def run(project: ProjectParams) -> dict:
         challenger={g: headline[g]["model"] for g in params.ladder},
         ladder=params.ladder,
         p=p,
+        # the champion was trained on these very leads: its AUC on them is not comparable
+        compare_champion=not flat_export,
     )
 
     out = project.resolve(params.paths.metrics)
-    write_json(out / "evaluate.json", {"gates": metrics, "targets": targets})
+    write_json(
+        out / "evaluate.json",
+        {
+            "evaluation_method": method,
+            "gates": metrics,
+            "model_minus_baseline_auc": versus,
+            "targets": targets,
+        },
+    )
     write_json(out / "promotion.json", promotion)
     flat = {
         f"test.{gate}.{model_name}.{k}": float(v)
@@ -134,7 +162,9 @@ def run(project: ProjectParams) -> dict:
         ],
     )
     return {
+        "evaluation_method": method,
         "metrics": metrics,
+        "model_minus_baseline_auc": versus,
         "targets": targets,
         "promotion": promotion,
         "warnings": warnings,
@@ -142,8 +172,32 @@ def run(project: ProjectParams) -> dict:
     }
 
 
-def _targets(metrics: dict, truth: dict | None) -> dict:
-    """The issue's targets, per gate: ahead of both baselines, ECE < 0.02, AUC >= 0.97 x truth."""
+def _cross_validated(
+    models_dir: Path, features: pd.DataFrame, labels: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """A flat export's rows with their out-of-fold predictions (models/crossval.py)."""
+    path = models_dir / CV_FILE
+    if not path.exists():
+        raise ReadinessError(
+            f"{path} not found: the features come from a flat export, which is evaluated by "
+            "cross-validation; run `readiness train` again."
+        )
+    cv = pd.read_parquet(path)
+    keys = features[["lead_id", "cutoff"]].reset_index(drop=True)
+    joined = keys.merge(cv, on=["lead_id", "cutoff"], how="left", validate="one_to_one")
+    if joined["fold"].isna().any():
+        raise ReadinessError(
+            f"{path} has no prediction for {int(joined['fold'].isna().sum())} of the training "
+            "snapshots: it is from an older training run; run `readiness train` again."
+        )
+    preds = unpack(joined.drop(columns=["lead_id", "cutoff", "fold"]))
+    return features.reset_index(drop=True), labels.reset_index(drop=True), preds
+
+
+def _targets(metrics: dict, truth: dict | None, versus: dict) -> dict:
+    """The issue's targets, per gate: ahead of the baselines (and at least not worse beyond
+    noise: the upper end of every DeLong 95 % interval of model - baseline above 0), ECE < 0.02,
+    AUC >= 0.97 x truth."""
     out = {}
     for gate, m in metrics.items():
         model = m.get("model", {})
@@ -151,8 +205,11 @@ def _targets(metrics: dict, truth: dict | None) -> dict:
         if "roc_auc" in model:
             row["ahead_of_baselines"] = all(
                 model["roc_auc"] > m[b]["roc_auc"]
-                for b in ("logistic", "points")
+                for b in ("logistic", "your_columns", "points")
                 if "roc_auc" in m.get(b, {})
+            )
+            row["not_worse_than_baselines_95"] = all(
+                d["high"] > 0 for d in versus.get(gate, {}).values()
             )
         if "ece" in model:
             row["ece_under_0_02"] = model["ece"] < 0.02

@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 
 from features.build import day_date
 from features.sources import data_end_day, load_tables
+from models.cohorts import is_flat, training_cohorts
 from models.labels import LabelSettings, deal_sizes, labels_schema, make_labels, sufficiency
-from models.train import assign_cohorts
 from pipelines.common import write_json
 from readiness.errors import ReadinessError
 from readiness.outputs import replace_output
@@ -51,6 +51,7 @@ def run(project: ProjectParams) -> dict:
         end_of_data=end,
         feature_windows=tuple(catalog["windows"]),
         catalog_version=catalog["version"],
+        flat=is_flat(catalog),
     )
     labels = make_labels(
         snapshots.sort_values(["lead_id", "cutoff"]),
@@ -63,7 +64,10 @@ def run(project: ProjectParams) -> dict:
     deals = deal_sizes(
         pd.read_parquet(validated / "opportunities"),
         pd.read_parquet(validated / "accounts"),
-        pd.Timestamp(params.train.test_start),
+        # a flat export has no test cohort: every deal it records
+        pd.Timestamp(end) + pd.Timedelta(days=1)
+        if is_flat(catalog)
+        else pd.Timestamp(params.train.test_start),
     )
     table = pa.Table.from_pandas(labels, preserve_index=False)
     table = table.replace_schema_metadata(
@@ -82,9 +86,8 @@ def run(project: ProjectParams) -> dict:
         setting="paths.labels",
         owned_names=("labels.parquet", "settings.json", "deal_size.json"),
     )
-    suff = sufficiency(
-        labels, params.ladder, assign_cohorts(labels["cutoff"], params.train).fillna("outside")
-    )
+    cohorts = training_cohorts(labels, labels, catalog, params.train, params.ladder)
+    suff = sufficiency(labels, params.ladder, cohorts.fillna("outside"))
     summary = {
         "snapshots": len(labels),
         "end_of_data": end,

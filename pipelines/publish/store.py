@@ -45,7 +45,11 @@ RUN_COLUMNS = (
     "lead_rows",
     "account_rows",
     "published_at",
+    "status",
+    "status_reasons",
 )
+# added after the first layout: a runs table without them gets them (older runs read NULL)
+_ADDED_RUN_COLUMNS = ("status", "status_reasons")
 _LOCK_KEY = 4_242_017  # advisory lock id of readiness publishers on PostgreSQL
 
 
@@ -132,6 +136,9 @@ def _tables(md: sa.MetaData, names: Names, leads: pd.DataFrame, accounts: pd.Dat
         sa.Column("lead_rows", sa.BigInteger(), nullable=False),
         sa.Column("account_rows", sa.BigInteger(), nullable=False),
         sa.Column("published_at", sa.DateTime(), nullable=False),
+        # final | provisional (no champion yet: the model failed the promotion gate)
+        sa.Column("status", sa.String(20)),
+        sa.Column("status_reasons", sa.Text()),
         schema=names.schema,
     )
     current = sa.Table(
@@ -172,6 +179,14 @@ def _ensure(conn: Connection, names: Names, tables: dict) -> None:
         if insp.has_table(table.name, schema=names.schema):
             have = [c["name"] for c in insp.get_columns(table.name, schema=names.schema)]
             want = [c.name for c in table.columns]
+            if table is tables["runs"] and set(want) - set(have) == set(_ADDED_RUN_COLUMNS):
+                for c in _ADDED_RUN_COLUMNS:  # migrate a runs table of the first layout
+                    column = table.c[c].type.compile(conn.dialect)
+                    conn.exec_driver_sql(
+                        f"ALTER TABLE {names.qualified(conn, 'runs')} ADD COLUMN {c} {column}"
+                    )
+                    log.info("publish: added column %s to %s", c, table.name)
+                have = want
             if sorted(have) != sorted(want):
                 raise ReadinessError(
                     f"Table {table.name} exists with other columns (missing {sorted(set(want) - set(have))}, "
@@ -355,6 +370,8 @@ def publish_run(
                 lead_rows=len(leads),
                 account_rows=len(accounts),
                 published_at=_now(),
+                status=str(run.get("status", "final")),
+                status_reasons="; ".join(run.get("status_reasons", [])) or None,
             )
         )
         lead_frame.insert(0, "run_id", run_id)

@@ -19,6 +19,7 @@ from models.explain import GateAttribution, exact_shap
 from pipelines.report import metrics as m
 from pipelines.report.render import COLORS, Section, draw, draw_grid, page
 from readiness.domain import BELIEFS
+from readiness.scores import UNKNOWN_BELIEF
 
 SEGMENTS = ("industry", "employee_band", "source_channel")
 
@@ -75,8 +76,12 @@ def build_report(inp: ReportInputs) -> tuple[str, dict]:
     if inp.scores is not None:
         kpis.append(("open leads scored", f"{len(inp.scores):,}"))
         kpis.append(("sales handoffs now", f"{int((inp.scores['route'] == 'sales_now').sum()):,}"))
+        revenue = inp.scores["expected_revenue"]
         kpis.append(
-            ("expected revenue of open leads", f"${inp.scores['expected_revenue'].sum():,.0f}")
+            (
+                "expected revenue of open leads",
+                f"${revenue.sum():,.0f}" if revenue.notna().any() else "unknown (no deal sizes)",
+            )
         )
     start, end = inp.leads["created_at"].min(), inp.milestones["occurred_at"].max()
     subtitle = [
@@ -160,7 +165,7 @@ def _drivers_section(inp: ReportInputs) -> Section:
                 )
                 for seg in SEGMENTS
                 if seg in Xg
-            }
+            } | _attribute_segments(Xg, inp.catalog)
             segment_tables[gate] = m.drivers_by_segment(
                 contrib, Xg, model.features, inp.catalog, segs
             )
@@ -295,36 +300,44 @@ def _stall_section(inp: ReportInputs, crossings: pd.DataFrame) -> Section:
             stalled,
             {
                 "open_leads": "int",
-                **{b: "pct" for b in BELIEFS},
+                **{b: "pct" for b in (*BELIEFS, UNKNOWN_BELIEF)},
                 "current_stage": "label",
             },
             "Open leads not with sales and not disqualified, by the gate they stand at; each row's shares "
-            "say which belief holds them back (the weakest belief of the score).",
+            "say which belief holds them back (the weakest belief of the score); unknown where the "
+            "data cannot say (no belief-tagged content, or none consumed by the lead).",
         )
-
-        def beliefs(ax):
-            bottom = np.zeros(len(stalled))
-            for i, b in enumerate(BELIEFS):
-                ax.bar(
-                    stalled["current_stage"].str.replace("_", " "),
-                    stalled[b],
-                    bottom=bottom,
-                    color=COLORS[i],
-                    label=b,
-                )
-                bottom += stalled[b].to_numpy()
-            ax.set_ylabel("share of the stage's open leads")
-            ax.set_xlabel("gate the lead stands at (last crossed)")
-            ax.legend(fontsize=7)
-
-        top_belief = stalled.set_index("current_stage")[list(BELIEFS)].sum().idxmax()
-        s.add_figure(
-            draw(
-                "The missing belief of stalled leads",
-                f"Across stages, {top_belief} is the belief most often holding open leads back.",
-                beliefs,
+        named = stalled.set_index("current_stage")[list(BELIEFS)].sum()
+        if named.sum() == 0:
+            s.notes.append(
+                "No open lead has a known weakest belief (no consumed content carries a belief "
+                "tag): belief routes are unavailable; nurture leads go to the general route."
             )
-        )
+        else:
+
+            def beliefs(ax):
+                bottom = np.zeros(len(stalled))
+                for i, b in enumerate((*BELIEFS, UNKNOWN_BELIEF)):
+                    ax.bar(
+                        stalled["current_stage"].str.replace("_", " "),
+                        stalled[b],
+                        bottom=bottom,
+                        color=COLORS[i] if b != UNKNOWN_BELIEF else "#cccccc",
+                        label=b,
+                    )
+                    bottom += stalled[b].to_numpy()
+                ax.set_ylabel("share of the stage's open leads")
+                ax.set_xlabel("gate the lead stands at (last crossed)")
+                ax.legend(fontsize=7)
+
+            s.add_figure(
+                draw(
+                    "The missing belief of stalled leads",
+                    f"Across stages, {named.idxmax()} is the belief most often holding open leads "
+                    "back (grey: unknown).",
+                    beliefs,
+                )
+            )
     s.summary = {"cohorts": len(funnel), "funnel": funnel.to_dict("records")}
     return s
 
@@ -453,6 +466,21 @@ def _revenue_section(inp: ReportInputs, crossings: pd.DataFrame) -> Section:
     return s
 
 
+def _attribute_segments(
+    X: pd.DataFrame, catalog: tuple[Feature, ...], top: int = 8
+) -> dict[str, pd.Series]:
+    """The user's categorical attributes as segments, in their own words: the `top` most
+    frequent values of each (rarer values are left out of the segment table)."""
+    out = {}
+    for f in catalog:
+        if f.family != "profile" or not f.categorical or not f.vocabulary or f.name not in X:
+            continue
+        names = pd.Series(X[f.name].astype(int)).map(dict(enumerate(f.vocabulary)))
+        frequent = names.value_counts().index[:top]
+        out[f.description] = names.where(names.isin(frequent))
+    return out
+
+
 def _trust_section(inp: ReportInputs) -> Section:
     s = Section(
         "trust",
@@ -469,7 +497,7 @@ def _trust_section(inp: ReportInputs) -> Section:
     rows = []
     for gate, g in ev.items():
         row = {"gate": gate}
-        for model_name in ("model", "logistic", "points"):
+        for model_name in ("model", "logistic", "your_columns", "points"):
             if model_name in g:
                 row[f"{model_name}_auc"] = g[model_name].get("roc_auc")
                 row[f"{model_name}_ece"] = g[model_name].get("ece")
@@ -486,15 +514,44 @@ def _trust_section(inp: ReportInputs) -> Section:
     table = pd.DataFrame(rows)
     fmts = {c: "float" for c in table.columns if c not in ("gate", "scorer")}
     fmts.update({"gate": "label", "scorer": "label", "model_to_truth": "pct"})
+    method = (inp.evaluation or {}).get("evaluation_method", "time split")
+    cross_validated = method.startswith("stratified")
+    s.add_text(
+        f"Evaluated by {method}."
+        + (
+            " These are cross-validated figures, not a test on a later cohort: how the model "
+            "holds up on next quarter's leads is not measured."
+            if cross_validated
+            else ""
+        )
+    )
     s.add_table(
-        "Test-cohort metrics per gate",
+        "Cross-validated metrics per gate" if cross_validated else "Test-cohort metrics per gate",
         table,
         fmts,
         "AUC ranks leads (1 is perfect, 0.5 is chance); ECE is the average gap between predicted and "
-        "observed rates; truth columns exist on simulated data only. Scorer: what the gate uses, "
-        "chosen on the validation cohort (LightGBM, the logistic regression, or a blend of the "
-        "two; the base rate when the gate had too little data).",
+        "observed rates; your_columns is a logistic regression on your own columns only (your "
+        "attributes and mapped lead/account fields), the model a data scientist would fit first; "
+        "truth columns exist on simulated data only. Scorer: what the gate uses, chosen on the "
+        "validation rows (LightGBM, a logistic regression, or a blend; the base rate when the gate "
+        "had too little data).",
     )
+    versus = (inp.evaluation or {}).get("model_minus_baseline_auc", {})
+    behind = []
+    for r in rows:
+        d = versus.get(r["gate"], {}).get("your_columns")
+        if d and d["difference"] < 0:
+            noise = "within noise" if d["high"] > 0 else "beyond noise"
+            behind.append(
+                f"{_label(r['gate'])} ({d['difference']:+.3f} AUC, 95 % interval "
+                f"{d['low']:+.3f} to {d['high']:+.3f}: {noise})"
+            )
+    if behind:
+        s.notes.append(
+            "The model ranks leads worse than a logistic regression on your own columns for: "
+            + "; ".join(behind)
+            + "."
+        )
     if inp.calibration is not None and not inp.calibration.empty:
         worst = table.loc[table["model_ece"].idxmax()]
         s.add_figure(

@@ -15,6 +15,7 @@ import pandas as pd
 from features.catalog import Feature
 from models.explain import GateAttribution, PathAttribution
 from readiness.domain import BELIEFS, SEGMENT_OF_BAND, STAKEHOLDER_AUDIENCES
+from readiness.scores import UNKNOWN_BELIEF
 
 
 def first_crossings(milestones: pd.DataFrame, ladder: tuple[str, ...]) -> pd.DataFrame:
@@ -198,10 +199,11 @@ def time_to_threshold(leads: pd.DataFrame, crossings: pd.DataFrame) -> pd.DataFr
 
 def stalled_beliefs(scores: pd.DataFrame) -> pd.DataFrame:
     """Open leads by the stage they stand at and the belief that holds them back (shares per
-    stage); leads already with sales or disqualified are left out."""
+    stage; `unknown` where the data cannot name one); leads already with sales or disqualified
+    are left out."""
     s = scores[~scores["route"].isin(["with_sales", "disqualified"])]
     t = pd.crosstab(s["current_stage"], s["weakest_belief"], normalize="index")
-    t = t.reindex(columns=list(BELIEFS), fill_value=0.0)
+    t = t.reindex(columns=[*BELIEFS, UNKNOWN_BELIEF], fill_value=0.0)
     order = ["none", *[g for g in scores["next_gate"].unique() if g != "none"]]
     order = [x for x in dict.fromkeys(order + list(t.index)) if x in t.index]
     t = t.loc[order]

@@ -56,19 +56,22 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
     model = ReadinessModel.load(model_dir) if (model_dir / "meta.json").exists() else None
     run = _optional_json(project.resolve(paths.models) / "run.json") or {}
     training = project.resolve(paths.features) / "training"
+    catalog_meta = _optional_json(project.resolve(paths.features) / "catalog.json") or {}
     test_features = None
     if training.exists():
         t = params.train
+        # a flat export has no test cohort: its drivers are read on every lead
         test_features = pd.read_parquet(
             training,
-            filters=[
+            filters=None
+            if catalog_meta.get("flat")
+            else [
                 ("cutoff", ">=", pd.Timestamp(t.test_start)),
                 ("cutoff", "<=", pd.Timestamp(t.test_end)),
             ],
         )
     scores_path = project.resolve(paths.scores) / "leads.parquet"
     metrics = project.resolve(paths.metrics)
-    catalog_meta = _optional_json(project.resolve(paths.features) / "catalog.json") or {}
     notes = [
         f"Feature family '{family}' is unavailable in this data ({reason}): its features are 0 for every lead, "
         "so the model cannot use it; missing is not the same as low."
@@ -82,7 +85,19 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
             "the outcome, so the test metrics and drivers may be better than the model really is."
         )
     deal_size = _optional_json(project.resolve(paths.labels) / "deal_size.json") or {}
-    if deal_size and not deal_size.get("overall_mean"):
+    scored_run = _optional_json(project.resolve(paths.scores) / "run.json") or {}
+    if scored_run.get("status") == "provisional":
+        notes.insert(
+            0,
+            "PROVISIONAL scores: no model has passed the promotion gate yet, so these scores come "
+            "from a model that failed it ("
+            + "; ".join(scored_run.get("status_reasons", []))
+            + "). "
+            "Use them with care; the first passing model replaces them.",
+        )
+    if deal_size.get("unknown"):
+        notes.append(f"Expected revenue is unknown: {deal_size['unknown']}.")
+    elif deal_size and not deal_size.get("overall_mean"):
         notes.append(
             f"The {deal_size.get('won_deals', 0):,} won deals used for deal sizes all have amount 0, so expected "
             "revenue reads 0: the export does not say what deals were worth."

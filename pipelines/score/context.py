@@ -41,7 +41,8 @@ class LeadContext:
     triggers: pd.DataFrame  # lead_id, event_type, occurred_at, title: the latest of each type
     top_assets: pd.DataFrame  # lead_id, title, belief_stage: the asset the lead engaged with most
     consumed: pd.DataFrame  # lead_id, asset_id: every asset the lead consumed
-    assets: pd.DataFrame  # asset_id, title, belief_stage, audience, industry, popularity
+    assets: pd.DataFrame  # asset_id, title, belief_stage, audience, industry, popularity,
+    # converters (leads that consumed it before progressing past MQL)
 
 
 def describe_event(event_type: str, title: str | None) -> str:
@@ -101,6 +102,15 @@ def gather_context(
     )
     popularity = all_recent.group_by("asset_id").aggregate(popularity=lambda x: x.lead_id.nunique())
     catalogue = t.assets.filter(t.assets.published_at.isnull() | (t.assets.published_at < cutoff))
+    # content consumed by leads that went on past MQL, before they did: what the general nurture
+    # route offers when the weakest belief is unknown
+    ms = t.milestones.filter(
+        ~t.milestones.milestone.isin(["mql", "closed_lost"]) & (t.milestones.occurred_at < cutoff)
+    )
+    progressed = ms.group_by("lead_id").aggregate(progressed_at=lambda m: m.occurred_at.min())
+    before = t.events.filter(t.events.asset_id.notnull()).join(progressed, "lead_id")
+    before = before.filter(before.occurred_at < before.progressed_at)
+    converters = before.group_by("asset_id").aggregate(converters=lambda x: x.lead_id.nunique())
     catalogue = catalogue.left_join(popularity, "asset_id").select(
         "asset_id",
         "title",
@@ -108,6 +118,9 @@ def gather_context(
         "audience",
         "industry",
         popularity=lambda x: x.popularity.fill_null(0),
+    )
+    catalogue = catalogue.left_join(converters, "asset_id").select(
+        catalogue, converters=lambda x: x.converters.fill_null(0)
     )
     return LeadContext(
         leads=con.to_pandas(leads),

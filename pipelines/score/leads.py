@@ -22,7 +22,13 @@ from pipelines.score import routing as r
 from pipelines.score.context import LeadContext, describe_event, touch_text
 from readiness.domain import BELIEFS
 from readiness.params import ScoreParams
-from readiness.scores import HANDOFF_COLUMNS, NO_STAGE, probability_column
+from readiness.scores import (
+    HANDOFF_COLUMNS,
+    NO_STAGE,
+    NURTURE_GENERAL,
+    UNKNOWN_BELIEF,
+    probability_column,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,8 @@ class ScoreResult:
     leads: pd.DataFrame
     accounts: pd.DataFrame
     timings: dict[str, float]
+    # leads whose weakest belief is unknown, by reason
+    unknown_beliefs: dict[str, int]
 
 
 def thresholds_of(p: ScoreParams, ladder: tuple[str, ...]) -> dict[str, float]:
@@ -80,6 +88,36 @@ def explain(
     return drivers, belief_contributions(contrib, catalog, model.features)
 
 
+def weakest_beliefs(
+    beliefs: pd.DataFrame, X: pd.DataFrame, unavailable: dict[str, str]
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Per lead, the belief whose signals hold it back most (the lowest summed contribution of
+    its features), or UNKNOWN_BELIEF when the data cannot say, with how many leads are unknown
+    for each reason: a belief family the data cannot feed is never named; a lead that consumed no
+    belief-tagged content, or whose beliefs the model does not use, has no weakest belief."""
+    available = [b for b in BELIEFS if b not in unavailable]
+    names = np.full(len(beliefs), UNKNOWN_BELIEF, dtype=object)
+    why: dict[str, int] = {}
+    if not available:
+        why["no consumed content carries a belief tag"] = len(names)
+        return names, why
+    values = beliefs[available].to_numpy()
+    content = [f"{b}_content_all" for b in available if f"{b}_content_all" in X]
+    consumed = (
+        X[content].to_numpy(dtype=float).sum(axis=1) > 0 if content else np.ones(len(X), bool)
+    )
+    used = (values != 0).any(axis=1)
+    known = consumed & used
+    names[known] = np.array(available, dtype=object)[values[known].argmin(axis=1)]
+    for reason, rows in (
+        ("the lead consumed no belief-tagged content", ~consumed),
+        ("the model uses no belief signal for the lead", consumed & ~used),
+    ):
+        if rows.any():
+            why[reason] = int(rows.sum())
+    return names, why
+
+
 def score_leads(
     model: ReadinessModel,
     X: pd.DataFrame,
@@ -90,8 +128,11 @@ def score_leads(
     p: ScoreParams,
     scored_at: pd.Timestamp,
     con: ibis.BaseBackend,
+    unavailable: dict[str, str] | None = None,
 ) -> ScoreResult:
-    """Scores, routes and handoffs for the open leads of the scoring snapshot X."""
+    """Scores, routes and handoffs for the open leads of the scoring snapshot X; `unavailable`:
+    the feature families the data cannot feed (catalog.json), with the reason."""
+    unavailable = unavailable or {}
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     ladder = model.ladder
@@ -125,16 +166,18 @@ def score_leads(
     p_next = probs.to_numpy()[np.arange(len(X)), next_rank]
     out["p_next_gate"] = p_next
     sizes = deal_size.get("by_employee_band", {})
+    overall = deal_size.get("overall_mean")  # None: no won deal to size by; revenue unknown
     band_size = (
-        ctx_leads["employee_band"].map(sizes).fillna(deal_size["overall_mean"]).to_numpy(float)
+        ctx_leads["employee_band"]
+        .map(sizes)
+        .fillna(np.nan if overall is None else overall)
+        .to_numpy(float)
     )
     last = probability_column(ladder[-1])
     out["expected_revenue"] = np.round(probs[last].to_numpy() * band_size, 2)
     for j in range(p.top_drivers):
         out[f"driver_{j + 1}"] = [row[j] if j < len(row) and row[j] else None for row in drivers]
-    out["weakest_belief"] = np.array(BELIEFS, dtype=object)[
-        beliefs[list(BELIEFS)].to_numpy().argmin(axis=1)
-    ]
+    out["weakest_belief"], unknown_why = weakest_beliefs(beliefs, X, unavailable)
     for col in ("persona", "industry", "region", "employee_band"):
         out[col] = ctx_leads[col].to_numpy()
 
@@ -157,7 +200,13 @@ def score_leads(
                 sales_now,
                 r.SALES_NOW,
                 np.where(
-                    dormant, r.DORMANT, "nurture_" + out["weakest_belief"].astype(str).to_numpy()
+                    dormant,
+                    r.DORMANT,
+                    np.where(
+                        out["weakest_belief"].to_numpy() == UNKNOWN_BELIEF,
+                        NURTURE_GENERAL,
+                        "nurture_" + out["weakest_belief"].astype(str).to_numpy(),
+                    ),
                 ),
             ),
         ),
@@ -167,11 +216,17 @@ def score_leads(
     timings["route"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
-    nurture = out["route"].str.startswith("nurture_").to_numpy()
+    nurture = (
+        out["route"].str.startswith("nurture_") & (out["route"] != NURTURE_GENERAL)
+    ).to_numpy()
     want = out.loc[nurture, ["lead_id", "weakest_belief", "persona", "industry"]].rename(
         columns={"weakest_belief": "belief"}
     )
-    sug = r.suggest_assets(con, want, ctx.consumed, ctx.assets).set_index("lead_id")
+    sug = r.suggest_assets(con, want, ctx.consumed, ctx.assets)
+    general = out.loc[out["route"] == NURTURE_GENERAL, ["lead_id"]]
+    sug = pd.concat([sug, r.suggest_general(general, ctx.consumed, ctx.assets)]).set_index(
+        "lead_id"
+    )
     out["next_asset_id"] = out["lead_id"].map(sug["next_asset_id"]).astype("Int64")
     out["next_asset"] = out["lead_id"].map(sug["next_asset"]).astype(object)
     timings["next_asset"] = time.perf_counter() - t3
@@ -181,7 +236,7 @@ def score_leads(
     timings["handoff"] = time.perf_counter() - t4
     accounts = account_view(out, X, ladder, rp.sales_gate)
     timings["total"] = time.perf_counter() - t0
-    return ScoreResult(out, accounts, {k: round(v, 3) for k, v in timings.items()})
+    return ScoreResult(out, accounts, {k: round(v, 3) for k, v in timings.items()}, unknown_why)
 
 
 def _handoff(

@@ -164,6 +164,31 @@ def suggest_assets(
     return out
 
 
+def suggest_general(
+    leads: pd.DataFrame, consumed: pd.DataFrame, assets: pd.DataFrame, top: int = 50
+) -> pd.DataFrame:
+    """For leads whose weakest belief is unknown: the asset consumed by the most leads that went
+    on past MQL (before they did), that the lead has not consumed; none when no such content
+    exists (an empty next asset, not a guess). Columns as `suggest_assets`."""
+    empty = pd.DataFrame(columns=["lead_id", "next_asset_id", "next_asset"])
+    if leads.empty or "converters" not in assets:
+        return empty
+    ranked = assets[assets["converters"] > 0].sort_values(
+        ["converters", "popularity", "asset_id"], ascending=[False, False, True]
+    )[:top]
+    if ranked.empty:
+        return empty
+    pairs = leads[["lead_id"]].merge(
+        ranked[["asset_id", "title"]].assign(rank=np.arange(len(ranked))), how="cross"
+    )
+    seen = consumed[["lead_id", "asset_id"]].astype("int64").assign(seen=True)
+    pairs = pairs.merge(seen, on=["lead_id", "asset_id"], how="left")
+    best = pairs[pairs["seen"].isna()].sort_values(["lead_id", "rank"]).drop_duplicates("lead_id")
+    return best.rename(columns={"asset_id": "next_asset_id", "title": "next_asset"})[
+        ["lead_id", "next_asset_id", "next_asset"]
+    ]
+
+
 def fill(template: str, **values: object) -> str:
     """A params template with {names} filled in; unknown names stay as they are."""
 

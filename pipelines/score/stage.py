@@ -32,24 +32,44 @@ from pipelines.score.leads import score_leads
 from readiness.domain import BELIEFS
 from readiness.errors import ReadinessError
 from readiness.params import ProjectParams
-from readiness.scores import content_hash, validate_scores
+from readiness.scores import UNKNOWN_BELIEF, content_hash, validate_scores
 
 log = logging.getLogger(__name__)
 
 
-def load_scoring_model(project: ProjectParams) -> tuple[ReadinessModel, str]:
-    """The model named by score.model (an alias such as champion, or a version number)."""
+def load_scoring_model(project: ProjectParams) -> tuple[ReadinessModel, str, list[str] | None]:
+    """The model named by score.model (an alias such as champion, or a version number), and
+    when it is the provisional fallback (no champion yet), the promotion checks it failed."""
     params = project.params
     name = params.train.mlflow.registered_model
     registry.configure(project.root, params.train.mlflow.experiment)
     ref = params.score.model
     version = ref if ref.isdigit() else registry.alias_version(name, ref)
+    failed = None
+    if version is None and ref == registry.CHAMPION:
+        version = registry.alias_version(name, registry.PROVISIONAL)
+        if version is not None:
+            failed = _failed_checks(project, version)
+            log.warning(
+                "score: no champion yet: scoring with provisional version %s (failed: %s)",
+                version,
+                "; ".join(failed),
+            )
     if version is None:
         raise ReadinessError(
             f"The registry has no '{ref}' version of model '{name}': run `readiness evaluate` "
             "(which promotes a passing challenger) or `readiness promote --version N`."
         )
-    return registry.load_version(name, version), version
+    return registry.load_version(name, version), version, failed
+
+
+def _failed_checks(project: ProjectParams, version: str) -> list[str]:
+    """The failed promotion checks of a provisional version (paths.metrics/promotion.json)."""
+    path = project.resolve(project.params.paths.metrics) / "promotion.json"
+    promotion = json.loads(path.read_text()) if path.exists() else {}
+    if promotion.get("challenger_version") == version and promotion.get("failed_checks"):
+        return list(promotion["failed_checks"])
+    return [f"version {version} did not pass the promotion gate (see `readiness promote --list`)"]
 
 
 def run(project: ProjectParams) -> dict:
@@ -62,7 +82,7 @@ def run(project: ProjectParams) -> dict:
             f"{features_dir / 'scoring.parquet'} not found: run `readiness features` first."
         )
     X = pd.read_parquet(features_dir / "scoring.parquet")
-    model, version = load_scoring_model(project)
+    model, version, failed = load_scoring_model(project)
     if not (features_dir / "catalog.json").exists():
         raise ReadinessError(
             f"{features_dir / 'catalog.json'} not found: run `readiness features` first."
@@ -93,7 +113,15 @@ def run(project: ProjectParams) -> dict:
     )
     context_seconds = time.perf_counter() - t1
     result = score_leads(
-        model, X, ctx=ctx, catalog=catalog, deal_size=deal_size, p=p, scored_at=scored_at, con=con
+        model,
+        X,
+        ctx=ctx,
+        catalog=catalog,
+        deal_size=deal_size,
+        p=p,
+        scored_at=scored_at,
+        con=con,
+        unavailable=catalog_meta.get("unavailable_families", {}),
     )
     leads = validate_scores(result.leads, model.ladder, p.top_drivers, X["lead_id"])
 
@@ -108,6 +136,9 @@ def run(project: ProjectParams) -> dict:
         "params_hash": project.section_hash("ladder", "features", "labels", "score"),
         "leads": len(leads),
         "accounts": len(result.accounts),
+        # provisional: no champion yet, the model failed the promotion gate (reasons listed)
+        "status": "provisional" if failed is not None else "final",
+        "status_reasons": failed or [],
     }
     run_info["run_id"] = (
         f"{scored_at:%Y%m%d}-v{version}-{content_hash(leads)}{content_hash(result.accounts)[:4]}"
@@ -129,13 +160,17 @@ def run(project: ProjectParams) -> dict:
         "routes": leads["route"].value_counts().to_dict(),
         "readiness_stages": leads["readiness_stage"].value_counts().to_dict(),
         "weakest_belief": leads["weakest_belief"].value_counts().to_dict(),
+        # "unknown" rather than a guess, with how many leads each reason covers
+        "weakest_belief_unknown": result.unknown_beliefs,
         "sales_now_owners": leads.loc[leads["route"] == "sales_now", "owner"]
         .value_counts()
         .to_dict(),
         "nurture_without_next_asset": int(
             (leads["route"].str.startswith("nurture_") & leads["next_asset"].isna()).sum()
         ),
-        "expected_revenue_total": round(float(leads["expected_revenue"].sum()), 2),
+        "expected_revenue_total": round(float(leads["expected_revenue"].sum()), 2)
+        if leads["expected_revenue"].notna().any()
+        else None,  # no deal sizes: unknown
         # attributes known only at export that params let the model use: they may leak
         "attributes_known_only_at_export": catalog_meta.get("profile", {}).get(
             "accepted_at_export", []
@@ -174,14 +209,25 @@ def weakest_belief_accuracy(
     consumed = X.loc[known, [f"{b}_content_all" for b in BELIEFS]].to_numpy()
     naive = np.array(BELIEFS)[consumed.argmin(axis=1)]
     engaged = consumed.sum(axis=1) > 0
+    said = named != UNKNOWN_BELIEF  # accuracy where a belief is named; "unknown" is not a guess
     return {
         "leads": int(known.sum()),
-        "model_accuracy": round(float((named == lowest).mean()), 4),
+        "named_share": round(float(said.mean()), 4) if len(said) else None,
+        "model_accuracy": round(float((named[said] == lowest[said]).mean()), 4)
+        if said.any()
+        else None,
+        "naive_accuracy_where_named": round(float((naive[said] == lowest[said]).mean()), 4)
+        if said.any()
+        else None,
         "naive_accuracy": round(float((naive == lowest).mean()), 4),
         # a second yardstick: always the last belief of the ladder, the one bought last
         "always_last_belief_accuracy": round(float((lowest == BELIEFS[-1]).mean()), 4),
         "engaged_leads": int(engaged.sum()),
-        "model_accuracy_engaged": round(float((named[engaged] == lowest[engaged]).mean()), 4),
+        "model_accuracy_engaged": round(
+            float((named[engaged & said] == lowest[engaged & said]).mean()), 4
+        )
+        if (engaged & said).any()
+        else None,
         "naive_accuracy_engaged": round(float((naive[engaged] == lowest[engaged]).mean()), 4),
         "truth_lowest_share": pd.Series(lowest).value_counts(normalize=True).round(4).to_dict(),
     }

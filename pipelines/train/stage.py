@@ -2,7 +2,8 @@
 
 Inputs: `paths.features`/training and catalog.json, `paths.labels`/labels.parquet.
 Outputs: `paths.models`/readiness/ (the gate models: LightGBM text files and JSON calibrators),
-`paths.models`/baselines/ (points score and logistic regression as JSON), `paths.models`/run.json
+`paths.models`/baselines/ (points score and logistic regressions as JSON), on a flat export
+`paths.models`/cross_validation.parquet (out-of-fold predictions), `paths.models`/run.json
 (the MLflow run and registered version) and `paths.metrics`/train.json. The run is logged with
 every parameter of params.yaml, and the model registered as a new version with alias challenger.
 Params: train, labels, ladder.
@@ -18,9 +19,11 @@ import time
 from features.profile import catalog_from_meta
 from models import registry
 from models.bundle import save_baselines
+from models.cohorts import TRAIN, evaluation_method, is_flat, training_cohorts
+from models.crossval import CV_FILE, cross_validate
 from models.dataset import load_training_frame
 from models.guard import screen_features
-from models.train import TRAIN, assign_cohorts, train_models
+from models.train import train_models
 from pipelines.common import write_json
 from readiness.outputs import clear_output
 from readiness.params import ProjectParams
@@ -43,12 +46,13 @@ def run(project: ProjectParams) -> dict:
     features, labels, settings, catalog_meta = load_training_frame(project)
     catalog = catalog_from_meta(catalog_meta)
     tp = params.train
+    cohort = training_cohorts(features, labels, catalog_meta, tp, params.ladder)
     screen = screen_features(
         features,
         labels,
         catalog,
         params.ladder,
-        (assign_cohorts(features["cutoff"], tp) == TRAIN).to_numpy(),
+        (cohort == TRAIN).to_numpy(),
         max_single_auc=tp.leak_max_single_auc,
         max_fill_gap=tp.leak_max_fill_gap,
         admitted=tp.admit_attributes,
@@ -57,25 +61,27 @@ def run(project: ProjectParams) -> dict:
     left_out = {r["feature"]: r["reason"] for r in screen if r["excluded"]}
     for name, reason in left_out.items():
         log.warning("train: %s: %s", name, reason)
-    result = train_models(
-        features,
-        labels,
-        catalog=tuple(f for f in catalog if f.name not in left_out),
-        catalog_version=catalog_meta["version"],
-        ladder=params.ladder,
-        horizon_days=settings.horizon_days,
-        p=params.train,
-    )
+    fit = {
+        "catalog": tuple(f for f in catalog if f.name not in left_out),
+        "catalog_version": catalog_meta["version"],
+        "ladder": params.ladder,
+        "horizon_days": settings.horizon_days,
+        "p": params.train,
+    }
+    result = train_models(features, labels, cohort=cohort, refit=is_flat(catalog_meta), **fit)
+    folds = cross_validate(features, labels, **fit) if is_flat(catalog_meta) else None
     models_dir = project.resolve(params.paths.models)
     clear_output(
         models_dir,
         "train",
         setting="paths.models",
-        owned_names=("readiness", "baselines", "run.json", "leakage_screen.json"),
+        owned_names=("readiness", "baselines", "run.json", "leakage_screen.json", CV_FILE),
     )
     write_json(models_dir / "leakage_screen.json", screen)
     result.model.save(models_dir / "readiness")
-    save_baselines(models_dir / "baselines", result.points, result.logistic)
+    save_baselines(models_dir / "baselines", result.baselines)
+    if folds is not None:  # a flat export: evaluate judges these out-of-fold predictions
+        folds[0].to_parquet(models_dir / CV_FILE, index=False)
     seconds = round(time.perf_counter() - t0, 2)
     uri = registry.configure(project.root, params.train.mlflow.experiment)
     metrics = {
@@ -100,6 +106,7 @@ def run(project: ProjectParams) -> dict:
             "label_settings": settings.to_json().replace("\n", " "),
             "git_commit": _git_commit(project.root),
             "params_hash": project.section_hash(),
+            "evaluation_method": evaluation_method(folds is not None, params.train.cv_folds),
             **{
                 f"scorer.{g}": info["scorer_reason"]
                 for g, info in result.report.items()
@@ -112,6 +119,11 @@ def run(project: ProjectParams) -> dict:
             "data_sufficiency.csv": result.sufficiency.to_csv(index=False),
             "train_report.json": json.dumps(result.report, indent=2),
             "leakage_screen.json": json.dumps(screen, indent=2),
+            **(
+                {"cross_validation_folds.json": json.dumps(folds[1], indent=2)}
+                if folds is not None
+                else {}
+            ),
         },
         metrics=metrics,
         registered_model=params.train.mlflow.registered_model,
@@ -120,6 +132,7 @@ def run(project: ProjectParams) -> dict:
         "run_id": run_id,
         "model_version": version,
         "tracking_uri": uri,
+        "evaluation_method": evaluation_method(folds is not None, params.train.cv_folds),
         "gates": result.report,
         "warnings": result.warnings,
         "left_out_by_leakage_guard": left_out,

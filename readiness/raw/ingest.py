@@ -24,7 +24,7 @@ from readiness.domain import MILESTONES
 from readiness.errors import ReadinessError
 from readiness.outputs import claim_output
 from readiness.params import IngestParams
-from readiness.raw import attributes, io
+from readiness.raw import attributes, flat, io
 from readiness.raw.schemas import EARLIEST, KEYS, RAW_SCHEMAS, columns_of, timestamp_columns
 
 log = logging.getLogger(__name__)
@@ -383,7 +383,7 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
             folder,
             "ingest",
             setting=setting,
-            owned_names=(*RAW_SCHEMAS, attributes.TABLE, attributes.DECLARATIONS),
+            owned_names=(*RAW_SCHEMAS, attributes.TABLE, attributes.DECLARATIONS, flat.FILE),
         )
     for table in INGEST_ORDER:
         path = paths[table]
@@ -453,6 +453,11 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
     attrs = _ingest_attributes(source, validated, quarantine, max_ts)
     if attrs is not None:
         report["tables"][attributes.TABLE] = attrs
+    as_of = flat.read_flat(source)  # a flat export's as-of date travels with its tables
+    (validated / flat.FILE).unlink(missing_ok=True)  # inside the folder claimed above
+    if as_of is not None:
+        flat.write_flat(validated, as_of)
+        report["flat_as_of"] = str(as_of)
     totals = {
         k: sum(t[k] for t in report["tables"].values()) for k in ("read", "accepted", "quarantined")
     }

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,8 +39,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from readiness.errors import ReadinessError
-from readiness.raw import attributes
-from readiness.raw.schemas import TABLES, columns_of
+from readiness.raw import attributes, flat
+from readiness.raw.schemas import TABLES, columns_of, timestamp_columns
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,14 @@ class AttributeRule(BaseModel):
         return self
 
 
+class FlatRule(BaseModel):
+    """A flat export (readiness/raw/flat.py): one as-of date for the whole export."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: date
+
+
 class Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -115,6 +124,7 @@ class Mapping(BaseModel):
     tables: dict[str, Block | list[Block]]
     attributes: dict[str, AttributeRule] = {}
     read_options: dict[str, Any] = {}
+    flat: FlatRule | None = None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -398,8 +408,13 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
             if c not in result:
                 result[c] = None
         result = result[cols]
+        dated: dict[str, int] = {}
+        if mapping.flat is not None:
+            result, dated = _date_flat(result, table, mapping.flat.as_of, mapping_path)
         result.to_parquet(out / f"{table}.parquet", index=False)
         report["tables"][table] = {"rows": len(result), "from": per_block}
+        if dated:
+            report["tables"][table]["dated_by_flat_as_of"] = dated
     if "opportunities" in mapping.tables:
         opp = pd.read_parquet(out / "opportunities.parquet")
         if "amount" in opp and len(opp):
@@ -410,6 +425,9 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         report["tables"][attributes.TABLE] = _import_attributes(
             mapping, files, folder, keys, mapping_path, out
         )
+    if mapping.flat is not None:
+        flat.write_flat(out, mapping.flat.as_of)
+        report["flat_as_of"] = str(mapping.flat.as_of)
     report["key_namespaces"] = {k: len(v) for k, v in keys.maps.items()}
     # their ids next to ours, to join scores back to the CRM's records
     (out / "_keys").mkdir(exist_ok=True)
@@ -425,6 +443,36 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         ", ".join(report["absent_tables"]) or "none",
     )
     return report
+
+
+def _date_flat(
+    result: pd.DataFrame, table: str, as_of: date, mapping_path: Path
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """A flat export's missing dates: outcomes (milestones, deals) on the as-of date, everything
+    else the day before it. A date the export does carry must lie before the as-of date (an
+    outcome's on or before it): the snapshot is taken there."""
+    day = pd.Timestamp(as_of)
+    dated = {}
+    for c in timestamp_columns(table):
+        outcome = c in flat.OUTCOME_COLUMNS.get(table, ())
+        fill = day if outcome else day - pd.Timedelta(days=1)
+        values = pd.to_datetime(result[c])
+        late = values.notna() & ((values > day) if outcome else (values >= day))
+        if late.any():
+            raise ReadinessError(
+                f"Mapping {mapping_path}: flat.as_of is {as_of}, but {int(late.sum())} row(s) of "
+                f"raw table '{table}' have {c} {'after' if outcome else 'on or after'} it (rows "
+                f"{_rows(result.index[late])}): a flat export is a snapshot at its as-of date; "
+                "move as_of after the export's last date."
+            )
+        empty = values.isna()
+        if c == "closed_at":  # only a won or lost deal is closed
+            empty &= result["outcome"].isin(["won", "lost"])
+        if empty.any():
+            values = values.where(~empty, fill)
+            dated[c] = int(empty.sum())
+        result[c] = values
+    return result, dated
 
 
 def _import_attributes(

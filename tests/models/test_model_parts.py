@@ -10,10 +10,10 @@ import pytest
 
 from models.bundle import coherent
 from models.calibration import Calibrator, fit_calibrator
+from models.cohorts import CALIBRATE, STOP, TEST, TRAIN, assign_cohorts
 from models.evaluate import expected_calibration_error, gate_metrics
 from models.promotion import promotion_decision
 from models.registry import redact
-from models.train import CALIBRATE, STOP, TEST, TRAIN, assign_cohorts
 from readiness.params import PromotionParams, TrainParams
 
 LADDER = ("mql", "sales_accepted", "opportunity")
@@ -158,8 +158,9 @@ def _fit_one_gate(X, y, p):
     )
     logistic = LogisticBaseline.design(X.iloc[tr], ["a", "b"], [])
     points = PointsScore({}, 5.0)
-    _fit_baselines("mql", X, y, rows=(tr, ca), logistic=logistic, points=points, p=p, rng=rng)
-    _choose_blend(gm, logistic, X, y, rows=(st, ca), p=p)
+    linears = {"logistic": logistic}
+    _fit_baselines("mql", X, y, rows=(tr, ca), linears=linears, points=points, p=p, rng=rng)
+    _choose_blend(gm, linears, X, y, rows=(st, ca), p=p)
     return gm, logistic, st
 
 
@@ -235,3 +236,29 @@ def test_shift_warnings_name_the_gate_and_the_feature():
     assert len(out) == 2
     assert "mql gate's positive rate shifts" in out[0] and "won" not in out[0]
     assert "moved" in out[1] and "stable" not in out[1]
+
+
+def test_delong_auc_difference_matches_sklearn_and_a_bootstrap():
+    """The model-minus-baseline AUC interval: the difference is sklearn's, and DeLong's standard
+    error agrees with a paired bootstrap of the same rows (within 15 %)."""
+    from sklearn.metrics import roc_auc_score
+
+    from models.evaluate import auc_difference
+
+    rng = np.random.default_rng(0)
+    n = 1500
+    signal = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(signal - 1.5)))).astype(int)
+    a = signal + rng.normal(scale=0.8, size=n)
+    b = signal + rng.normal(scale=1.2, size=n)
+    b[:10] = b[10]  # ties are ranked by their mid-rank
+    d = auc_difference(y, a, b)
+    assert d["difference"] == pytest.approx(roc_auc_score(y, a) - roc_auc_score(y, b), abs=1e-12)
+    boot = []
+    for _ in range(400):
+        i = rng.integers(0, n, n)
+        boot.append(roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]))
+    assert d["se"] == pytest.approx(np.std(boot), rel=0.15)
+    assert d["low"] < d["difference"] < d["high"]
+    same = auc_difference(y, a, a)
+    assert same["difference"] == 0 and same["se"] == 0

@@ -98,7 +98,6 @@ def test_rollback_to_a_run_id_that_is_not_a_name_is_refused(publish_project):
     "column, value",
     [
         ("expected_revenue", np.inf),
-        ("expected_revenue", np.nan),
         ("p_next_gate", np.nan),
         ("p_closed_won", np.inf),
     ],
@@ -110,6 +109,35 @@ def test_the_score_contract_rejects_non_finite_numbers(column, value):
     leads.loc[3, column] = value
     with pytest.raises(ScoreContractError, match=rf"on column {column}"):
         validate_scores(leads, LADDER, 3, leads["lead_id"])
+
+
+def test_an_unknown_expected_revenue_is_missing_not_zero():
+    """No won deal to size by: expected revenue is missing (unknown), which the contract accepts;
+    an infinity never is."""
+    _, leads, _ = make_scores(12)
+    leads["expected_revenue"] = np.nan
+    validate_scores(leads, LADDER, 3, leads["lead_id"])
+
+
+def test_a_runs_table_of_the_first_layout_gains_the_status_columns(publish_project):
+    """A database published before runs carried a status is migrated, not refused."""
+    import sqlalchemy as sa
+
+    project = publish_project()
+    db = project["params"].parent / "data" / "warehouse" / "readiness.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE readiness_runs (run_id VARCHAR(80) PRIMARY KEY, scored_at DATETIME "
+            "NOT NULL, as_of VARCHAR(10) NOT NULL, model_name TEXT NOT NULL, model_version TEXT "
+            "NOT NULL, catalog_version TEXT NOT NULL, params_hash TEXT NOT NULL, lead_rows "
+            "BIGINT NOT NULL, account_rows BIGINT NOT NULL, published_at DATETIME NOT NULL)"
+        )
+    engine.dispose()
+    summary = publish(project)
+    runs, _ = stage.runs(load_params(project["params"]))
+    assert runs.loc[runs["run_id"] == summary["run_id"], "status"].item() == "final"
 
 
 def test_an_infinite_number_in_the_accounts_table_is_not_published(publish_project, tmp_path):

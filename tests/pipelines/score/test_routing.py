@@ -108,3 +108,51 @@ def test_templates_fill_what_they_name_and_keep_the_rest():
         title="X",
     )
     assert text == "Hi end user in their, re X {unknown}"
+
+
+def test_weakest_belief_is_unknown_where_the_data_cannot_name_one():
+    import numpy as np
+
+    from pipelines.score.leads import weakest_beliefs
+    from readiness.domain import BELIEFS
+
+    beliefs = pd.DataFrame(
+        {
+            "urgency": [-0.4, -0.1, 0.0, -0.3],
+            "category": [0.2, -0.5, 0.0, 0.1],
+            "capability": [0.1, 0.3, 0.0, 0.2],
+            "alignment": [0.0, 0.2, 0.0, -0.9],
+        }
+    )
+    X = pd.DataFrame({f"{b}_content_all": [1, 2, 1, 0] for b in BELIEFS})
+    names, why = weakest_beliefs(beliefs, X, {})
+    # lead 3 consumed nothing tagged; lead 2's beliefs carry no attribution
+    assert list(names) == ["urgency", "category", "unknown", "unknown"]
+    assert why == {
+        "the lead consumed no belief-tagged content": 1,
+        "the model uses no belief signal for the lead": 1,
+    }
+    # a family the data cannot feed is never named, even where it is the lowest
+    names, _ = weakest_beliefs(beliefs, X, {"urgency": "no consumed content is tagged urgency"})
+    assert names[0] == "alignment" and names[1] == "category"
+    names, why = weakest_beliefs(beliefs, X, {b: "untagged" for b in BELIEFS})
+    assert (names == "unknown").all() and sum(why.values()) == 4
+    assert np.array_equal(names, np.full(4, "unknown", dtype=object))
+
+
+def test_general_nurture_offers_what_converters_consumed_and_never_a_repeat():
+    assets = pd.DataFrame(
+        {
+            "asset_id": [1, 2, 3, 4],
+            "title": ["a", "b", "c", "d"],
+            "popularity": [50, 10, 10, 99],
+            "converters": [5, 9, 9, 0],  # d: popular, but no converter read it
+        }
+    )
+    leads = pd.DataFrame({"lead_id": [10, 11, 12]})
+    consumed = pd.DataFrame({"lead_id": [10, 11, 11, 11], "asset_id": [2, 2, 3, 1]})
+    out = r.suggest_general(leads, consumed, assets).set_index("lead_id")
+    # ties on converters go to the more popular, then the lower id; lead 11 has read them all
+    assert out.loc[10, "next_asset_id"] == 3 and out.loc[12, "next_asset_id"] == 2
+    assert 11 not in out.index
+    assert r.suggest_general(leads, consumed, assets.assign(converters=0)).empty
