@@ -216,13 +216,17 @@ _MODEL_COLUMNS = (
 
 def _scorer(info: dict) -> str:
     """What scores the gate, from train.json: LightGBM, a blend with the logistic regression, the
-    regression alone, or the base rate (too few positives to train)."""
+    regression alone (on every feature or on your columns), the base rate (too few positives to
+    train), or none (crossed at creation: readiness 1 for every lead)."""
+    if info.get("crossed_at_creation"):
+        return "none (crossed at creation)"
     if not info.get("trained", True):
         return "base rate"
     w = info.get("lightgbm_weight", 1.0)
     if w == 1:
         return "LightGBM"
-    return "logistic" if w == 0 else f"blend, {w:.2f} LightGBM"
+    side = " on your columns" if info.get("linear_side") == "your_columns" else ""
+    return f"logistic{side}" if w == 0 else f"blend, {w:.2f} LightGBM + logistic{side}"
 
 
 def _evaluation_rows(gates: dict, trained: dict) -> list[str]:
@@ -522,7 +526,9 @@ def _olist_flat(ref: dict, ev: dict, train: dict) -> list[str]:
         f"{_int(ref['won'])} won.",
         "",
         *_head("model", "ROC AUC", "ECE"),
-        _row(f"**Readiness** ({train['gates'][gate].get('scorer_reason', '')})",
+        _row("**Readiness**, out of fold (each fold chooses its own scorer on its validation "
+             "rows, by the rule of the models page; the shipped model, fitted on every lead: "
+             f"{train['gates'][gate].get('scorer_reason', '')})",
              f"**{_num(model, 3)}**", _num(g["model"]["ece"], 4)),
         _row("logistic regression on your columns (origin, landing page), same folds",
              _num(g["your_columns"]["roc_auc"], 3), _num(g["your_columns"]["ece"], 4)),

@@ -33,7 +33,7 @@ from features.sources import (
 )
 from readiness.domain import BELIEFS, STAKEHOLDER_AUDIENCES
 from readiness.errors import ReadinessError
-from readiness.outputs import claim_output
+from readiness.outputs import Output, replacing
 from readiness.params import FeaturesParams
 from readiness.raw import attributes, flat
 
@@ -159,6 +159,7 @@ def _static_gaps(read) -> dict[str, str]:
 
 
 _FEATURE_NAMES = ("scoring.parquet", "training", "_work", "catalog.json")
+_PART_NAMES = {"scoring": "scoring.parquet", "training": "training"}
 
 
 def build_features(
@@ -173,19 +174,22 @@ def build_features(
     `parts` chooses what to build: the scoring snapshot, the training snapshots or both.
     Returns a summary with counts and timings.
     """
+    # written into a fresh folder, in place only once the build succeeds (and only when the old
+    # folder is this stage's: paths.features: . must not delete the project); the part not
+    # rebuilt is carried over from the previous build
+    keep = tuple(name for part, name in _PART_NAMES.items() if part not in parts)
+    output = Output(out, "paths.features", _FEATURE_NAMES, keep=keep)
+    with replacing("features", output) as (written,):
+        return _build_into(validated, written, p, ladder, parts)
+
+
+def _build_into(
+    validated: Path, out: Path, p: FeaturesParams, ladder: tuple[str, ...], parts: tuple[str, ...]
+) -> dict:
     t_start = time.perf_counter()
     catalog = build_catalog(p.windows)
     schema = features_schema(catalog)
     work = out / "_work"
-    # the folder is cleared below: only when it is this stage's (paths.features: . must not
-    # delete the project)
-    claim_output(out, "features", setting="paths.features", owned_names=_FEATURE_NAMES)
-    for part in parts:
-        target = out / ("scoring.parquet" if part == "scoring" else "training")
-        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(
-            missing_ok=True
-        )
-    shutil.rmtree(work, ignore_errors=True)
     con = connect(p, work)
     t = load_tables(con, validated)
     end_day = data_end_day(t)

@@ -27,7 +27,12 @@ def promotion_decision(challenger: dict, champion: dict | None, p: PromotionPara
     reasons, promote = [], True
     for gate, m in challenger.items():
         if "roc_auc" not in m:
-            reasons.append(f"{gate}: no AUC on the test cohort (too few positives); not judged")
+            why = (
+                "no test snapshot is at risk of crossing it"
+                if m.get("rows") == 0
+                else "one class only"
+            )
+            reasons.append(f"{gate}: no AUC on the test cohort ({why}); not judged")
             continue
         if m["ece"] > p.max_ece:
             promote = False

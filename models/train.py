@@ -21,6 +21,7 @@ from features.catalog import Feature
 from models.bundle import GateModel, LogisticBaseline, PointsScore, ReadinessModel
 from models.calibration import fit_calibrator
 from models.cohorts import CALIBRATE, STOP, TEST, TRAIN
+from models.evaluate import auc_difference
 from models.labels import label_column, sufficiency
 from readiness.errors import ReadinessError
 from readiness.params import TrainParams
@@ -45,10 +46,22 @@ class TrainResult:
     report: dict
 
 
-def sufficiency_warnings(suff: pd.DataFrame, min_positives: int) -> list[str]:
-    """Plain-word warnings for gates with too few positives to learn or to judge."""
+def sufficiency_warnings(
+    suff: pd.DataFrame, min_positives: int, at_creation: list[str] | None = None
+) -> list[str]:
+    """Plain-word warnings for gates with too few positives to learn or to judge. A gate no
+    snapshot is at risk of (every lead had crossed it by its first snapshot: crossed at creation,
+    as when every lead of an export is already an MQL) is said to be so, once, and never gets a
+    "too few positives" warning: there is nothing to learn, and more data would not change it."""
     out = []
-    for row in suff.itertuples():
+    at_creation = crossed_at_creation(suff) if at_creation is None else at_creation
+    for gate in at_creation:
+        out.append(
+            f"Every lead had crossed the {gate} gate by its first snapshot (it is crossed at "
+            f"creation): no snapshot is at risk of crossing it, so it is not trained; its readiness "
+            "is 1 for every lead. This is by design of the export, not a lack of data."
+        )
+    for row in suff[~suff["gate"].isin(at_creation)].itertuples():
         if row.cohort == TRAIN and row.positives < min_positives:
             out.append(
                 f"The {row.gate} gate has only {row.positives} positive snapshots ({row.leads_with_positive} leads) in the "
@@ -61,6 +74,23 @@ def sufficiency_warnings(suff: pd.DataFrame, min_positives: int) -> list[str]:
                 "too noisy to judge the model by."
             )
     return out
+
+
+def crossed_at_creation(
+    suff: pd.DataFrame, ladder_stage: pd.Series | None = None, ladder: tuple[str, ...] = ()
+) -> list[str]:
+    """Gates with no labelled snapshot in any cohort (while other gates have some): every lead
+    had crossed them before its first snapshot. With the snapshots' `ladder_stage` (furthest
+    gate reached, 1 = the ladder's first), also every snapshot must stand past the gate: a gate
+    whose labels are all censored (its horizon not over yet) is not crossed at creation."""
+    labelled = suff.groupby("gate", sort=False)["labelled_snapshots"].sum()
+    if labelled.sum() == 0:  # no labels at all: not a property of one gate
+        return []
+    gates = [str(g) for g, n in labelled.items() if n == 0]
+    if ladder_stage is not None and len(ladder_stage):
+        reached = ladder_stage.to_numpy()
+        gates = [g for g in gates if g in ladder and (reached > ladder.index(g)).all()]
+    return gates
 
 
 def _monotone(catalog: tuple[Feature, ...], names: list[str], on: bool) -> list[int]:
@@ -117,7 +147,10 @@ def train_models(
     X = features[names].astype(float)
     cohort = cohort.reset_index(drop=True)
     suff = sufficiency(labels, ladder, cohort.fillna("outside"))
-    warnings = sufficiency_warnings(suff[suff["cohort"] != "outside"], p.min_positives)
+    inside = suff[suff["cohort"] != "outside"]
+    stage = features.get("ladder_stage")
+    at_creation = crossed_at_creation(inside, stage, ladder)
+    warnings = sufficiency_warnings(inside, p.min_positives, at_creation)
     for w in warnings:
         log.warning(w)
     rng = np.random.default_rng(p.seed)
@@ -156,6 +189,8 @@ def train_models(
         n_pos = int(y[tr].sum())
         if n_pos < p.min_positives or len(st) == 0 or y[st].sum() == 0:
             info = {"trained": False, "train_positives": n_pos}
+            if gate in at_creation:
+                info["crossed_at_creation"] = True
             untrained = fit_calibrator(np.array([]), np.array([]))
             gates[gate] = GateModel(gate, None, untrained, base_rate, info)
             report[gate] = dict(info)
@@ -324,26 +359,37 @@ def _choose_blend(
     rows: tuple[np.ndarray, np.ndarray],
     p: TrainParams,
 ) -> None:
-    """Pick the gate's blend of booster and a logistic regression (on every feature, or on the
-    user's own columns) on the stop (validation) rows: the booster alone unless a blend or a
-    regression alone raises ROC AUC there by at least `blend_min_gain`; recalibrate the choice
-    on the calibration rows. Records every candidate's AUC and the reason in the gate's info."""
+    """Pick the gate's scorer on the stop (validation) rows. The simplest, the logistic regression
+    on every feature, is the default; LightGBM alone, a blend of the two, or the regression on the
+    user's own columns replaces it only where its validation ROC AUC is higher by at least
+    `blend_min_gain` and the gain is more than noise: DeLong's paired difference minus
+    `blend_confidence_z` standard errors is above 0. A drifting cohort can favour a flexible model
+    on validation rows by chance; then the shipped model would lose to its own baseline. The
+    choice is recalibrated on the calibration rows; every candidate's AUC, the gain and its
+    standard error, and the reason are recorded in the gate's info."""
     st, ca = rows
     scores: dict[tuple[float, str], float] = {}
+    margins: dict[tuple[float, str], np.ndarray] = {}
     if 0 < y[st].sum() < len(st):
         booster = gm.margin(X.iloc[st])
         for name, logistic in linears.items():
             linear = logistic.margin(X.iloc[st], gm.gate)
             for w in BLEND_WEIGHTS:
-                if w < 1 or not scores:
-                    scores[(w, name)] = float(roc_auc_score(y[st], w * booster + (1 - w) * linear))
-    alone = (1.0, "logistic")
-    chosen = alone
-    if scores:
+                if w < 1 or not margins:
+                    margins[(w, name)] = w * booster + (1 - w) * linear
+                    scores[(w, name)] = float(roc_auc_score(y[st], margins[(w, name)]))
+    simplest = (0.0, "logistic")
+    chosen = simplest
+    gain: dict = {}
+    if simplest in scores:
         # ties: the larger LightGBM share, then the regression on every feature
         best = max(scores, key=lambda k: (scores[k], k[0], k[1] == "logistic"))
-        if scores[best] - scores[alone] >= p.blend_min_gain:
-            chosen = best
+        if best != simplest and scores[best] - scores[simplest] >= p.blend_min_gain:
+            gain = auc_difference(y[st], margins[best], margins[simplest])
+            if gain and gain["difference"] - p.blend_confidence_z * gain["se"] > 0:
+                chosen = best
+    elif scores:  # no regression on every feature to compare with: the booster alone
+        chosen = next(k for k in scores if k[0] == 1.0)
     w, side = chosen
     gm.lightgbm_weight = w
     gm.linear = linears[side].for_gate(gm.gate) if w < 1 else None
@@ -352,25 +398,48 @@ def _choose_blend(
     for (cw, name), auc in scores.items():
         suffix = "" if name == "logistic" else f"_{name}"
         gm.info[f"stop_auc_lightgbm_{int(cw * 100)}{suffix}"] = round(auc, 5)
+    if gain:
+        gm.info["stop_best_gain_over_logistic"] = round(gain["difference"], 5)
+        gm.info["stop_best_gain_se"] = round(gain["se"], 5)
+    regression = "logistic" if side == "logistic" else "logistic on your columns"
     if w == 1.0:
         gm.info["scorer"] = "lightgbm"
-        gm.info["scorer_reason"] = (
-            "LightGBM alone: no blend with a logistic regression raised the validation AUC by "
-            f"{p.blend_min_gain} or more"
-            if scores
-            else "LightGBM alone (the validation cohort has one class only: nothing to compare)"
+    else:
+        gm.info["scorer"] = ("logistic" if w == 0 else "blend") + (
+            "" if side == "logistic" else "_your_columns"
         )
-        return
-    regression = "logistic" if side == "logistic" else "logistic on your columns"
-    gm.info["scorer"] = ("logistic" if w == 0 else "blend") + (
-        "" if side == "logistic" else "_your_columns"
+    name = {1.0: "LightGBM alone", 0.0: f"the {regression} alone"}.get(
+        w, f"{w:.2f} LightGBM + {1 - w:.2f} {regression}"
     )
-    gm.info["scorer_reason"] = (
-        f"{f'the {regression} alone' if w == 0 else f'{w:.2f} LightGBM + {1 - w:.2f} {regression}'}: "
-        f"validation AUC {scores[chosen]:.4f} vs LightGBM alone {scores[alone]:.4f}"
-    )
-    gm.calibrator = fit_calibrator(gm.raw(X.iloc[ca]), y[ca], p.calibration)
-    gm.info["calibration"] = gm.calibrator.method
+    if not scores:
+        reason = f"{name}: the validation cohort has one class only, nothing to compare"
+    elif simplest not in scores:
+        reason = f"{name}: validation AUC {scores[chosen]:.4f} (no logistic regression to compare)"
+    elif chosen != simplest:
+        reason = (
+            f"{name}: validation AUC {scores[chosen]:.4f} vs the logistic regression alone "
+            f"{scores[simplest]:.4f} (gain {gain['difference']:+.4f}, DeLong standard error "
+            f"{gain['se']:.4f})"
+        )
+    else:
+        best = max(scores, key=lambda k: (scores[k], k[0], k[1] == "logistic"))
+        if best == simplest:
+            why = "no other scorer was better on the validation rows"
+        elif scores[best] - scores[simplest] < p.blend_min_gain:
+            why = f"it gains less than {p.blend_min_gain}"
+        else:
+            z, se = p.blend_confidence_z, gain.get("se", 0.0)
+            why = (
+                f"its gain {gain.get('difference', 0.0):+.4f} is not more than noise (below "
+                f"{z} DeLong standard errors, {z} x {se:.4f} = {z * se:.4f})"
+            )
+        reason = (
+            f"{name}: validation AUC {scores[simplest]:.4f}, best other {scores[best]:.4f}; {why}"
+        )
+    gm.info["scorer_reason"] = reason
+    if w < 1:
+        gm.calibrator = fit_calibrator(gm.raw(X.iloc[ca]), y[ca], p.calibration)
+        gm.info["calibration"] = gm.calibrator.method
 
 
 def _refit(

@@ -105,6 +105,13 @@ def import_(
             typer.echo(f"  note: {f['file']} column {col} is {share:.0%} empty")
     if r.get("zero_amount_opportunities"):
         typer.echo(f"  note: {r['zero_amount_opportunities']:,} opportunities have amount 0")
+    assets = r["tables"].get("assets", {})
+    if assets.get("created_from_events"):
+        typer.echo(
+            f"  note: {assets['created_from_events']:,} assets created from the pages events name"
+        )
+    for target, hits in assets.get("tagging", {}).items():
+        typer.echo(f"  {target} tags: " + "; ".join(f"{rule}: {n:,}" for rule, n in hits.items()))
     typer.echo(
         f"import: {r['mapping']} -> {sum(t['rows'] for t in r['tables'].values()):,} rows in {len(r['tables'])} raw tables"
     )
@@ -126,11 +133,55 @@ def ingest(
         typer.echo(
             f"  {table:<14} read {t['read']:>11,}  accepted {t['accepted']:>11,}  quarantined {t['quarantined']:>8,}  {reasons}"
         )
+    cov = report["content_coverage"]
+    typer.echo(f"  content coverage: {cov['reading']}")
     tot = report["totals"]
     typer.echo(
         f"ingest: {tot['read']:,} rows read = {tot['accepted']:,} accepted + {tot['quarantined']:,} quarantined "
         f"({'reconciled' if report['reconciled'] else 'NOT reconciled'})"
     )
+
+
+@app.command()
+def assets(
+    params: ParamsOption = None,
+    untagged: Annotated[
+        bool,
+        typer.Option(
+            "--untagged",
+            help="Only assets without a belief tag, most consumed first: what to tag first.",
+        ),
+    ] = False,
+    limit: Annotated[int, typer.Option(help="Print at most this many assets.", min=1)] = 30,
+) -> None:
+    """List the validated assets with their belief stage, audience and consumption (events, leads)."""
+    from pipelines.ingest import stage
+
+    table, coverage = stage.asset_usage(_project(params))
+    shown = table[~table["tagged"]] if untagged else table
+    typer.echo(
+        f"{len(shown):,} {'untagged ' if untagged else ''}assets of {len(table):,}; "
+        f"{coverage['reading']}"
+    )
+    if coverage["consumed_events"]:
+        typer.echo(
+            "  consumed events by belief: "
+            + ", ".join(f"{b} {v:.1%}" for b, v in coverage["by_belief"].items() if v is not None)
+            + (
+                f", untagged {coverage['untagged_share']:.1%}"
+                if coverage["untagged_share"] is not None
+                else ""
+            )
+        )
+    typer.echo(
+        f"  {'asset_id':>8}  {'events':>8}  {'leads':>7}  {'belief_stage':<12}  {'audience':<9}  title"
+    )
+    for r in shown.head(limit).itertuples():
+        typer.echo(
+            f"  {r.asset_id:>8}  {r.events:>8,}  {r.leads:>7,}  {r.belief_stage:<12}  {r.audience:<9}  {r.title}"
+        )
+    if len(shown) > limit:
+        typer.echo(f"  ... {len(shown) - limit:,} more (--limit)")
 
 
 @app.command()
@@ -202,6 +253,8 @@ def train(params: ParamsOption = None) -> None:
             typer.echo(
                 f"  {gate:<24} {info['best_iteration']:>4} trees, {info['train_rows']:,} rows, {info['train_positives']:,} positives, calibrated {info['calibration']}"
             )
+        elif info.get("crossed_at_creation"):
+            typer.echo(f"  {gate:<24} not trained: every lead crosses it at creation (readiness 1)")
         else:
             typer.echo(
                 f"  {gate:<24} not trained ({info['train_positives']} positives): scored by its base rate"

@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass
 
-from readiness.domain import DEFAULT_LADDER, EMPLOYEE_BANDS, MILESTONES
+from readiness.domain import BELIEFS, DEFAULT_LADDER, EMPLOYEE_BANDS, MILESTONES
 from readiness.errors import ReadinessError
 
 _STRICT = ConfigDict(extra="forbid")
@@ -194,9 +194,12 @@ class TrainParams:
     lightgbm: LightGBMParams = LightGBMParams()
     logistic_c: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
     logistic_max_rows: Annotated[int, Field(ge=1)] = 500_000
-    # per gate, the booster is blended with its logistic regression (or replaced by it) when that
-    # raises the validation (stop) cohort's ROC AUC by at least this much
+    # per gate, the logistic regression on every feature is the scorer unless LightGBM, a blend of
+    # the two or the regression on the user's own columns raises the validation (stop) cohort's
+    # ROC AUC by at least blend_min_gain, and by more than blend_confidence_z DeLong standard
+    # errors of the paired difference (1.96: its 95 % interval excludes 0, the evaluation's test)
     blend_min_gain: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.002
+    blend_confidence_z: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] = 1.96
     # a flat export (no dates) is evaluated by stratified cross-validation grouped by account
     cv_folds: Annotated[int, Field(ge=2, le=20)] = 5
     # warn when a gate's positive rate differs by more than this factor between cohorts, or a
@@ -315,6 +318,9 @@ class RoutingParams:
     # the gate at which sales takes over; empty: qualified_conversation when the ladder has it,
     # else the ladder's second gate (its only one for a one-gate ladder)
     sales_gate: str = ""
+    # the route of a nurture lead whose weakest belief is unknown (no belief-tagged content): a
+    # general nurture track that makes no belief claim; "nurture_" and a name of your own
+    general_route: Annotated[str, Field(pattern=r"^nurture_[a-z0-9_]+$")] = "nurture_general"
     disqualifiers: tuple[DisqualifierRule, ...] = ()
     # no engaged action for this many days and readiness for the next gate below dormant_below
     dormant_after_days: Annotated[int, Field(ge=1)] = 60
@@ -473,6 +479,13 @@ class Params:
                 f"score.routing.sales_gate {routing.sales_gate!r} is not on the ladder "
                 f"{list(self.ladder)}: set it to one of those gates, or remove it to use the "
                 "default (qualified_conversation, or the ladder's second gate without it)"
+            )
+        belief_routes = [f"nurture_{b}" for b in BELIEFS]
+        if routing.general_route in belief_routes:
+            raise ValueError(
+                f"score.routing.general_route {routing.general_route!r} is a belief route "
+                f"({', '.join(belief_routes)}): the general route makes no belief claim; name it "
+                "otherwise, e.g. nurture_general"
             )
         return self
 

@@ -31,9 +31,16 @@ SALES_NOW, WITH_SALES, DISQUALIFIED, DORMANT = (
 # the weakest belief when the data cannot name one (no belief-tagged content, or none consumed):
 # such a lead is nurtured by the general route, which makes no belief claim
 UNKNOWN_BELIEF = "unknown"
-NURTURE_GENERAL = "nurture_general"
+NURTURE_GENERAL = "nurture_general"  # its default name (score.routing.general_route)
 NURTURE = (*(f"nurture_{b}" for b in BELIEFS), NURTURE_GENERAL)
 ROUTES = (DISQUALIFIED, WITH_SALES, SALES_NOW, DORMANT, *NURTURE)
+
+
+def routes(general_route: str = NURTURE_GENERAL) -> list[str]:
+    """Every route a lead may get, with the general nurture route under its configured name."""
+    return [r for r in ROUTES if r != NURTURE_GENERAL] + [general_route]
+
+
 HANDOFF_COLUMNS = (
     "trigger",
     "problem_hypothesis",
@@ -93,7 +100,9 @@ def _text(nullable: bool = True) -> pa.Column:
     return pa.Column(str, nullable=nullable)
 
 
-def score_schema(ladder: tuple[str, ...], top_drivers: int) -> pa.DataFrameSchema:
+def score_schema(
+    ladder: tuple[str, ...], top_drivers: int, general_route: str = NURTURE_GENERAL
+) -> pa.DataFrameSchema:
     probs = {
         probability_column(g): pa.Column(
             float, [pa.Check.in_range(0.0, 1.0), _finite()], nullable=False
@@ -140,7 +149,7 @@ def score_schema(ladder: tuple[str, ...], top_drivers: int) -> pa.DataFrameSchem
             "industry": _text(),
             "region": _text(),
             "employee_band": _text(),
-            "route": pa.Column(str, pa.Check.isin(list(ROUTES))),
+            "route": pa.Column(str, pa.Check.isin(routes(general_route))),
             "disqualifiers": _text(),
             "next_asset_id": pa.Column("Int64", nullable=True),
             "next_asset": _text(),
@@ -214,14 +223,18 @@ def leads_at(scores: pd.DataFrame, idx: pd.Series) -> str:
 
 
 def validate_scores(
-    scores: pd.DataFrame, ladder: tuple[str, ...], top_drivers: int, open_lead_ids: pd.Series
+    scores: pd.DataFrame,
+    ladder: tuple[str, ...],
+    top_drivers: int,
+    open_lead_ids: pd.Series,
+    general_route: str = NURTURE_GENERAL,
 ) -> pd.DataFrame:
     """The score table if it keeps its contract; otherwise ScoreContractError listing failures
     (check, column, failing rows and examples), including leads missing or extra against the
     scoring snapshot's open leads."""
     problems: list[str] = []
     try:
-        score_schema(ladder, top_drivers).validate(scores, lazy=True)
+        score_schema(ladder, top_drivers, general_route).validate(scores, lazy=True)
     except SchemaErrors as exc:
         fc = exc.failure_cases
         table_level = fc["schema_context"] == "DataFrameSchema"

@@ -37,12 +37,22 @@ from models.ground_truth import TRUTH_METRICS, compare_with_truth
 from models.labels import sufficiency
 from models.plots import evaluation_figures
 from models.promotion import run_promotion_gate
-from models.train import sufficiency_warnings
+from models.train import crossed_at_creation, sufficiency_warnings
 from pipelines.common import write_json
 from readiness.errors import ReadinessError
+from readiness.outputs import Output, replacing
 from readiness.params import ProjectParams
 
 log = logging.getLogger(__name__)
+# what evaluate writes into paths.evaluation and paths.plots
+CURVES = ("calibration", "lift", "roc")
+EVALUATION_NAMES = (
+    "by_cohort_and_segment.csv",
+    "data_sufficiency.csv",
+    *(f"{c}.png" for c in CURVES),
+    "ground_truth_sample.parquet",
+    "ground_truth.json",
+)
 
 
 def run(project: ProjectParams) -> dict:
@@ -71,7 +81,11 @@ def run(project: ProjectParams) -> dict:
     versus = compare_with_baselines(y, preds, params.ladder)
     plot_data = curves(y, preds, params.ladder, p.ece_bins)
     suff = sufficiency(labels, params.ladder, cohort.fillna("outside"))
-    warnings = sufficiency_warnings(suff[suff["cohort"] != "outside"], params.train.min_positives)
+    inside = suff[suff["cohort"] != "outside"]
+    stage = features.get("ladder_stage")
+    warnings = sufficiency_warnings(
+        inside, params.train.min_positives, crossed_at_creation(inside, stage, params.ladder)
+    )
 
     truth = None
     truth_dir = project.resolve(params.paths.ground_truth)
@@ -93,16 +107,20 @@ def run(project: ProjectParams) -> dict:
 
     evaluation = project.resolve(params.paths.evaluation)
     plots = project.resolve(params.paths.plots)
-    for d in (evaluation, plots):
-        d.mkdir(parents=True, exist_ok=True)
-    for name, frame in plot_data.items():
-        frame.to_csv(plots / f"{name}.csv", index=False)
-    by_group.to_csv(evaluation / "by_cohort_and_segment.csv", index=False)
-    suff.to_csv(evaluation / "data_sufficiency.csv", index=False)
-    figures = evaluation_figures(plot_data, evaluation)
-    if truth is not None:
-        beliefs.to_parquet(evaluation / "ground_truth_sample.parquet", index=False)
-        write_json(evaluation / "ground_truth.json", truth)
+    outputs = (
+        Output(evaluation, "paths.evaluation", EVALUATION_NAMES),
+        Output(plots, "paths.plots", tuple(f"{c}.csv" for c in CURVES)),
+    )
+    # both folders in place together, only once every file is written
+    with replacing("evaluate", *outputs) as (evaluation_dir, plots_dir):
+        for name, frame in plot_data.items():
+            frame.to_csv(plots_dir / f"{name}.csv", index=False)
+        by_group.to_csv(evaluation_dir / "by_cohort_and_segment.csv", index=False)
+        suff.to_csv(evaluation_dir / "data_sufficiency.csv", index=False)
+        figures = [evaluation / f.name for f in evaluation_figures(plot_data, evaluation_dir)]
+        if truth is not None:
+            beliefs.to_parquet(evaluation_dir / "ground_truth_sample.parquet", index=False)
+            write_json(evaluation_dir / "ground_truth.json", truth)
 
     metrics = {
         gate: {
@@ -208,8 +226,11 @@ def _targets(metrics: dict, truth: dict | None, versus: dict) -> dict:
                 for b in ("logistic", "your_columns", "points")
                 if "roc_auc" in m.get(b, {})
             )
+            # a gate that ships a baseline itself (the logistic regression chosen) is that
+            # baseline: a difference of exactly 0 is not worse
             row["not_worse_than_baselines_95"] = all(
-                d["high"] > 0 for d in versus.get(gate, {}).values()
+                d["high"] > 0 or (d["difference"] == 0 and d["se"] == 0)
+                for d in versus.get(gate, {}).values()
             )
         if "ece" in model:
             row["ece_under_0_02"] = model["ece"] < 0.02

@@ -15,14 +15,10 @@ from pathlib import Path
 
 from pipelines.common import write_json
 from readiness.errors import ReadinessError
-from readiness.outputs import clear_output
+from readiness.outputs import Output, replacing
 from readiness.params import ProjectParams
+from readiness.raw.io import RAW_NAMES
 from readiness.raw.mapping import import_export, load_mapping
-from readiness.raw.schemas import TABLES
-
-# what import (or the simulator) writes into paths.raw: a folder written before markers existed
-# is recognised by it
-RAW_NAMES = (*TABLES, *(f"{t}.parquet" for t in TABLES), "_keys", "_import.json")
 
 
 def run(project: ProjectParams, mapping: Path | None = None, source: Path | None = None) -> dict:
@@ -43,8 +39,9 @@ def run(project: ProjectParams, mapping: Path | None = None, source: Path | None
     load_mapping(Path(mapping))  # a broken mapping stops before anything is cleared
     raw = project.resolve(params.paths.raw)
     # the simulator writes the same raw tables: its folder may be replaced by an import
-    clear_output(raw, "import", setting="paths.raw", owned_names=RAW_NAMES, also=("simulate",))
-    report = import_export(Path(mapping), raw, source)
+    output = Output(raw, "paths.raw", RAW_NAMES, also=("simulate",))
+    with replacing("import", output) as (written,):  # in place only once the import succeeds
+        report = import_export(Path(mapping), written, source)
     metrics = project.resolve(params.paths.metrics)
     metrics.mkdir(parents=True, exist_ok=True)
     write_json(metrics / "import.json", report)

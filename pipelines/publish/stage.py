@@ -92,7 +92,14 @@ def load_run(project: ProjectParams) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     open_leads = pd.read_parquet(
         project.resolve(params.paths.features) / "scoring.parquet", columns=["lead_id"]
     )
-    validate_scores(leads, params.ladder, params.score.top_drivers, open_leads["lead_id"])
+    validate_scores(
+        leads,
+        params.ladder,
+        params.score.top_drivers,
+        open_leads["lead_id"],
+        # the route name the scores were made with (older runs: the current setting)
+        run.get("general_route", params.score.routing.general_route),
+    )
     check_run_content(run_id, leads, accounts, str(folder))
     prefix = f"{pd.Timestamp(declared[2]):%Y%m%d}-v{declared[3]}-"
     if not run_id.startswith(prefix):

@@ -19,6 +19,7 @@ from models.explain import GateAttribution, exact_shap
 from pipelines.report import metrics as m
 from pipelines.report.render import COLORS, Section, draw, draw_grid, page
 from readiness.domain import BELIEFS
+from readiness.raw import tagging
 from readiness.scores import UNKNOWN_BELIEF
 
 SEGMENTS = ("industry", "employee_band", "source_channel")
@@ -129,11 +130,14 @@ def _drivers_section(inp: ReportInputs) -> Section:
         feats, fam, contrib = m.driver_importance(attribution, Xg, model.features, inp.catalog)
         per_gate[gate] = feats
         fams.append(fam.assign(gate=gate))
-        # agreement of the global ranking with exact TreeSHAP on a subsample (for a gate that
-        # blends in its logistic side, the linear part is exact and SHAP covers the booster only)
-        if gm.lightgbm_weight == 1 and gm.booster is not None:
+        # agreement of the global ranking with exact SHAP on a subsample: exact TreeSHAP of the
+        # booster, plus (for a gate that blends in its logistic side) the linear part, which is
+        # exact already: SHAP of the blend = w x TreeSHAP + (1 - w) x linear contributions
+        if attribution.path is not None:
+            w = gm.lightgbm_weight
             sub = Xg.head(inp.shap_rows)[model.features].astype(float)
-            phi = exact_shap(gm.booster, sub)
+            linear_part = contrib[: len(sub)] - w * attribution.path.contributions(sub)
+            phi = w * exact_shap(gm.booster, sub) + linear_part
             exact = np.abs(phi - phi.mean(axis=0)).mean(axis=0)
             fast = np.abs(contrib[: len(sub)]).mean(axis=0)
             top_e, top_f = set(np.argsort(-exact)[:10]), set(np.argsort(-fast)[:10])
@@ -338,8 +342,46 @@ def _stall_section(inp: ReportInputs, crossings: pd.DataFrame) -> Section:
                     beliefs,
                 )
             )
-    s.summary = {"cohorts": len(funnel), "funnel": funnel.to_dict("records")}
+    s.summary = {
+        "cohorts": len(funnel),
+        "funnel": funnel.to_dict("records"),
+        "content_coverage": _content_coverage(s, inp),
+    }
     return s
+
+
+def _content_coverage(s: Section, inp: ReportInputs) -> dict:
+    """How much consumed content carries a belief tag, per belief, and the most-consumed untagged
+    assets (what to tag first): belief features and routes are only as good as this."""
+    cov = tagging.coverage(inp.assets, inp.events["asset_id"])
+    if cov["consumed_events"] == 0:
+        s.add_text(f"Content coverage: {cov['reading']}.")
+        return cov
+    shares = pd.DataFrame(
+        [
+            {"belief": b, "share_of_consumed_events": v}
+            for b, v in {**cov["by_belief"], "untagged (general)": cov["untagged_share"]}.items()
+        ]
+    )
+    s.add_table(
+        "Content coverage: consumed events by the belief their asset is tagged with",
+        shares,
+        {"belief": "label", "share_of_consumed_events": "pct"},
+        f"{cov['reading']}. Events naming an asset: {cov['consumed_events']:,}; assets tagged "
+        f"with a belief: {cov['tagged_assets']:,} of {cov['assets']:,}. A belief with no tagged "
+        "content cannot be measured: its features are unavailable and no lead is routed to it.",
+    )
+    untagged = tagging.usage(inp.assets, inp.events)
+    untagged = untagged[~untagged["tagged"] & (untagged["events"] > 0)].head(10)
+    if len(untagged):
+        s.add_table(
+            "Most-consumed untagged assets (tag these first)",
+            untagged[["asset_id", "title", "events", "leads"]],
+            {"asset_id": "text", "title": "text", "events": "int", "leads": "int"},
+            "Add tagging rules to the mapping (keywords, patterns or value maps on the title, URL "
+            "or a category column); `readiness assets --untagged` lists them all.",
+        )
+    return cov
 
 
 def _revenue_section(inp: ReportInputs, crossings: pd.DataFrame) -> Section:
@@ -419,6 +461,11 @@ def _revenue_section(inp: ReportInputs, crossings: pd.DataFrame) -> Section:
             {"leads": "int", "consumed_urgency_before_mql": "int", "share": "pct"},
             "MQLs that read urgency content (cost of delay, benchmarks) before becoming MQLs, split by "
             "whether they went on to an opportunity.",
+        )
+    else:
+        s.add_text(
+            "Interested leads that consumed urgency content: unknown (no consumed content is "
+            "tagged with the urgency belief, or the ladder lacks mql or opportunity)."
         )
     stake = m.stakeholder_accounts(inp.events, inp.assets, inp.leads, inp.opportunities)
     s.add_table(

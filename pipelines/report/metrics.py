@@ -125,6 +125,8 @@ def urgency_among_interested(
         return pd.DataFrame()
     urgent_ids = assets.loc[assets["belief_stage"] == "urgency", "asset_id"]
     e = events[events["asset_id"].isin(urgent_ids)]
+    if e.empty:  # no consumed content is tagged urgency: unknown, not "nobody read any"
+        return pd.DataFrame()
     first = e.groupby("lead_id")["occurred_at"].min()
     mql = crossings[crossings["mql"].notna()].copy()
     mql["urgency_before_mql"] = mql.index.map(first) < mql["mql"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,9 @@ def run(project: ProjectParams) -> dict:
     out = project.resolve(params.paths.reports)
     out.mkdir(parents=True, exist_ok=True)
     target = out / "readiness_report.html"
-    target.write_text(html, encoding="utf-8")
+    partial = out / ".readiness_report.html.partial"  # in place only once fully written
+    partial.write_text(html, encoding="utf-8")
+    os.replace(partial, target)
     summary["file"] = str(target)
     summary["bytes"] = len(html.encode())
     summary["seconds"] = round(time.perf_counter() - t0, 2)

@@ -25,7 +25,6 @@ from readiness.params import ScoreParams
 from readiness.scores import (
     HANDOFF_COLUMNS,
     NO_STAGE,
-    NURTURE_GENERAL,
     UNKNOWN_BELIEF,
     probability_column,
 )
@@ -204,7 +203,7 @@ def score_leads(
                     r.DORMANT,
                     np.where(
                         out["weakest_belief"].to_numpy() == UNKNOWN_BELIEF,
-                        NURTURE_GENERAL,
+                        rp.general_route,
                         "nurture_" + out["weakest_belief"].astype(str).to_numpy(),
                     ),
                 ),
@@ -217,13 +216,13 @@ def score_leads(
 
     t3 = time.perf_counter()
     nurture = (
-        out["route"].str.startswith("nurture_") & (out["route"] != NURTURE_GENERAL)
+        out["route"].str.startswith("nurture_") & (out["route"] != rp.general_route)
     ).to_numpy()
     want = out.loc[nurture, ["lead_id", "weakest_belief", "persona", "industry"]].rename(
         columns={"weakest_belief": "belief"}
     )
     sug = r.suggest_assets(con, want, ctx.consumed, ctx.assets)
-    general = out.loc[out["route"] == NURTURE_GENERAL, ["lead_id"]]
+    general = out.loc[out["route"] == rp.general_route, ["lead_id"]]
     sug = pd.concat([sug, r.suggest_general(general, ctx.consumed, ctx.assets)]).set_index(
         "lead_id"
     )

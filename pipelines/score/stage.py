@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from pipelines.score.context import gather_context
 from pipelines.score.leads import score_leads
 from readiness.domain import BELIEFS
 from readiness.errors import ReadinessError
+from readiness.outputs import Output, replacing
 from readiness.params import ProjectParams
 from readiness.scores import UNKNOWN_BELIEF, content_hash, validate_scores
 
@@ -100,7 +102,9 @@ def run(project: ProjectParams) -> dict:
     scored_at = pd.Timestamp(cutoffs[0])
     deal_size = json.loads((project.resolve(params.paths.labels) / "deal_size.json").read_text())
 
-    work = project.resolve(params.paths.scores) / ".work"
+    scores_dir = project.resolve(params.paths.scores)
+    # DuckDB's spill folder beside the scores (never inside: the scores folder is replaced whole)
+    work = scores_dir.with_name(f".{scores_dir.name}.work")
     con = connect(params.features, work)
     t1 = time.perf_counter()
     ctx = gather_context(
@@ -123,10 +127,12 @@ def run(project: ProjectParams) -> dict:
         con=con,
         unavailable=catalog_meta.get("unavailable_families", {}),
     )
-    leads = validate_scores(result.leads, model.ladder, p.top_drivers, X["lead_id"])
+    con.disconnect()
+    shutil.rmtree(work, ignore_errors=True)  # this stage's own spill folder
+    leads = validate_scores(
+        result.leads, model.ladder, p.top_drivers, X["lead_id"], p.routing.general_route
+    )
 
-    out = project.resolve(params.paths.scores)
-    out.mkdir(parents=True, exist_ok=True)
     run_info = {
         "scored_at": scored_at.isoformat(),
         "as_of": str(scored_at.date()),
@@ -139,13 +145,19 @@ def run(project: ProjectParams) -> dict:
         # provisional: no champion yet, the model failed the promotion gate (reasons listed)
         "status": "provisional" if failed is not None else "final",
         "status_reasons": failed or [],
+        "general_route": p.routing.general_route,
     }
     run_info["run_id"] = (
         f"{scored_at:%Y%m%d}-v{version}-{content_hash(leads)}{content_hash(result.accounts)[:4]}"
     )
-    leads.to_parquet(out / "leads.parquet", index=False)
-    result.accounts.to_parquet(out / "accounts.parquet", index=False)
-    write_json(out / "run.json", run_info)
+    # leads, accounts and run.json are moved into place together: publish never reads a mix
+    output = Output(
+        scores_dir, "paths.scores", ("leads.parquet", "accounts.parquet", "run.json", ".work")
+    )
+    with replacing("score", output) as (out,):
+        leads.to_parquet(out / "leads.parquet", index=False)
+        result.accounts.to_parquet(out / "accounts.parquet", index=False)
+        write_json(out / "run.json", run_info)
 
     rng = np.random.default_rng(p.seed)
     sample = X.iloc[rng.choice(len(X), size=min(p.shap_check_rows, len(X)), replace=False)]

@@ -12,7 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipelines.common import write_json
+from readiness.outputs import Output, replacing
 from readiness.params import ProjectParams
+from readiness.raw.io import RAW_NAMES
 from readiness.simulator.run import simulate
 
 
@@ -25,7 +27,14 @@ def run(project: ProjectParams, n_leads: int | None = None, out: Path | None = N
     truth = (
         (out.parent / "ground_truth") if out else project.resolve(project.params.paths.ground_truth)
     )
-    result = simulate(p, raw, truth)
+    outputs = (
+        # an import writes the same raw tables: its folder may be replaced by a simulation
+        Output(raw, "paths.raw", RAW_NAMES, also=("import",)),
+        Output(truth, "paths.ground_truth", ("beliefs", "latent_traits.parquet")),
+    )
+    # the raw tables and their ground truth are moved into place together, once both are whole
+    with replacing("simulate", *outputs) as (raw_written, truth_written):
+        result = simulate(p, raw_written, truth_written)
     metrics = project.resolve(project.params.paths.metrics)
     metrics.mkdir(parents=True, exist_ok=True)
     summary = {"rows": result["rows"], **result["sanity"]}

@@ -25,7 +25,7 @@ from models.dataset import load_training_frame
 from models.guard import screen_features
 from models.train import train_models
 from pipelines.common import write_json
-from readiness.outputs import clear_output
+from readiness.outputs import Output, replacing
 from readiness.params import ProjectParams
 
 log = logging.getLogger(__name__)
@@ -71,19 +71,12 @@ def run(project: ProjectParams) -> dict:
     result = train_models(features, labels, cohort=cohort, refit=is_flat(catalog_meta), **fit)
     folds = cross_validate(features, labels, **fit) if is_flat(catalog_meta) else None
     models_dir = project.resolve(params.paths.models)
-    clear_output(
+    output = Output(
         models_dir,
-        "train",
-        setting="paths.models",
-        owned_names=("readiness", "baselines", "run.json", "leakage_screen.json", CV_FILE),
+        "paths.models",
+        ("readiness", "baselines", "run.json", "leakage_screen.json", CV_FILE),
     )
-    write_json(models_dir / "leakage_screen.json", screen)
-    result.model.save(models_dir / "readiness")
-    save_baselines(models_dir / "baselines", result.baselines)
-    if folds is not None:  # a flat export: evaluate judges these out-of-fold predictions
-        folds[0].to_parquet(models_dir / CV_FILE, index=False)
     seconds = round(time.perf_counter() - t0, 2)
-    uri = registry.configure(project.root, params.train.mlflow.experiment)
     metrics = {
         f"train.{g}.{k}": float(v)
         for g, info in result.report.items()
@@ -96,38 +89,57 @@ def run(project: ProjectParams) -> dict:
         .loc[:, lambda d: ~d.columns.duplicated()]
         .head(50)
     )
-    run_id, version = registry.log_training_run(
-        params=project.as_flat_dict(),
-        model_dir=models_dir / "readiness",
-        baselines_dir=models_dir / "baselines",
-        example=example,
-        tags={
-            "catalog_version": catalog_meta["version"],
-            "label_settings": settings.to_json().replace("\n", " "),
-            "git_commit": _git_commit(project.root),
-            "params_hash": project.section_hash(),
-            "evaluation_method": evaluation_method(folds is not None, params.train.cv_folds),
-            **{
-                f"scorer.{g}": info["scorer_reason"]
-                for g, info in result.report.items()
-                if "scorer_reason" in info
+    # the model folder is in place only once the model is saved, logged and registered: a failed
+    # train leaves the previous model whole for evaluate and score
+    with replacing("train", output) as (written,):
+        write_json(written / "leakage_screen.json", screen)
+        result.model.save(written / "readiness")
+        save_baselines(written / "baselines", result.baselines)
+        if folds is not None:  # a flat export: evaluate judges these out-of-fold predictions
+            folds[0].to_parquet(written / CV_FILE, index=False)
+        uri = registry.configure(project.root, params.train.mlflow.experiment)
+        run_id, version = registry.log_training_run(
+            params=project.as_flat_dict(),
+            model_dir=written / "readiness",
+            baselines_dir=written / "baselines",
+            example=example,
+            tags={
+                "catalog_version": catalog_meta["version"],
+                "label_settings": settings.to_json().replace("\n", " "),
+                "git_commit": _git_commit(project.root),
+                "params_hash": project.section_hash(),
+                # the model is logged from a folder moved into place after logging
+                "models_dir": str(models_dir),
+                "evaluation_method": evaluation_method(folds is not None, params.train.cv_folds),
+                **{
+                    f"scorer.{g}": info["scorer_reason"]
+                    for g, info in result.report.items()
+                    if "scorer_reason" in info
+                },
             },
-        },
-        artifacts={
-            "label_settings.json": settings.to_json(),
-            "catalog.json": json.dumps(catalog_meta, indent=2),
-            "data_sufficiency.csv": result.sufficiency.to_csv(index=False),
-            "train_report.json": json.dumps(result.report, indent=2),
-            "leakage_screen.json": json.dumps(screen, indent=2),
-            **(
-                {"cross_validation_folds.json": json.dumps(folds[1], indent=2)}
-                if folds is not None
-                else {}
-            ),
-        },
-        metrics=metrics,
-        registered_model=params.train.mlflow.registered_model,
-    )
+            artifacts={
+                "label_settings.json": settings.to_json(),
+                "catalog.json": json.dumps(catalog_meta, indent=2),
+                "data_sufficiency.csv": result.sufficiency.to_csv(index=False),
+                "train_report.json": json.dumps(result.report, indent=2),
+                "leakage_screen.json": json.dumps(screen, indent=2),
+                **(
+                    {"cross_validation_folds.json": json.dumps(folds[1], indent=2)}
+                    if folds is not None
+                    else {}
+                ),
+            },
+            metrics=metrics,
+            registered_model=params.train.mlflow.registered_model,
+        )
+        write_json(
+            written / "run.json",
+            {
+                "run_id": run_id,
+                "model_version": version,
+                "registered_model": params.train.mlflow.registered_model,
+            },
+        )
     summary = {
         "run_id": run_id,
         "model_version": version,
@@ -139,14 +151,6 @@ def run(project: ProjectParams) -> dict:
         "flagged_by_leakage_guard": [r["feature"] for r in screen if r["flagged"]],
         "seconds": seconds,
     }
-    write_json(
-        models_dir / "run.json",
-        {
-            "run_id": run_id,
-            "model_version": version,
-            "registered_model": params.train.mlflow.registered_model,
-        },
-    )
     out = project.resolve(params.paths.metrics)
     write_json(out / "train.json", {k: v for k, v in summary.items() if k != "tracking_uri"})
     return summary

@@ -24,7 +24,7 @@ from readiness.domain import MILESTONES
 from readiness.errors import ReadinessError
 from readiness.outputs import claim_output
 from readiness.params import IngestParams
-from readiness.raw import attributes, flat, io
+from readiness.raw import attributes, flat, io, tagging
 from readiness.raw.schemas import EARLIEST, KEYS, RAW_SCHEMAS, columns_of, timestamp_columns
 
 log = logging.getLogger(__name__)
@@ -367,6 +367,10 @@ def check_columns(table: str, path: Path) -> list[str]:
     return [c for c in present if c not in expected]
 
 
+# what ingest writes into paths.validated and paths.quarantine
+INGEST_NAMES = (*RAW_SCHEMAS, attributes.TABLE, attributes.DECLARATIONS, flat.FILE)
+
+
 def ingest_folder(source: Path, validated: Path, quarantine: Path, params: IngestParams) -> dict:
     """Validate every raw table of `source`; write accepted and quarantined rows; return the report."""
     max_ts = (
@@ -379,12 +383,7 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
     ctx = Context(max_timestamp=max_ts)
     report: dict = {"source": str(source), "max_timestamp": str(max_ts), "tables": {}}
     for folder, setting in ((validated, "paths.validated"), (quarantine, "paths.quarantine")):
-        claim_output(
-            folder,
-            "ingest",
-            setting=setting,
-            owned_names=(*RAW_SCHEMAS, attributes.TABLE, attributes.DECLARATIONS, flat.FILE),
-        )
+        claim_output(folder, "ingest", setting=setting, owned_names=INGEST_NAMES)
     for table in INGEST_ORDER:
         path = paths[table]
         out_dir, q_dir = validated / table, quarantine / table
@@ -450,6 +449,10 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
         log.info(
             "ingest: %s: %d read, %d accepted, %d quarantined", table, read, accepted, quarantined
         )
+    report["content_coverage"] = tagging.coverage(
+        pd.read_parquet(validated / "assets", columns=["asset_id", "belief_stage"]),
+        pd.read_parquet(validated / "events", columns=["asset_id"])["asset_id"],
+    )
     attrs = _ingest_attributes(source, validated, quarantine, max_ts)
     if attrs is not None:
         report["tables"][attributes.TABLE] = attrs

@@ -11,6 +11,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from readiness.errors import ReadinessError
+from readiness.raw import attributes, flat
+from readiness.raw.schemas import TABLES
+
+# what import (or the simulator) writes into paths.raw: a folder written before markers existed
+# is recognised by it
+RAW_NAMES = (
+    *TABLES,
+    *(f"{t}.parquet" for t in (*TABLES, attributes.TABLE)),
+    attributes.DECLARATIONS,
+    flat.FILE,
+    "_keys",
+    "_import.json",
+)
 
 
 def locate_table(source: Path, table: str) -> Path:

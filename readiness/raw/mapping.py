@@ -22,6 +22,11 @@ and a deals file), keep `distinct` rows (assets from the landing pages the leads
 `skip_rows_without` some columns (a milestone only where its date column is filled). Tables the
 export lacks are written empty: the pipeline trains on what exists and says what is missing.
 
+Assets whose block leaves belief_stage or audience unset are tagged by the mapping's `tagging`
+rules (from the title, the URL or any column of their file; readiness/raw/tagging.py), or get
+`general` / `any`. Events whose asset_id is a key (a page, a URL) the assets table lacks create
+their asset, titled by that name and tagged by the same rules.
+
 Every mapping error names the mapping key, the file and the rows.
 """
 
@@ -39,8 +44,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from readiness.errors import ReadinessError
-from readiness.raw import attributes, flat
+from readiness.raw import attributes, flat, tagging
 from readiness.raw.schemas import TABLES, columns_of, timestamp_columns
+from readiness.raw.tagging import Tagging
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +131,7 @@ class Mapping(BaseModel):
     attributes: dict[str, AttributeRule] = {}
     read_options: dict[str, Any] = {}
     flat: FlatRule | None = None
+    tagging: Tagging = Tagging()
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -172,6 +179,9 @@ def load_mapping(path: Path) -> Mapping:
             if not e["msg"].startswith(union_noise)
         )
         raise ReadinessError(f"Mapping {path} is invalid: {problems}.") from exc
+    wrong_tags = mapping.tagging.problems()
+    if wrong_tags:
+        raise ReadinessError(f"Mapping {path} is invalid: {'; '.join(wrong_tags)}.")
     for name, rule in mapping.attributes.items():
         if rule.from_ not in mapping.files:
             raise ReadinessError(
@@ -364,6 +374,8 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         "tables": {},
         "absent_tables": [],
     }
+    tag_log = _TagLog()
+    pages: list[tuple[pd.DataFrame, pd.Series, ColumnRule, str, str]] = []
     for table in TABLES:
         spec = mapping.tables.get(table)
         cols = list(columns_of(table))
@@ -399,6 +411,14 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
                 built = built[keep]
             if block.distinct:
                 built = built.drop_duplicates()
+            if table == "assets":  # each kept asset, by the file row it came from
+                built = built.copy()
+                _tag(built, frame.loc[built.index], mapping, f"{where} ({file})", tag_log)
+            asset_rule = block.columns.get("asset_id")
+            if table == "events" and asset_rule is not None and asset_rule.key is not None:
+                pages.append(
+                    (frame.loc[built.index], built["asset_id"], asset_rule, where, str(file))
+                )
             parts.append(built)
             per_block.append(
                 {"from": block.from_, "rows": len(built), "skipped_rows_without_values": skipped}
@@ -415,6 +435,11 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         report["tables"][table] = {"rows": len(result), "from": per_block}
         if dated:
             report["tables"][table]["dated_by_flat_as_of"] = dated
+        if table == "assets":
+            report["tables"][table]["tagging"] = tag_log.hits
+        if table == "events" and pages:
+            _assets_from_events(pages, mapping, out, report, tag_log, mapping_path)
+    tag_log.check(mapping, mapping_path)
     if "opportunities" in mapping.tables:
         opp = pd.read_parquet(out / "opportunities.parquet")
         if "amount" in opp and len(opp):
@@ -443,6 +468,137 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         ", ".join(report["absent_tables"]) or "none",
     )
     return report
+
+
+class _TagLog:
+    """What the tagging rules did across the assets' sources: hits per rule, and which rules could
+    see their column somewhere (a rule whose column no source has is a mistake in the mapping)."""
+
+    def __init__(self) -> None:
+        self.hits: dict[str, dict[str, int]] = {}
+        self.seen: dict[str, bool] = {}
+        self.sources: list[str] = []
+
+    def count(self, target: str, counted: dict[str, int]) -> None:
+        for rule, n in counted.items():
+            self.hits.setdefault(target, {})[rule] = self.hits.get(target, {}).get(rule, 0) + n
+
+    def check(self, mapping: Mapping, mapping_path: Path) -> None:
+        rules = [t for t in tagging.TARGETS if getattr(mapping.tagging, t) is not None]
+        if rules and not self.sources:
+            raise ReadinessError(
+                f"Mapping {mapping_path}: tagging gives rules for {', '.join(rules)}, but the "
+                "mapping makes no asset to tag: map tables.assets, or events whose asset_id is a "
+                "key on a page or URL column."
+            )
+        blind = [key for key, seen in self.seen.items() if not seen]
+        if blind:
+            columns = {
+                key: getattr(mapping.tagging, key.split(".")[1])
+                .rules[int(key.split("[")[1].rstrip("]"))]
+                .column
+                for key in blind
+            }
+            raise ReadinessError(
+                f"Mapping {mapping_path}: "
+                + "; ".join(f"{key} names column '{c}'" for key, c in columns.items())
+                + " that no asset's source has ("
+                + "; ".join(self.sources)
+                + ")."
+            )
+
+
+def _tag(
+    built: pd.DataFrame,
+    frame: pd.DataFrame,
+    mapping: Mapping,
+    where: str,
+    record: _TagLog,
+) -> None:
+    """Set the belief stage and audience the assets block leaves empty from the mapping's
+    tagging rules (readiness/raw/tagging.py), or the untagged defaults; log each rule's hits."""
+    lookup = frame.assign(**{c: built[c] for c in built.columns if c not in frame.columns})
+    record.sources.append(f"{where} has {', '.join(lookup.columns)}")
+    for target, fallback in tagging.DEFAULTS.items():
+        tagset = getattr(mapping.tagging, target)
+        current = (
+            built[target].astype(object)
+            if target in built
+            else pd.Series(None, index=built.index, dtype=object)
+        )
+        unset = current.isna().to_numpy()
+        if tagset is None:
+            tags = pd.Series(fallback, index=built.index[unset], dtype=object)
+            record.count(target, {f"untagged -> {fallback}": int(unset.sum())})
+        else:
+            tags, counted, absent = tagging.apply(tagset, lookup.loc[unset])
+            record.count(target, counted)
+            for i in range(len(tagset.rules)):
+                key = f"tagging.{target}.rules[{i}]"
+                record.seen[key] = record.seen.get(key, False) or i not in absent
+        current.loc[unset] = tags.to_numpy()
+        built[target] = current
+
+
+def _assets_from_events(
+    pages: list[tuple[pd.DataFrame, pd.Series, ColumnRule, str, str]],
+    mapping: Mapping,
+    out: Path,
+    report: dict,
+    tag_log: _TagLog,
+    mapping_path: Path,
+) -> None:
+    """Events that name a page or URL (asset_id from a key) the assets table lacks create their
+    asset: its title is the event file's title column or else the page's name, its tags come
+    from the tagging rules (on the event file's columns; title and url are that name where the
+    file has none)."""
+    assets_spec = mapping.tables.get("assets")
+    blocks = (
+        []
+        if assets_spec is None
+        else (assets_spec if isinstance(assets_spec, list) else [assets_spec])
+    )
+    asset_keys = {b.columns["asset_id"].key for b in blocks if "asset_id" in b.columns}
+    for _, _, rule, where, _ in pages:
+        if asset_keys and asset_keys != {rule.key}:
+            raise ReadinessError(
+                f"Mapping {mapping_path}: {where}.columns.asset_id numbers its ids in key namespace "
+                f"'{rule.key}', but tables.assets.columns.asset_id "
+                f"{'uses ' + repr(sorted(k for k in asset_keys if k)) if any(asset_keys) else 'is not a key'}: "
+                f"give both `key: {rule.key}` so that events find their assets."
+            )
+    assets = pd.read_parquet(out / "assets.parquet")
+    known = set(pd.to_numeric(assets["asset_id"], errors="coerce").dropna().astype(int))
+    created = []
+    for source, ids, rule, where, file in pages:
+        missing = ids.notna() & ~ids.isin(known)
+        if not missing.any():
+            continue
+        first = ~ids[missing].duplicated()
+        rows = source.loc[missing[missing].index[first.to_numpy()]].copy()
+        name = rows[rule.column].astype(str)
+        for column in ("title", "url"):  # the event file's own, where it has them
+            rows[column] = rows[column].astype("string").fillna(name) if column in rows else name
+        new = pd.DataFrame({"asset_id": ids[rows.index].astype("Int64"), "title": rows["title"]})
+        _tag(new, rows, mapping, f"{where}.columns.asset_id (pages of {file})", tag_log)
+        known |= set(new["asset_id"].astype(int))
+        created.append(new)
+    if not created:
+        return
+    new = pd.concat(created, ignore_index=True)
+    for c in columns_of("assets"):
+        if c not in new:
+            new[c] = None
+    new = new[list(columns_of("assets"))]
+    if mapping.flat is not None:
+        new, _ = _date_flat(new, "assets", mapping.flat.as_of, mapping_path)
+    assets = pd.concat([assets, new], ignore_index=True) if len(assets) else new
+    assets.to_parquet(out / "assets.parquet", index=False)
+    entry = report["tables"].setdefault("assets", {})
+    entry.pop("absent", None)
+    entry.update(rows=len(assets), created_from_events=len(new), tagging=tag_log.hits)
+    if "assets" in report["absent_tables"]:
+        report["absent_tables"].remove("assets")
 
 
 def _date_flat(

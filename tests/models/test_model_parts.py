@@ -184,6 +184,66 @@ def test_a_gate_never_loses_to_its_logistic_regression_on_validation():
     assert gm2.info["scorer"] == "lightgbm" and gm2.lightgbm_weight == 1.0 and gm2.linear is None
 
 
+def test_a_gain_over_the_logistic_regression_within_noise_keeps_the_regression():
+    from models.bundle import LogisticBaseline, PointsScore
+    from models.evaluate import auc_difference
+    from models.train import _choose_blend, _fit_baselines, _fit_gate, _lightgbm_params
+
+    # a linear signal with a moderate interaction: LightGBM is better, but 80 validation rows
+    # judge it, so its gain is about 1.7 standard errors
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"a": rng.normal(size=6000), "b": rng.normal(size=6000)})
+    z = X["a"] - 0.5 * X["b"] + 0.8 * X["a"] * X["b"]
+    y = (rng.random(6000) < 1 / (1 + np.exp(-(z - 1.0)))).astype(int).to_numpy()
+    idx = np.arange(len(y))
+    tr, st, ca = idx[:3000], idx[3000:3080], idx[3080:]
+    chosen = {}
+    for z in (0.0, 1.0, 2.5):
+        p = TrainParams(blend_confidence_z=z)
+        rng = np.random.default_rng(0)
+        gm = _fit_gate(
+            "mql",
+            X,
+            y,
+            rows=(tr, st, ca),
+            categorical=[],
+            lgb_params=_lightgbm_params(p, [0, 0]),
+            base_rate=float(y[tr].mean()),
+            p=p,
+            rng=rng,
+        )
+        linears = {"logistic": LogisticBaseline.design(X.iloc[tr], ["a", "b"], [])}
+        _fit_baselines(
+            "mql", X, y, rows=(tr, ca), linears=linears, points=PointsScore({}, 5.0), p=p, rng=rng
+        )
+        _choose_blend(gm, linears, X, y, rows=(st, ca), p=p)
+        chosen[z] = gm
+    gain, se = (
+        chosen[0.0].info["stop_best_gain_over_logistic"],
+        chosen[0.0].info["stop_best_gain_se"],
+    )
+    # the recorded gain is DeLong's, recomputed independently here
+    d = auc_difference(
+        y[st],
+        chosen[0.0].margin(X.iloc[st]),
+        linears["logistic"].margin(X.iloc[st], "mql"),
+    )
+    assert gain == pytest.approx(d["difference"], abs=1e-5) and se == pytest.approx(
+        d["se"], abs=1e-5
+    )
+    assert 1.0 * se < gain < 2.5 * se
+    for loose in (chosen[0.0], chosen[1.0]):
+        assert loose.lightgbm_weight > 0 and loose.info["scorer"] != "logistic"
+    strict = chosen[2.5]
+    assert strict.info["scorer"] == "logistic" and strict.lightgbm_weight == 0.0
+    assert "DeLong standard error" in strict.info["scorer_reason"]
+    # the default scorer is recalibrated: its probabilities follow the regression's order
+    raw = strict.raw(X.iloc[ca])
+    lin = linears["logistic"].margin(X.iloc[ca], "mql")
+    order = np.argsort(lin)
+    assert np.all(np.diff(raw[order]) >= -1e-12)
+
+
 def test_a_blended_gate_saves_loads_and_explains_additively(tmp_path):
     from models.bundle import ReadinessModel
     from models.explain import GateAttribution
@@ -262,3 +322,22 @@ def test_delong_auc_difference_matches_sklearn_and_a_bootstrap():
     assert d["low"] < d["difference"] < d["high"]
     same = auc_difference(y, a, a)
     assert same["difference"] == 0 and same["se"] == 0
+
+
+def test_a_gate_crossed_at_creation_is_named_so_and_never_asks_for_more_data():
+    from models.train import crossed_at_creation, sufficiency_warnings
+
+    rows = []
+    for cohort in (TRAIN, STOP, CALIBRATE, TEST):
+        rows.append({"gate": "mql", "cohort": cohort, "labelled_snapshots": 0, "positives": 0})
+        rows.append({"gate": "won", "cohort": cohort, "labelled_snapshots": 900, "positives": 10})
+    suff = pd.DataFrame(rows).assign(leads_with_positive=lambda d: d["positives"])
+    assert crossed_at_creation(suff) == ["mql"]
+    warnings = sufficiency_warnings(suff, min_positives=30)
+    about_mql = [w for w in warnings if "mql" in w]
+    assert len(about_mql) == 1 and "crossed at creation" in about_mql[0]
+    assert "Widen" not in about_mql[0] and "noisy" not in about_mql[0]
+    # the other gate, thin, still gets its plain warnings
+    assert any("won gate has only 10 positive" in w and "Widen" in w for w in warnings)
+    # no labels at all is not a property of one gate
+    assert crossed_at_creation(suff.assign(labelled_snapshots=0)) == []

@@ -44,6 +44,23 @@ def test_simulate_ingest_features_from_a_params_file(project_dir):
     report = json.loads((project_dir / "artifacts" / "metrics" / "ingest.json").read_text())
     assert report["reconciled"] and report["totals"]["quarantined"] == 0
     assert len(pd.read_parquet(project_dir / "data" / "validated" / "leads")) == 800
+    assert (
+        "content coverage:" in ing.stdout
+        and "of consumed events are on belief-tagged" in ing.stdout
+    )
+
+    listed = readiness("assets", "--params", params, "--limit", "5")
+    assert listed.returncode == 0, listed.stderr
+    rows = [ln.split() for ln in listed.stdout.splitlines()[3:8]]
+    events = [int(r[1].replace(",", "")) for r in rows]
+    assert len(rows) == 5 and events == sorted(events, reverse=True) and events[0] > 0
+    # --untagged: only general assets, and the count agrees with the validated table
+    assets = pd.read_parquet(project_dir / "data" / "validated" / "assets")
+    untagged = readiness("assets", "--params", params, "--untagged", "--limit", "1000")
+    assert untagged.returncode == 0, untagged.stderr
+    n_general = int((assets["belief_stage"] == "general").sum())
+    assert untagged.stdout.startswith(f"{n_general:,} untagged assets of {len(assets):,}")
+    assert all(ln.split()[3] == "general" for ln in untagged.stdout.splitlines()[3:] if ln.strip())
 
     feats = readiness("features", "--params", params)
     assert feats.returncode == 0, feats.stderr

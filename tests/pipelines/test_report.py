@@ -106,6 +106,10 @@ def test_the_report_summary_matches_the_run(scored):
     # the leakage guard's table: the simulated CRM's sales grade was left out
     guard = s["sections"]["trust"]["leakage_guard"]
     assert guard["left_out"] == ["attr_sales_rating"] and guard["screened"] > 90
+    # the simulator tags its content: every belief is covered, the shares add up
+    cov = s["sections"]["stall"]["content_coverage"]
+    assert cov["consumed_events"] > 1000 and all(v > 0.02 for v in cov["by_belief"].values())
+    assert sum(cov["by_belief"].values()) + cov["untagged_share"] == pytest.approx(1, abs=1e-3)
 
 
 def snapshot(folder: Path) -> dict[str, float]:

@@ -66,3 +66,19 @@ def test_the_sales_gate_follows_a_shorter_ladder(tmp_path):
         match=r"sales_gate 'opportunity' is not on the ladder \['mql', 'closed_won'\]: set it",
     ):
         load_params(path)
+
+
+def test_the_general_route_is_configurable_but_never_a_belief_route(tmp_path):
+    from readiness.scores import routes
+
+    path = tmp_path / "params.yaml"
+    path.write_text("score:\n  routing:\n    general_route: nurture_newsletter\n")
+    assert load_params(path).params.score.routing.general_route == "nurture_newsletter"
+    assert "nurture_newsletter" in routes("nurture_newsletter")
+    assert "nurture_general" not in routes("nurture_newsletter")
+    path.write_text("score:\n  routing:\n    general_route: nurture_urgency\n")
+    with pytest.raises(ReadinessError, match="general_route 'nurture_urgency' is a belief route"):
+        load_params(path)
+    path.write_text("score:\n  routing:\n    general_route: Newsletter\n")
+    with pytest.raises(ReadinessError, match="general_route"):
+        load_params(path)

@@ -185,3 +185,181 @@ def test_row_numbers_run_on_across_the_blocks_of_a_table(export):
     import_export(write(m), folder / "raw")
     events = pd.read_parquet(folder / "raw" / "events.parquet")
     assert events["event_id"].tolist() == [1, 2, 3, 4, 5]
+
+
+VISITS = """contact_id,url,visited,kind
+c1,https://x.io/blog/cost-of-doing-nothing,2024-01-06,blog
+c1,https://x.io/case-studies/acme,2024-01-08,story
+c2,https://x.io/pricing-guide,2024-01-09,guide
+c2,https://x.io/about,2024-01-10,page
+c3,https://x.io/about,2024-02-02,page
+c3,https://x.io/webinars/roi,2024-02-03,Webinar
+"""
+PAGES = """page,name,category
+https://x.io/pricing-guide,Pricing guide for CFOs,guide
+https://x.io/about,About us,corporate
+"""
+
+
+def _content_mapping() -> dict:
+    m = mapping()
+    m["files"].update(visits="visits.csv", pages="pages.csv")
+    m["tables"]["assets"] = {
+        "from": "pages",
+        "columns": {
+            "asset_id": {"key": "page", "column": "page"},
+            "title": {"column": "name"},
+            "audience": {"value": "any"},  # set by the block: the rules leave it alone
+        },
+    }
+    m["tables"]["events"] = {
+        "from": "visits",
+        "columns": {
+            "event_id": {"row_number": True},
+            "lead_id": {"key": "contact", "column": "contact_id"},
+            "occurred_at": {"column": "visited", "date_format": "%Y-%m-%d"},
+            "event_type": {"value": "page_view"},
+            "asset_id": {"key": "page", "column": "url"},
+        },
+    }
+    m["tagging"] = {
+        "belief_stage": {
+            "rules": [
+                {"column": "title", "keywords": ["Cost of", "pricing"], "value": "urgency"},
+                {"column": "url", "pattern": r"/case-stud(y|ies)/", "value": "capability"},
+                {"column": "kind", "values": {"webinar": "category"}},
+                {"column": "category", "values": {"corporate": "general"}},
+            ],
+            "default": "general",
+        },
+        "audience": {
+            "rules": [{"column": "title", "keywords": ["CFO"], "value": "finance"}],
+            "default": "any",
+        },
+    }
+    return m
+
+
+def test_tagging_rules_tag_assets_and_events_create_the_pages_they_name(export):
+    folder, write = export
+    (folder / "visits.csv").write_text(VISITS)
+    (folder / "pages.csv").write_text(PAGES)
+    report = import_export(write(_content_mapping()), folder / "raw")
+    assets = pd.read_parquet(folder / "raw" / "assets.parquet").set_index("title")
+    # the pages file's two assets, then the four pages only the events name, in order of visit
+    assert list(assets.index) == [
+        "Pricing guide for CFOs",
+        "About us",
+        "https://x.io/blog/cost-of-doing-nothing",
+        "https://x.io/case-studies/acme",
+        "https://x.io/webinars/roi",
+    ]
+    assert assets["belief_stage"].to_dict() == {
+        "Pricing guide for CFOs": "urgency",  # title keyword, case-insensitive
+        "About us": "general",  # the category value map
+        "https://x.io/blog/cost-of-doing-nothing": "general",  # "cost-of" is not "cost of"
+        "https://x.io/case-studies/acme": "capability",  # the URL pattern
+        "https://x.io/webinars/roi": "category",  # a column of the events' file
+    }
+    # the block's own audience wins over the rules; created assets get the rules' audience
+    assert assets.loc["Pricing guide for CFOs", "audience"] == "any"
+    assert assets.loc["https://x.io/webinars/roi", "audience"] == "any"
+    entry = report["tables"]["assets"]
+    assert entry["rows"] == 5 and entry["created_from_events"] == 3
+    assert entry["tagging"]["belief_stage"]["title contains Cost of / pricing -> urgency"] == 1
+    assert entry["tagging"]["belief_stage"]["default -> general"] == 1
+    # every event finds its asset; coverage counts events, not assets
+    ing = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    assert ing["tables"]["events"]["quarantined"] == 0 and ing["tables"]["assets"]["accepted"] == 5
+    cov = ing["content_coverage"]
+    assert cov["consumed_events"] == 6 and cov["tagged_assets"] == 3
+    assert cov["by_belief"] == {
+        "urgency": 0.1667,
+        "category": 0.1667,
+        "capability": 0.1667,
+        "alignment": 0.0,
+    }
+    assert cov["tagged_share"] == 0.5 and "alignment" in cov["reading"]
+
+
+def test_untagged_content_is_general_and_coverage_says_what_to_do(export):
+    folder, write = export
+    (folder / "visits.csv").write_text(VISITS)
+    (folder / "pages.csv").write_text(PAGES)
+    m = _content_mapping()
+    del m["tagging"]
+    report = import_export(write(m), folder / "raw")
+    assets = pd.read_parquet(folder / "raw" / "assets.parquet")
+    assert set(assets["belief_stage"]) == {"general"} and set(assets["audience"]) == {"any"}
+    assert report["tables"]["assets"]["tagging"]["belief_stage"] == {"untagged -> general": 5}
+    ing = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    assert ing["content_coverage"]["tagged_share"] == 0.0
+    assert "readiness assets --untagged" in ing["content_coverage"]["reading"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"default": "urgent"},
+            "tagging.belief_stage.default: 'urgent' is not a belief_stage",
+        ),
+        (
+            {"rules": [{"column": "title", "pattern": "([", "value": "urgency"}]},
+            "is not a regular expression",
+        ),
+        (
+            {"rules": [{"column": "topic", "keywords": ["roi"], "value": "urgency"}]},
+            "tagging.belief_stage.rules[0] names column 'topic' that no asset.s source has",
+        ),
+        (
+            {"rules": [{"column": "kind", "values": {"webinar": "webinars"}}]},
+            "tagging.belief_stage.rules[0]: 'webinars' is not a belief_stage",
+        ),
+    ],
+)
+def test_tagging_mistakes_name_the_key(export, change, message):
+    folder, write = export
+    (folder / "visits.csv").write_text(VISITS)
+    (folder / "pages.csv").write_text(PAGES)
+    m = _content_mapping()
+    m["tagging"]["belief_stage"].update(change)
+    with pytest.raises(ReadinessError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        import_export(write(m), folder / "raw")
+
+
+def test_events_and_assets_in_different_key_namespaces_are_refused(export):
+    folder, write = export
+    (folder / "visits.csv").write_text(VISITS)
+    (folder / "pages.csv").write_text(PAGES)
+    m = _content_mapping()
+    m["tables"]["assets"]["columns"]["asset_id"]["key"] = "asset"
+    with pytest.raises(ReadinessError, match="key namespace 'page'.*give both `key: page`"):
+        import_export(write(m), folder / "raw")
+
+
+def test_a_distinct_assets_block_keeps_one_row_per_asset_whatever_the_rules_read(export):
+    """Tags are set after `distinct`: rows of one page that differ in a column a rule reads
+    (here the visit's kind) still make one asset, tagged from its first row."""
+    folder, write = export
+    (folder / "visits.csv").write_text(
+        VISITS.replace(
+            "c3,https://x.io/about,2024-02-02,page", "c3,https://x.io/about,2024-02-02,Webinar"
+        )
+    )
+    m = _content_mapping()
+    m["files"].pop("pages")
+    m["tagging"]["belief_stage"]["rules"].pop()  # the pages file's category rule
+    m["tables"]["assets"] = {
+        "from": "visits",
+        "distinct": True,
+        "columns": {
+            "asset_id": {"key": "page", "column": "url"},
+            "title": {"column": "url"},
+        },
+    }
+    report = import_export(write(m), folder / "raw")
+    assets = pd.read_parquet(folder / "raw" / "assets.parquet")
+    assert assets["asset_id"].is_unique and len(assets) == 5
+    assert assets.set_index("title").loc["https://x.io/about", "belief_stage"] == "general"
+    assert sum(report["tables"]["assets"]["tagging"]["belief_stage"].values()) == 5
