@@ -257,7 +257,10 @@ class LogisticBaseline:
         else:
             mean, scale = np.zeros(len(numeric)), np.ones(len(numeric))
         mean = np.where(np.isfinite(mean), mean, 0.0)  # a column unknown on every row
-        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        # a constant column (its spread only rounding error, e.g. 1e-16) carries nothing: scale
+        # 1, so it sits at 0 and neither its coefficient nor its contribution can move a lead
+        constant = ~np.isfinite(scale) | (scale <= 1e-9 * np.maximum(1.0, np.abs(mean)))
+        scale = np.where(constant, 1.0, scale)
         cats = {}
         for c in categorical:
             counts = X[c].value_counts()

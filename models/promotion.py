@@ -18,13 +18,25 @@ from models.labels import label_column
 from readiness.params import EvaluateParams, PromotionParams
 
 
-def promotion_decision(challenger: dict, champion: dict | None, p: PromotionParams) -> dict:
+def promotion_decision(
+    challenger: dict, champion: dict | None, p: PromotionParams, versus: dict | None = None
+) -> dict:
     """Whether the challenger may replace the champion, and why (per gate).
 
     `challenger` / `champion`: {gate: {"roc_auc": .., "ece": ..}} on the same (newest) cohort;
-    gates without an AUC (too few positives) do not block.
+    gates without an AUC (too few positives) do not block. `versus`: {gate: {baseline:
+    {difference, low, high}}} (DeLong, model - baseline): with `never_behind_baselines`, a gate
+    worse than a baseline beyond noise blocks.
     """
     reasons, promote = [], True
+    for gate, by_baseline in (versus or {}).items():
+        for baseline, d in by_baseline.items():
+            if p.never_behind_baselines and d.get("high", 0.0) < 0:
+                promote = False
+                reasons.append(
+                    f"{gate}: worse than the {baseline} baseline beyond noise (AUC difference "
+                    f"{d['difference']:+.4f}, 95 % interval {d['low']:+.4f} to {d['high']:+.4f})"
+                )
     for gate, m in challenger.items():
         if "roc_auc" not in m:
             why = (
@@ -65,6 +77,7 @@ def run_promotion_gate(
     ladder: tuple[str, ...],
     p: EvaluateParams,
     compare_champion: bool = True,
+    versus: dict | None = None,
 ) -> dict:
     """Judge the challenger `version` against the registry's champion on the test rows (X, y),
     promote it when it passes, and return the decision with the versions before and after.
@@ -83,7 +96,7 @@ def run_promotion_gate(
                 champion_preds[f"p_{g}"].to_numpy()[known],
                 p.ece_bins,
             )
-    decision = promotion_decision(challenger, champion_metrics, p.promotion)
+    decision = promotion_decision(challenger, champion_metrics, p.promotion, versus)
     failed = failed_checks(decision)
     if champion_before and not compare_champion:
         decision["reasons"].append(
@@ -112,4 +125,5 @@ def failed_checks(decision: dict) -> list[str]:
     """The reasons that blocked promotion (not the ones that passed or were not judged)."""
     if decision["promote"]:
         return []
-    return [r for r in decision["reasons"] if "above the bound" in r or "below the champion" in r]
+    blocking = ("above the bound", "below the champion", "baseline beyond noise")
+    return [r for r in decision["reasons"] if any(b in r for b in blocking)]

@@ -413,6 +413,32 @@ def report(params: ParamsOption = None) -> None:
 
 
 @app.command()
+def monitor(params: ParamsOption = None) -> None:
+    """Is the model still right? Feature and score drift since training, each gate's AUC estimated without labels, and whether to retrain."""
+    from pipelines.monitor import stage
+
+    s = stage.run(_project(params))
+    for gate, g in s["gates"].items():
+        now, then = g["estimate_now"], g["estimate_on_test_cohort"]
+        est = "unknown" if now["estimated_auc"] is None else f"{now['estimated_auc']:.3f}"
+        was = "-" if then.get("estimated_auc") is None else f"{then['estimated_auc']:.3f}"
+        test = "-" if g["test_auc"] is None else f"{g['test_auc']:.3f}"
+        typer.echo(
+            f"  {gate:<24} score PSI {g['score_psi'] if g['score_psi'] is not None else '-'} ({g['score_drift']}), "
+            f"estimated AUC now {est} (test cohort: estimated {was}, realised {test})"
+            + (f"  RETRAIN: {'; '.join(g['reasons'])}" if g["retrain"] else "")
+        )
+    top = ", ".join(f"{f['feature']} ({f['psi']:.2f})" for f in s["features_strong_drift"][:5])
+    if top:
+        typer.echo(f"  strongest feature drift since training: {top}")
+    typer.echo(
+        "monitor: retraining recommended for "
+        + (", ".join(s["retrain"]) if s["retrain"] else "no gate")
+        + " (artifacts/metrics/monitor.json)"
+    )
+
+
+@app.command()
 def truth(
     lead: Annotated[list[int], typer.Option(help="Lead id (repeat for several).")],
     cutoff: Annotated[str, typer.Option(help="Cutoff date, YYYY-MM-DD (midnight).")],

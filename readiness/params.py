@@ -241,6 +241,9 @@ class PromotionParams:
     # champion's on the same (newest) cohort, and every gate's ECE is under max_ece
     max_auc_drop: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.005
     max_ece: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.03
+    # ... and no gate is worse than one of its baselines (the logistic regressions, the points
+    # score) beyond noise: the upper end of the DeLong 95 % interval of model - baseline below 0
+    never_behind_baselines: bool = True
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -416,6 +419,23 @@ class ReportParams:
 
 
 @dataclass(config=_STRICT, frozen=True)
+class MonitorParams:
+    """`readiness monitor`: drift of the current scoring snapshot from the model's training
+    cohort, and a label-free estimate of each gate's AUC on the current leads."""
+
+    # training-cohort snapshots sampled as the reference distribution
+    reference_rows: Annotated[int, Field(ge=100)] = 100_000
+    bins: Annotated[int, Field(ge=2, le=100)] = 10
+    # label sets sampled from the calibrated probabilities for the estimate's band
+    draws: Annotated[int, Field(ge=10)] = 200
+    # retraining is recommended for a gate whose score distribution shifts by at least this PSI,
+    # or whose estimated AUC on the current leads is below its test AUC by more than auc_margin
+    score_psi_alert: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.25
+    auc_margin: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.02
+    seed: Annotated[int, Field(ge=0)] = 7
+
+
+@dataclass(config=_STRICT, frozen=True)
 class ImportParams:
     """Bring your own export (params.yaml section `import`): the mapping file that turns the
     export's files into the raw tables at `paths.raw`, and optionally where the files are (else
@@ -440,6 +460,7 @@ class Params:
     score: ScoreParams = ScoreParams()
     publish: PublishParams = PublishParams()
     report: ReportParams = ReportParams()
+    monitor: MonitorParams = MonitorParams()
     importer: ImportParams = ImportParams()  # the `import` section (a Python keyword)
 
     @model_validator(mode="after")

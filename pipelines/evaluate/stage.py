@@ -149,6 +149,7 @@ def run(project: ProjectParams) -> dict:
         p=p,
         # the champion was trained on these very leads: its AUC on them is not comparable
         compare_champion=not flat_export,
+        versus=versus,
     )
 
     out = project.resolve(params.paths.metrics)

@@ -255,8 +255,9 @@ def driver_importance(
     values = X[features].to_numpy(dtype=float)
     direction = []
     for j in range(len(features)):
-        v, cj = values[:, j], c[:, j]
-        if v.std() == 0 or cj.std() == 0:
+        known = np.isfinite(values[:, j]) & np.isfinite(c[:, j])  # a blank attribute: unknown
+        v, cj = values[known, j], c[known, j]
+        if len(v) < 2 or v.std() == 0 or cj.std() == 0:
             direction.append(0)
         else:
             direction.append(int(np.sign(np.corrcoef(v, cj)[0, 1])))

@@ -12,7 +12,7 @@ from models.bundle import coherent
 from models.calibration import Calibrator, fit_calibrator
 from models.cohorts import CALIBRATE, STOP, TEST, TRAIN, assign_cohorts
 from models.evaluate import expected_calibration_error, gate_metrics
-from models.promotion import promotion_decision
+from models.promotion import failed_checks, promotion_decision
 from models.registry import redact
 from readiness.params import PromotionParams, TrainParams
 
@@ -88,6 +88,21 @@ def test_promotion_needs_calibration_and_no_auc_drop_beyond_the_bound():
     )["promote"]
     # a gate too thin to judge does not block
     assert promotion_decision({**good, "closed_won": {"ece": 0.0}}, None, p)["promote"]
+    # a gate worse than its own baseline beyond noise blocks (unless params allow it); a gap
+    # within noise (or a gate that ships the baseline itself: difference 0) does not
+    behind = {"mql": {"your_columns": {"difference": -0.005, "low": -0.009, "high": -0.001}}}
+    decision = promotion_decision(good, None, p, behind)
+    assert not decision["promote"]
+    assert failed_checks(decision) == [
+        "mql: worse than the your_columns baseline beyond noise (AUC difference -0.0050, "
+        "95 % interval -0.0090 to -0.0010)"
+    ]
+    noise = {"mql": {"logistic": {"difference": -0.002, "low": -0.006, "high": 0.002}}}
+    same = {"mql": {"logistic": {"difference": 0.0, "low": 0.0, "high": 0.0}}}
+    assert promotion_decision(good, None, p, noise)["promote"]
+    assert promotion_decision(good, None, p, same)["promote"]
+    lenient = PromotionParams(never_behind_baselines=False)
+    assert promotion_decision(good, None, lenient, behind)["promote"]
 
 
 def test_cohorts_are_date_ranges_and_validation_alternates():

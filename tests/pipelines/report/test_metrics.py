@@ -174,3 +174,21 @@ def test_routing_tables_and_stalled_beliefs():
     st = m.stalled_beliefs(scores).set_index("current_stage")
     assert st.loc["mql", "open_leads"] == 2 and st.loc["mql", "alignment"] == 0.5
     assert st.loc["none", "urgency"] == 1.0  # the disqualified lead is left out
+
+
+def test_driver_directions_skip_blank_attribute_values():
+    """A numeric attribute with blank cells (NaN) used to crash the report (the NaN spread passed
+    the constant check and the sign of a NaN correlation was cast to int)."""
+    from features.catalog import Feature
+
+    class Fixed:  # an attribution with known contributions
+        def contributions(self, X):
+            return np.column_stack([2.0 * X["visits"].fillna(0), -X["age"].fillna(0)])
+
+    X = pd.DataFrame({"visits": [1.0, np.nan, 3.0, 4.0], "age": [30.0, 40.0, np.nan, 20.0]})
+    catalog = tuple(
+        Feature(n, "profile", "static", n, 0, "lead", "static") for n in ("visits", "age")
+    )
+    feats, fam, contrib = m.driver_importance(Fixed(), X, ["visits", "age"], catalog)
+    assert feats.set_index("feature")["direction"].to_dict() == {"visits": 1, "age": -1}
+    assert np.isfinite(contrib).all() and fam["family"].tolist() == ["profile"]
