@@ -103,7 +103,7 @@ def run(project: ProjectParams) -> dict:
             "retrain": bool(reasons),
             "reasons": reasons
             or (
-                ["unknown: no leads at risk of this gate now"]
+                ["unknown: too few leads at risk of this gate now to estimate its AUC"]
                 if now["estimated_auc"] is None
                 else ["score distribution stable and estimated AUC within the margin"]
             ),
