@@ -153,13 +153,19 @@ def _gate_data(kind: str, n: int = 6000, seed: int = 3):
     return X, y
 
 
-def _fit_one_gate(X, y, p):
+def _fit_one_gate(X, y, p, rows=None):
+    """One gate fitted and its scorer chosen; `rows` (train, stop, calibrate) default to halves
+    and quarters of the data."""
     from models.bundle import LogisticBaseline, PointsScore
     from models.train import _choose_blend, _fit_baselines, _fit_gate, _lightgbm_params
 
     rng = np.random.default_rng(0)
     idx = np.arange(len(y))
-    tr, st, ca = idx[: len(y) // 2], idx[len(y) // 2 : 3 * len(y) // 4], idx[3 * len(y) // 4 :]
+    tr, st, ca = rows or (
+        idx[: len(y) // 2],
+        idx[len(y) // 2 : 3 * len(y) // 4],
+        idx[3 * len(y) // 4 :],
+    )
     gm = _fit_gate(
         "mql",
         X,
@@ -200,9 +206,7 @@ def test_a_gate_never_loses_to_its_logistic_regression_on_validation():
 
 
 def test_a_gain_over_the_logistic_regression_within_noise_keeps_the_regression():
-    from models.bundle import LogisticBaseline, PointsScore
     from models.evaluate import auc_difference
-    from models.train import _choose_blend, _fit_baselines, _fit_gate, _lightgbm_params
 
     # a linear signal with a moderate interaction: LightGBM is better, but 80 validation rows
     # judge it, so its gain is about 1.7 standard errors
@@ -214,25 +218,9 @@ def test_a_gain_over_the_logistic_regression_within_noise_keeps_the_regression()
     tr, st, ca = idx[:3000], idx[3000:3080], idx[3080:]
     chosen = {}
     for z in (0.0, 1.0, 2.5):
-        p = TrainParams(blend_confidence_z=z)
-        rng = np.random.default_rng(0)
-        gm = _fit_gate(
-            "mql",
-            X,
-            y,
-            rows=(tr, st, ca),
-            categorical=[],
-            lgb_params=_lightgbm_params(p, [0, 0]),
-            base_rate=float(y[tr].mean()),
-            p=p,
-            rng=rng,
+        chosen[z], logistic, _ = _fit_one_gate(
+            X, y, TrainParams(blend_confidence_z=z), rows=(tr, st, ca)
         )
-        linears = {"logistic": LogisticBaseline.design(X.iloc[tr], ["a", "b"], [])}
-        _fit_baselines(
-            "mql", X, y, rows=(tr, ca), linears=linears, points=PointsScore({}, 5.0), p=p, rng=rng
-        )
-        _choose_blend(gm, linears, X, y, rows=(st, ca), p=p)
-        chosen[z] = gm
     gain, se = (
         chosen[0.0].info["stop_best_gain_over_logistic"],
         chosen[0.0].info["stop_best_gain_se"],
@@ -241,7 +229,7 @@ def test_a_gain_over_the_logistic_regression_within_noise_keeps_the_regression()
     d = auc_difference(
         y[st],
         chosen[0.0].margin(X.iloc[st]),
-        linears["logistic"].margin(X.iloc[st], "mql"),
+        logistic.margin(X.iloc[st], "mql"),
     )
     assert gain == pytest.approx(d["difference"], abs=1e-5) and se == pytest.approx(
         d["se"], abs=1e-5
@@ -254,7 +242,7 @@ def test_a_gain_over_the_logistic_regression_within_noise_keeps_the_regression()
     assert "DeLong standard error" in strict.info["scorer_reason"]
     # the default scorer is recalibrated: its probabilities follow the regression's order
     raw = strict.raw(X.iloc[ca])
-    lin = linears["logistic"].margin(X.iloc[ca], "mql")
+    lin = logistic.margin(X.iloc[ca], "mql")
     order = np.argsort(lin)
     assert np.all(np.diff(raw[order]) >= -1e-12)
 
