@@ -43,7 +43,7 @@ def olist() -> dict:
         "readiness_model_auc": model_auc,
         "logistic_same_features_auc": m["logistic"]["roc_auc"],
         "logistic_your_columns_auc": m.get("your_columns", {}).get("roc_auc"),
-        "points_score_auc": m["points"]["roc_auc"],
+        "points_score_auc": m.get("points", {}).get("roc_auc"),
         "reference_lr_origin_landing_page_auc": reference["time_split"][
             "reference_lr_origin_landing_page_auc"
         ],

@@ -12,7 +12,10 @@ within the horizon requires having crossed gate k by then.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import logging
+import warnings
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,6 +26,29 @@ import pandas as pd
 from models.calibration import Calibrator
 from readiness.errors import ReadinessError
 from readiness.scores import probability_column
+
+
+class _LightGBMLog:
+    """LightGBM's own messages through Python logging, without one expected warning: a blank
+    category is coded -1, which LightGBM reads as missing, exactly as meant ("Met negative value
+    in categorical features, will convert it to NaN" printed once per dataset and prediction)."""
+
+    _log = logging.getLogger("lightgbm")
+
+    def info(self, msg: str) -> None:  # the library's native messages all come this way
+        text = msg.strip()
+        if "negative value in categorical features" in text or not text:
+            return
+        if "[Warning]" in text or "[Fatal]" in text:
+            self._log.warning(text)
+        else:
+            self._log.debug(text)
+
+    def warning(self, msg: str) -> None:
+        self.info(f"[Warning] {msg}")
+
+
+lgb.register_logger(_LightGBMLog())
 
 
 @dataclass
@@ -231,10 +257,20 @@ class PointsScore:
 
 @dataclass
 class LogisticBaseline:
-    """Logistic regression per gate on the same features: counts log1p'd and standardised
-    (unknown values at the training mean), categories one-hot encoded (every code seen on at
-    least MIN_LEVEL_ROWS training rows, at most the MAX_LEVELS most frequent). Stored as
-    coefficients."""
+    """Logistic regression per gate on the same features: counts log1p'd (signed) and
+    standardised (unknown values at the training mean), categories one-hot encoded (every code
+    seen on at least MIN_LEVEL_ROWS training rows, at most the MAX_LEVELS most frequent). Stored
+    as coefficients.
+
+    The numeric columns named `also_raw` (a user's own attributes: seconds on a website, an
+    interest rate, a negative index) also enter on their own scale, standardised, beside the log:
+    the regression weighs the two, so an effect linear in the raw value is not bent by the log,
+    nor a skewed count's by the raw. Those that are unknown on some training rows get an
+    "unknown" indicator too, so a blank is not read as the average. A feature's contribution is
+    the sum of its columns'.
+
+    A `plain` design is the regression a data scientist writes first: numbers on their own scale,
+    standardised, blanks at the mean; categories one-hot. It is the your-columns baseline."""
 
     numeric: list[str]
     categorical: dict[str, list[float]]  # feature -> codes seen in training
@@ -242,6 +278,11 @@ class LogisticBaseline:
     scale: list[float]
     coefs: dict[str, dict] = field(default_factory=dict)  # gate -> {"w": [...], "b": float}
     calibrators: dict[str, Calibrator] = field(default_factory=dict)
+    also_raw: list[str] = field(default_factory=list)
+    raw_mean: list[float] = field(default_factory=list)
+    raw_scale: list[float] = field(default_factory=list)
+    unknown_flag: list[str] = field(default_factory=list)
+    plain: bool = False  # numbers on their own scale only (no log terms)
     # rarer categories (a landing page seen twice), and any beyond the most frequent MAX_LEVELS,
     # share the reference's column
     MAX_LEVELS: ClassVar[int] = 1000
@@ -249,35 +290,61 @@ class LogisticBaseline:
 
     @classmethod
     def design(
-        cls, X: pd.DataFrame, numeric: list[str], categorical: list[str]
+        cls,
+        X: pd.DataFrame,
+        numeric: list[str],
+        categorical: list[str],
+        flexible: Collection[str] = (),
+        plain: bool = False,
     ) -> LogisticBaseline:
-        num = cls._transform(X[numeric])
-        if len(num):
-            mean, scale = np.nanmean(num, axis=0), np.nanstd(num, axis=0)
-        else:
-            mean, scale = np.zeros(len(numeric)), np.ones(len(numeric))
-        mean = np.where(np.isfinite(mean), mean, 0.0)  # a column unknown on every row
-        # a constant column (its spread only rounding error, e.g. 1e-16) carries nothing: scale
-        # 1, so it sits at 0 and neither its coefficient nor its contribution can move a lead
-        constant = ~np.isfinite(scale) | (scale <= 1e-9 * np.maximum(1.0, np.abs(mean)))
-        scale = np.where(constant, 1.0, scale)
+        """The design learnt from training rows `X`; the `flexible` numeric columns (a user's
+        own) also get a raw term and, where unknown on some rows, an unknown indicator. `plain`:
+        numbers on their own scale only."""
+        mean, scale = _standardise(cls._scaled(X[numeric], plain))
+        if plain:
+            flexible = ()
+        # two distinct values (a flag): the raw term is the log term again
+        also_raw = [c for c in numeric if c in flexible and X[c].nunique() > 2]
+        raw_mean, raw_scale = _standardise(X[also_raw].to_numpy(dtype=float))
+        unknown = [c for c in numeric if c in flexible and 0 < X[c].isna().sum() < len(X)]
         cats = {}
         for c in categorical:
             counts = X[c].value_counts()
             # the frequent codes get a column each (a landing-page id may have hundreds)
             frequent = counts[counts >= cls.MIN_LEVEL_ROWS].index[: cls.MAX_LEVELS]
             cats[c] = sorted(float(v) for v in (frequent if len(frequent) else counts.index[:1]))
-        return cls(list(numeric), cats, mean.tolist(), scale.tolist())
+        return cls(
+            list(numeric),
+            cats,
+            mean,
+            scale,
+            also_raw=also_raw,
+            raw_mean=raw_mean,
+            raw_scale=raw_scale,
+            unknown_flag=unknown,
+            plain=plain,
+        )
 
     @staticmethod
-    def _transform(num: pd.DataFrame) -> np.ndarray:
+    def _scaled(num: pd.DataFrame, plain: bool) -> np.ndarray:
+        """The numeric block before standardising: signed log1p, or the values (`plain`)."""
         a = num.to_numpy(dtype=float)
-        return np.sign(a) * np.log1p(np.abs(a))
+        return a if plain else np.sign(a) * np.log1p(np.abs(a))
+
+    def _numeric_parts(self, X: pd.DataFrame) -> list[np.ndarray]:
+        """The log terms, the raw terms and the unknown indicators (rows x columns each)."""
+        log = (self._scaled(X[self.numeric], self.plain) - np.asarray(self.mean)) / np.asarray(
+            self.scale
+        )
+        raw = (X[self.also_raw].to_numpy(dtype=float) - np.asarray(self.raw_mean)) / np.asarray(
+            self.raw_scale
+        )
+        # an unknown value (a user's attribute) at the mean
+        flags = X[self.unknown_flag].isna().to_numpy(dtype=float)
+        return [np.nan_to_num(log, nan=0.0), np.nan_to_num(raw, nan=0.0), flags]
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
-        num = (self._transform(X[self.numeric]) - np.asarray(self.mean)) / np.asarray(self.scale)
-        num = np.nan_to_num(num, nan=0.0)  # an unknown value (a user's attribute) at the mean
-        parts = [num]
+        parts = self._numeric_parts(X)
         for c, codes in self.categorical.items():
             v = X[c].to_numpy(dtype=float)
             parts.append(
@@ -298,13 +365,20 @@ class LogisticBaseline:
     def contributions(self, X: pd.DataFrame, gate: str) -> np.ndarray:
         """(rows x features) log-odds contributions of `gate`'s regression, in the order of
         `numeric` then `categorical`: exactly additive (they sum to the margin minus the
-        intercept). Numeric features are standardised, so 0 is the training mean; a category
-        contributes relative to the first code seen in training."""
+        intercept). Numeric features are standardised, so 0 is the training mean (a feature's
+        raw term and unknown indicator add to its log term); a category contributes relative to
+        the first code seen in training."""
         w = np.asarray(self.coefs[gate]["w"])
         design = self.matrix(X) * w
-        n_num = len(self.numeric)
-        parts = [design[:, :n_num]]
-        start = n_num
+        n_num, n_raw, n_flag = len(self.numeric), len(self.also_raw), len(self.unknown_flag)
+        numeric = design[:, :n_num].copy()
+        where = {c: i for i, c in enumerate(self.numeric)}
+        for j, c in enumerate(self.also_raw):
+            numeric[:, where[c]] += design[:, n_num + j]
+        for j, c in enumerate(self.unknown_flag):
+            numeric[:, where[c]] += design[:, n_num + n_raw + j]
+        parts = [numeric]
+        start = n_num + n_raw + n_flag
         for codes in self.categorical.values():
             width = max(len(codes) - 1, 0)
             parts.append(design[:, start : start + width].sum(axis=1, keepdims=True))
@@ -313,9 +387,7 @@ class LogisticBaseline:
 
     def for_gate(self, gate: str) -> LogisticBaseline:
         """A copy holding only `gate`'s coefficients (no calibrators): a gate model's logistic side."""
-        return LogisticBaseline(
-            self.numeric, self.categorical, self.mean, self.scale, {gate: self.coefs[gate]}
-        )
+        return replace(self, coefs={gate: self.coefs[gate]}, calibrators={})
 
     def proba(self, X: pd.DataFrame, gate: str) -> np.ndarray:
         return self.calibrators[gate].apply(self.raw(X, gate))
@@ -326,6 +398,11 @@ class LogisticBaseline:
             "categorical": self.categorical,
             "mean": self.mean,
             "scale": self.scale,
+            "also_raw": self.also_raw,
+            "raw_mean": self.raw_mean,
+            "raw_scale": self.raw_scale,
+            "unknown_flag": self.unknown_flag,
+            "plain": self.plain,
             "coefs": self.coefs,
             "calibrators": {g: c.to_dict() for g, c in self.calibrators.items()},
         }
@@ -339,10 +416,29 @@ class LogisticBaseline:
             d["scale"],
             d["coefs"],
             {g: Calibrator.from_dict(c) for g, c in d["calibrators"].items()},
+            d.get("also_raw", []),  # bundles written before the raw terms have none
+            d.get("raw_mean", []),
+            d.get("raw_scale", []),
+            d.get("unknown_flag", []),
+            d.get("plain", False),
         )
 
 
 Baseline = PointsScore | LogisticBaseline
+
+
+def _standardise(a: np.ndarray) -> tuple[list[float], list[float]]:
+    """Each column's training mean and spread, ignoring unknown values: a column unknown on every
+    row sits at 0, and a constant one (its spread only rounding error, e.g. 1e-16) gets scale 1,
+    so it sits at 0 and neither its coefficient nor its contribution can move a lead."""
+    if len(a) == 0 or a.shape[1] == 0:
+        return [0.0] * a.shape[1], [1.0] * a.shape[1]
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-unknown columns: handled below
+        mean, scale = np.nanmean(a, axis=0), np.nanstd(a, axis=0)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    constant = ~np.isfinite(scale) | (scale <= 1e-9 * np.maximum(1.0, np.abs(mean)))
+    return mean.tolist(), np.where(constant, 1.0, scale).tolist()
 
 
 def save_baselines(folder: Path, baselines: dict[str, Baseline]) -> None:

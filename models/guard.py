@@ -9,7 +9,9 @@ exported after the fact. Per feature and gate, on the training cohort:
   when it is filled almost only for positives.
 
 A flagged attribute (the `profile` family) is left out of training by default, with a message
-naming it and the evidence; `train.admit_attributes` re-admits one by name. Built-in features are
+naming it and the evidence; `train.admit_attributes` re-admits one by name. An attribute strong
+enough alone to be suspicious but short of the flag (a tag sales sets after a call can reach
+0.96) is kept and named as a suspect: only the user knows when it was filled in. Built-in features are
 screened and reported the same way but never dropped: they are computed point in time from dated
 events, and a strong one (the furthest gate reached) is a real signal, not a leak.
 """
@@ -55,13 +57,14 @@ def screen_features(
     *,
     max_single_auc: float,
     max_fill_gap: float,
+    suspect_auc: float = 1.0,
     admitted: tuple[str, ...] = (),
     max_rows: int = 100_000,
     seed: int = 0,
 ) -> list[dict]:
     """One row per feature: its strongest single-feature AUC over the gates (and which gate),
-    fill rates among positives and negatives (attributes), whether it is flagged, excluded, and
-    why."""
+    fill rates among positives and negatives (attributes), whether it is flagged, excluded, or
+    (an attribute, not flagged, whose AUC alone reaches `suspect_auc`) a suspect, and why."""
     rng = np.random.default_rng(seed)
     out = []
     gates = {}
@@ -104,6 +107,13 @@ def screen_features(
             )
         flagged = bool(reasons)
         excluded = flagged and f.family == PROFILE and f.measure not in admitted
+        suspect = not flagged and f.family == PROFILE and best["auc"] >= suspect_auc
+        if suspect:
+            reasons.append(
+                f"kept, but alone it reaches AUC {best['auc']:.3f} on the {best['gate']} gate "
+                f"(>= {suspect_auc}): if it is filled in after the outcome (a tag sales sets "
+                f"after a call, a call's duration), declare it known: at_export"
+            )
         out.append(
             {
                 "feature": f.name,
@@ -119,6 +129,7 @@ def screen_features(
                 else round(best["fill_neg"], 4),
                 "flagged": flagged,
                 "excluded": excluded,
+                "suspect": suspect,
                 "reason": "; ".join(reasons)
                 + (
                     ""

@@ -26,23 +26,32 @@ STABLE, STRONG = 0.1, 0.25  # the usual PSI readings
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
     """Population stability index of `current` against `reference`: sum over the reference's
     quantile bins of (a - e) ln(a / e), shares floored at 1e-4 (an empty bin is not infinite).
-    A constant reference gives 0 when `current` holds the same constant, else the share of
-    `current` elsewhere scored as one bin against an almost empty one."""
+    Unknown values (NaN) are a bin of their own, so a column blank more often now drifts. A
+    constant reference gives 0 when `current` holds the same constant, else the share of
+    `current` elsewhere scored as one bin against an almost empty one. NaN when either side has
+    no rows."""
     reference = np.asarray(reference, dtype=float)
     current = np.asarray(current, dtype=float)
-    reference, current = reference[~np.isnan(reference)], current[~np.isnan(current)]
     if len(reference) == 0 or len(current) == 0:
         return float("nan")
-    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
-    inner = edges[1:-1]
-    if len(edges) < 2:  # a constant: one bin for it, one for everything else
-        e = np.array([1.0, 0.0])
-        same = np.isclose(current, edges[0])
-        a = np.array([same.mean(), 1 - same.mean()])
+    ref_nan, cur_nan = np.isnan(reference), np.isnan(current)
+    ref, cur = reference[~ref_nan], current[~cur_nan]
+    if len(ref) == 0:  # nothing known in the reference: only the unknown shares compare
+        e, a = np.array([0.0]), np.array([0.0])
     else:
-        e = np.bincount(np.searchsorted(inner, reference, side="right"), minlength=len(edges) - 1)
-        a = np.bincount(np.searchsorted(inner, current, side="right"), minlength=len(edges) - 1)
-        e, a = e / e.sum(), a / a.sum()
+        edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)))
+        inner = edges[1:-1]
+        if len(edges) < 2:  # a constant: one bin for it, one for everything else
+            same = np.isclose(cur, edges[0]).sum()
+            e, a = np.array([len(ref), 0.0]), np.array([same, len(cur) - same], dtype=float)
+        else:
+            e = np.bincount(np.searchsorted(inner, ref, side="right"), minlength=len(edges) - 1)
+            a = np.bincount(np.searchsorted(inner, cur, side="right"), minlength=len(edges) - 1)
+    # shares of every row, the unknown bin last
+    e = np.append(e, ref_nan.sum()) / len(reference)
+    a = np.append(a, cur_nan.sum()) / len(current)
+    if not ref_nan.any() and not cur_nan.any():
+        e, a = e[:-1], a[:-1]
     e, a = np.maximum(e, 1e-4), np.maximum(a, 1e-4)
     return float(np.sum((a - e) * np.log(a / e)))
 
@@ -136,3 +145,103 @@ def estimate_performance(p: np.ndarray, draws: int = 200, seed: int = 7) -> dict
         "expected_positives": round(expected_positives, 2),
         "leads": int(len(p)),
     }
+
+
+def realised_outcomes(
+    leads: pd.DataFrame,
+    milestones: pd.DataFrame,
+    ladder: tuple[str, ...],
+    as_of: pd.Timestamp,
+    horizon_days: int,
+) -> pd.DataFrame:
+    """For the leads a run scored as of `as_of`: per gate, whether the lead was at risk (had not
+    crossed it by the as-of date) and whether it crossed it within the horizon after it
+    (`at_risk_<gate>`, `crossed_<gate>`), read from the milestones recorded since. A gate counts
+    as crossed once its milestone or any later gate's is recorded (the ladder is cumulative)."""
+    end = as_of + pd.Timedelta(days=horizon_days)
+    m = milestones[
+        milestones["lead_id"].isin(leads["lead_id"]) & milestones["milestone"].isin(ladder)
+    ]
+    rank = m["milestone"].map({g: i for i, g in enumerate(ladder)})
+    out = pd.DataFrame({"lead_id": leads["lead_id"].to_numpy()})
+    for i, gate in enumerate(ladder):
+        reached = m[rank.to_numpy() >= i]
+        first = pd.to_datetime(reached.groupby("lead_id")["occurred_at"].min())
+        when = pd.Series(first.reindex(out["lead_id"]).to_numpy(), dtype="datetime64[ns]")
+        out[f"at_risk_{gate}"] = ~(when < as_of).to_numpy(dtype=bool)  # NaT: never crossed
+        out[f"crossed_{gate}"] = ((when >= as_of) & (when < end)).to_numpy(dtype=bool)
+    return out
+
+
+def realised_performance(
+    leads: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    ladder: tuple[str, ...],
+    sales_gate: str,
+    general_route: str,
+    bins: int = 10,
+) -> dict:
+    """What became of a published run once its horizon passed: per gate, on the leads at risk,
+    the realised AUC, ECE and top-decile lift of the probabilities the run published (and the
+    confidence-based estimate the same probabilities gave, to judge the estimate); per route,
+    how many of its leads crossed the next gate (for `sales_now`, the sales gate)."""
+    from models.evaluate import gate_metrics  # evaluate imports the bundle: keep this module light
+
+    joined = leads.merge(outcomes, on="lead_id", how="inner", validate="one_to_one")
+    gates: dict = {}
+    for gate in ladder:
+        col = f"p_{gate}"
+        if col not in joined:
+            continue
+        rows = joined[joined[f"at_risk_{gate}"] & joined[col].notna()]
+        y = rows[f"crossed_{gate}"].to_numpy(dtype=int)
+        p = rows[col].to_numpy(dtype=float)
+        metrics = gate_metrics(y, p, bins)
+        entry = {
+            k: (round(v, 5) if isinstance(v, float) else v)
+            for k, v in metrics.items()
+            if k
+            in (
+                "rows",
+                "positives",
+                "positive_rate",
+                "mean_predicted",
+                "ece",
+                "roc_auc",
+                "top_decile_lift",
+            )
+        }
+        entry["estimated_auc_at_publication"] = (
+            round(expected_auc(p), 5) if len(p) > 1 and p.sum() >= 1 else None
+        )
+        if "roc_auc" not in entry:
+            entry["roc_auc_unknown"] = "one class only among its leads at risk"
+        gates[gate] = entry
+    routes: dict = {}
+    if "route" in joined and len(joined):
+        # each lead's next gate: the first it had not crossed by the as-of date; a sales handoff
+        # is judged on the sales gate
+        at_risk = joined[[f"at_risk_{g}" for g in ladder]].to_numpy()
+        crossed = joined[[f"crossed_{g}" for g in ladder]].to_numpy()
+        first = np.where(at_risk.any(axis=1), at_risk.argmax(axis=1), -1)
+        sales = joined["route"].to_numpy() == "sales_now"
+        target = np.where(
+            sales & (sales_gate in ladder),
+            ladder.index(sales_gate) if sales_gate in ladder else 0,
+            first,
+        )
+        rows = np.arange(len(joined))
+        valid = target >= 0
+        hit = np.zeros(len(joined), dtype=bool)
+        hit[valid] = crossed[rows[valid], target[valid]] & at_risk[rows[valid], target[valid]]
+        frame = pd.DataFrame({"route": joined["route"].astype(str), "hit": hit, "valid": valid})
+        for route, g in frame.groupby("route"):
+            n = int(g["valid"].sum())
+            routes[str(route)] = {
+                "leads": int(len(g)),
+                "next_gate": sales_gate if route == "sales_now" else "each lead's next gate",
+                "crossed_next_gate": int(g["hit"].sum()),
+                "share": round(float(g["hit"].sum() / n), 4) if n else None,
+                "is_general_route": route == general_route,
+            }
+    return {"gates": gates, "routes": routes}

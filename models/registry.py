@@ -28,6 +28,18 @@ from models.bundle import ReadinessModel
 from readiness.errors import ReadinessError, scrub_secrets
 
 log = logging.getLogger(__name__)
+
+
+class _NoPickleNotice(logging.Filter):
+    """MLflow warns on every model logged that a Python object is pickled. Ours is this
+    project's own wrapper (ReadinessPyfunc), loaded only from this project's registry: the
+    notice is no news to the user, so it is left out of the stage logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "CloudPickle" not in record.getMessage()
+
+
+logging.getLogger("mlflow.pyfunc").addFilter(_NoPickleNotice())
 CHAMPION, CHALLENGER = "champion", "challenger"
 # the first model, when it failed the promotion gate and no champion exists yet: scored and
 # published marked provisional, never over a champion (see models/promotion.py)

@@ -23,6 +23,7 @@ from models.calibration import fit_calibrator
 from models.cohorts import CALIBRATE, STOP, TEST, TRAIN
 from models.evaluate import auc_difference
 from models.labels import label_column, sufficiency
+from models.monitor import psi
 from readiness.errors import ReadinessError
 from readiness.params import TrainParams
 
@@ -160,14 +161,17 @@ def train_models(
     lr_rows = np.flatnonzero(train_rows)
     if len(lr_rows) > p.logistic_max_rows:
         lr_rows = rng.choice(lr_rows, p.logistic_max_rows, replace=False)
-    logistic = LogisticBaseline.design(X.iloc[lr_rows], numeric, categorical)
+    # the user's own numeric columns also enter the regression on every feature on their own
+    # scale; the your-columns baseline is the plain regression a data scientist writes first
     yours = {f.name for f in catalog if f.family in YOUR_COLUMNS_FAMILIES}
+    logistic = LogisticBaseline.design(X.iloc[lr_rows], numeric, categorical, flexible=yours)
     linears = {"logistic": logistic}
     if yours:
         linears["your_columns"] = LogisticBaseline.design(
             X.iloc[lr_rows],
             [n for n in numeric if n in yours],
             [n for n in categorical if n in yours],
+            plain=True,
         )
     points = PointsScore(dict(p.points), p.points_cap)
     missing_points = [n for n in points.points if n not in X.columns]
@@ -262,6 +266,16 @@ def _lightgbm_params(p: TrainParams, monotone: list[int]) -> dict:
     }
 
 
+def _blank_as_missing(X: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
+    """The rows as LightGBM is given them: a blank category (code -1) as missing, which is how
+    LightGBM reads it anyway, without its warning per dataset (printed from worker threads,
+    past any logger)."""
+    blank = [c for c in categorical if (X[c] < 0).any()]
+    if not blank:
+        return X
+    return X.assign(**{c: X[c].where(X[c] >= 0) for c in blank})
+
+
 def _fit_gate(
     gate: str,
     X: pd.DataFrame,
@@ -279,13 +293,18 @@ def _fit_gate(
     tr, st, ca = rows
     chosen, weights = _sample(tr, y[tr], p.max_train_rows, rng)
     dtrain = lgb.Dataset(
-        X.iloc[chosen],
+        _blank_as_missing(X.iloc[chosen], categorical),
         y[chosen],
         weight=weights,
         categorical_feature=categorical,
         free_raw_data=True,
     )
-    dstop = lgb.Dataset(X.iloc[st], y[st], reference=dtrain, categorical_feature=categorical)
+    dstop = lgb.Dataset(
+        _blank_as_missing(X.iloc[st], categorical),
+        y[st],
+        reference=dtrain,
+        categorical_feature=categorical,
+    )
     booster = lgb.train(
         lgb_params,
         dtrain,
@@ -462,7 +481,10 @@ def _refit(
     if gm.lightgbm_weight > 0:
         chosen, weights = _sample(fit, y[fit], p.max_train_rows, rng)
         data = lgb.Dataset(
-            X.iloc[chosen], y[chosen], weight=weights, categorical_feature=categorical
+            _blank_as_missing(X.iloc[chosen], categorical),
+            y[chosen],
+            weight=weights,
+            categorical_feature=categorical,
         )
         gm.booster = lgb.train(lgb_params, data, num_boost_round=trees)
     _fit_baselines(gm.gate, X, y, rows=(fit, ca), linears=linears, points=points, p=p, rng=rng)
@@ -470,19 +492,6 @@ def _refit(
         gm.linear = linears[gm.info["linear_side"]].for_gate(gm.gate)
     gm.calibrator = fit_calibrator(gm.raw(X.iloc[ca]), y[ca], p.calibration)
     gm.info.update(refit_rows=int(len(fit)), calibration=gm.calibrator.method)
-
-
-def _psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
-    """Population stability index of `actual` against `expected` (quantile bins of expected)."""
-    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)))
-    if len(edges) < 2:
-        return 0.0 if np.all(actual == expected[0]) else float("inf")
-    inner = edges[1:-1]
-    e = np.bincount(np.searchsorted(inner, expected, side="right"), minlength=len(edges) - 1)
-    a = np.bincount(np.searchsorted(inner, actual, side="right"), minlength=len(edges) - 1)
-    e = np.maximum(e / e.sum(), 1e-4)
-    a = np.maximum(a / max(a.sum(), 1), 1e-4)
-    return float(np.sum((a - e) * np.log(a / e)))
 
 
 def shift_warnings(
@@ -511,17 +520,18 @@ def shift_warnings(
     if len(tr) and len(te):
         tr = rng.choice(tr, min(max_rows, len(tr)), replace=False)
         te = rng.choice(te, min(max_rows, len(te)), replace=False)
-        psi = {
-            c: _psi(X[c].to_numpy(dtype=float)[tr], X[c].to_numpy(dtype=float)[te])
+        drift = {
+            c: psi(X[c].to_numpy(dtype=float)[tr], X[c].to_numpy(dtype=float)[te])
             for c in X.columns
         }
-        shifted = sorted((v, c) for c, v in psi.items() if v > p.shift_psi)[::-1]
+        shifted = sorted((v, c) for c, v in drift.items() if v > p.shift_psi)[::-1]
         if shifted:
             out.append(
-                f"{len(shifted)} feature(s) are distributed differently in the test cohort than in "
-                f"training (population stability index above {p.shift_psi}): "
+                f"{len(shifted)} feature(s) are distributed differently in the test rows than in "
+                f"the training rows (population stability index above {p.shift_psi}, a blank "
+                "counted as a value of its own): "
                 + ", ".join(f"{c} ({v:.2f})" for v, c in shifted[:5])
                 + ("..." if len(shifted) > 5 else "")
-                + ". Scores on new cohorts rest on relations learned on older ones."
+                + ". Scores on leads unlike the training rows rest on relations learned on others."
             )
     return out

@@ -235,8 +235,13 @@ def labels(params: ParamsOption = None) -> None:
     for gate, cohorts in s["gates"].items():
         parts = ", ".join(f"{c} {v['positives']:,}/{v['labelled']:,}" for c, v in cohorts.items())
         typer.echo(f"  {gate:<24} positives/labelled: {parts}")
+    when = (
+        f"a flat export as of {s['flat_as_of']}"
+        if s.get("flat_as_of")
+        else f"data up to {s['end_of_data']}, exclusive"
+    )
     typer.echo(
-        f"labels: {s['snapshots']:,} snapshots labelled for {len(s['gates'])} gates (data ends {s['end_of_data']})"
+        f"labels: {s['snapshots']:,} snapshots labelled for {len(s['gates'])} gates ({when})"
     )
 
 
@@ -298,7 +303,7 @@ def evaluate(params: ParamsOption = None) -> None:
         else "not promoted"
     )
     typer.echo(
-        f"evaluate: {s['test_rows']:,} test snapshots; challenger version {pr['challenger_version']} {verdict} (champion: {pr['champion_after']})"
+        f"evaluate: {s['test_rows']:,} {'out-of-fold' if s.get('evaluation_method', '').startswith('stratified') else 'test'} snapshots; challenger version {pr['challenger_version']} {verdict} (champion: {pr['champion_after']})"
     )
     for r in pr["reasons"]:
         typer.echo(f"  - {r}")
@@ -343,6 +348,9 @@ def score(params: ParamsOption = None) -> None:
     typer.echo(f"  routes: {routes}")
     for reason, n in s.get("weakest_belief_unknown", {}).items():
         typer.echo(f"  weakest belief unknown for {n:,} leads: {reason}")
+    trends = ", ".join(f"{k} {v:,}" for k, v in sorted(s.get("trends", {}).items()))
+    if trends:
+        typer.echo(f"  trends {run.get('trend_note') or ''}: {trends}")
     wb = s.get("weakest_belief_vs_truth")
     if wb and wb.get("model_accuracy") is not None:
         typer.echo(
@@ -431,6 +439,21 @@ def monitor(params: ParamsOption = None) -> None:
     top = ", ".join(f"{f['feature']} ({f['psi']:.2f})" for f in s["features_strong_drift"][:5])
     if top:
         typer.echo(f"  strongest feature drift since training: {top}")
+    for r in s.get("published_runs", []):
+        if r["state"] == "realised":
+            aucs = ", ".join(
+                f"{g} {v['roc_auc']:.3f}" if v.get("roc_auc") is not None else f"{g} unknown"
+                for g, v in r["gates"].items()
+            )
+            sales = r["routes"].get("sales_now")
+            handoffs = (
+                f"; sales_now {sales['crossed_next_gate']:,}/{sales['leads']:,} reached {sales['next_gate']}"
+                if sales
+                else ""
+            )
+            typer.echo(f"  run {r['run_id']} (as of {r['as_of']}): realised AUC {aucs}{handoffs}")
+        else:
+            typer.echo(f"  run {r['run_id']} (as of {r['as_of']}): {r['state']}, {r['reason']}")
     typer.echo(
         "monitor: retraining recommended for "
         + (", ".join(s["retrain"]) if s["retrain"] else "no gate")

@@ -3,6 +3,7 @@ same way everywhere, atomically and as strict JSON."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -34,3 +35,12 @@ def write_json(path: Path, payload: Any) -> Path:
     tmp.write_text(text + "\n")
     os.replace(tmp, path)
     return path
+
+
+def sha256_of(path: Path) -> str:
+    """The file's SHA-256, read in 1 MiB blocks (an export's manifest entry)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -211,6 +211,8 @@ class TrainParams:
     # positives than of negatives, is flagged; flagged attributes are left out unless named here
     leak_max_single_auc: Annotated[float, Field(gt=0.5, le=1, allow_inf_nan=False)] = 0.97
     leak_max_fill_gap: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.8
+    # an attribute whose AUC alone reaches this (but not the flag) is kept and named a suspect
+    leak_suspect_auc: Annotated[float, Field(gt=0.5, le=1, allow_inf_nan=False)] = 0.9
     admit_attributes: tuple[str, ...] = ()
     # the hand-written score marketing ops would use: points per unit of a feature, capped
     points: dict[str, FiniteFloat] = field(default_factory=dict)

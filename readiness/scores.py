@@ -100,6 +100,56 @@ def _text(nullable: bool = True) -> pa.Column:
     return pa.Column(str, nullable=nullable)
 
 
+# the score trend of a lead since the previous published run (see `score_trends`)
+TRENDS = ("new", "up", "down", "steady")
+TREND_MIN_CHANGE = 0.01  # a probability change smaller than this is steady
+
+
+def trend_columns(ladder: tuple[str, ...]) -> list[str]:
+    """The trend columns of a score run: `trend` and the change of each gate's probability."""
+    return ["trend", *[f"change_{probability_column(g)}" for g in ladder]]
+
+
+def score_trends(
+    leads: pd.DataFrame, previous: pd.DataFrame | None, ladder: tuple[str, ...]
+) -> pd.DataFrame:
+    """`leads` with each lead's trend since the `previous` published run (its lead_id,
+    current_stage and p_<gate> columns; None when there is none): the change of each gate's
+    probability (unknown for a lead the previous run did not score), and `trend`:
+
+    - new: the previous run did not score the lead;
+    - up: it crossed the gate it stood before last time, or that gate's probability rose by at
+      least TREND_MIN_CHANGE;
+    - down: that probability fell by at least TREND_MIN_CHANGE;
+    - steady: otherwise."""
+    out = leads.copy()
+    cols = [probability_column(g) for g in ladder]
+    if previous is None or len(previous) == 0:
+        out["trend"] = "new"
+        for c in cols:
+            out[f"change_{c}"] = np.nan
+        return out
+    prev = previous.drop_duplicates("lead_id").set_index("lead_id")
+    ids = out["lead_id"]
+    known = ids.isin(prev.index).to_numpy()
+    for c in cols:
+        out[f"change_{c}"] = (out[c] - ids.map(prev[c])).round(4).astype(float)
+    rank = {g: i for i, g in enumerate(ladder)}
+    # the gate each lead stood before last time, and where it stands now
+    then = ids.map(prev["current_stage"]).map(lambda s: rank.get(s, -1) + 1).fillna(0)
+    then = then.clip(upper=len(ladder) - 1).astype(int).to_numpy()
+    now = out["current_stage"].map(lambda s: rank.get(s, -1) + 1).to_numpy()
+    change = out[[f"change_{c}" for c in cols]].to_numpy(dtype=float)
+    delta = change[np.arange(len(out)), then]
+    trend = np.select(
+        [~known, now > then, delta >= TREND_MIN_CHANGE, delta <= -TREND_MIN_CHANGE],
+        ["new", "up", "up", "down"],
+        default="steady",
+    )
+    out["trend"] = trend
+    return out
+
+
 def score_schema(
     ladder: tuple[str, ...], top_drivers: int, general_route: str = NURTURE_GENERAL
 ) -> pa.DataFrameSchema:
@@ -155,6 +205,14 @@ def score_schema(
             "next_asset": _text(),
             **{c: _text() for c in HANDOFF_COLUMNS if c != "sla_due"},
             "sla_due": pa.Column("datetime64[ns]", nullable=True),
+            # since the previous published run (runs scored before trends lack them)
+            "trend": pa.Column(str, pa.Check.isin(list(TRENDS)), required=False),
+            **{
+                f"change_{c}": pa.Column(
+                    float, pa.Check.in_range(-1.0, 1.0), nullable=True, required=False
+                )
+                for c in cols
+            },
         },
         checks=[
             pa.Check(

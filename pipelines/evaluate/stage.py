@@ -76,6 +76,8 @@ def run(project: ProjectParams) -> dict:
         X, y = features[test].reset_index(drop=True), labels[test].reset_index(drop=True)
         model = ReadinessModel.load(models_dir / "readiness")
         preds = predictions(X, model, load_baselines(models_dir / "baselines"))
+    if not params.train.points:  # no hand-written points configured: no points baseline
+        preds.pop("points", None)
     headline, by_group = evaluate_test(X, y, preds, params.ladder, p.segments, p.ece_bins)
     # is the model's edge over (or gap to) each baseline more than noise? DeLong 95 % intervals
     versus = compare_with_baselines(y, preds, params.ladder)
@@ -222,10 +224,15 @@ def _targets(metrics: dict, truth: dict | None, versus: dict) -> dict:
         model = m.get("model", {})
         row = {}
         if "roc_auc" in model:
+            # a baseline the gate ships (the same predictions: a difference of exactly 0, se 0)
+            # is the model itself, not a rival to be ahead of
+            shipped = {
+                b for b, d in versus.get(gate, {}).items() if d["difference"] == 0 and d["se"] == 0
+            }
             row["ahead_of_baselines"] = all(
                 model["roc_auc"] > m[b]["roc_auc"]
                 for b in ("logistic", "your_columns", "points")
-                if "roc_auc" in m.get(b, {})
+                if "roc_auc" in m.get(b, {}) and b not in shipped
             )
             # a gate that ships a baseline itself (the logistic regression chosen) is that
             # baseline: a difference of exactly 0 is not worse

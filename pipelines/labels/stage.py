@@ -90,7 +90,8 @@ def run(project: ProjectParams) -> dict:
     suff = sufficiency(labels, params.ladder, cohorts.fillna("outside"))
     summary = {
         "snapshots": len(labels),
-        "end_of_data": end,
+        "end_of_data": end,  # the day after the last record (exclusive)
+        "flat_as_of": catalog["flat"]["as_of"] if is_flat(catalog) else None,
         "deal_size": deals,
         "gates": {
             gate: {

@@ -1,13 +1,17 @@
 """Stage `monitor`: is the model still right for the leads scored now?
 
 Inputs: `paths.features` (training snapshots and catalogue; scoring.parquet, the current open
-leads), `paths.labels` (cohorts), `paths.models`/readiness (the model that scored) and
-`paths.metrics`/evaluate.json (its test AUC per gate).
+leads), `paths.labels` (cohorts, horizon, end of the data), `paths.models`/readiness (the model
+that scored), `paths.metrics`/evaluate.json (its test AUC per gate), and the history of published
+runs: `publish.exports`/<run_id>/ (run.json and leads.parquet, checked against the run's
+manifest) with `paths.validated`/milestones (what happened after each run).
 Outputs: `paths.metrics`/monitor.json: feature drift per feature and family (PSI against the
 training cohort), the drift of each gate's score distribution, each gate's label-free AUC
 estimate on the current leads next to the same estimate on the test cohort and the test cohort's
-realised AUC, and a retraining recommendation per gate with its reasons.
-Params: monitor, ladder, train (cohort dates).
+realised AUC, every published run's realised AUC, ECE, lift and route outcomes once its horizon
+has passed (the label-free estimate until then), and a retraining recommendation per gate with
+its reasons.
+Params: monitor, ladder, train (cohort dates), publish.exports, score.routing.
 """
 
 from __future__ import annotations
@@ -19,10 +23,19 @@ import numpy as np
 import pandas as pd
 
 from models.bundle import ReadinessModel, probability_column
-from models.cohorts import TEST, TRAIN, training_cohorts
+from models.cohorts import TEST, TRAIN, is_flat, training_cohorts
 from models.dataset import load_training_frame
-from models.monitor import estimate_performance, family_drift, feature_drift, psi, reading
-from pipelines.common import write_json
+from models.labels import LabelSettings
+from models.monitor import (
+    estimate_performance,
+    family_drift,
+    feature_drift,
+    psi,
+    reading,
+    realised_outcomes,
+    realised_performance,
+)
+from pipelines.common import sha256_of, write_json
 from readiness.errors import ReadinessError
 from readiness.params import ProjectParams
 
@@ -36,10 +49,100 @@ def _at_risk(X: pd.DataFrame, ladder: tuple[str, ...], gate: str) -> np.ndarray:
     return X["ladder_stage"].to_numpy() <= ladder.index(gate)
 
 
+def published_history(project: ProjectParams, settings: LabelSettings, flat: bool) -> list[dict]:
+    """Every run published to `publish.exports`, oldest first: once its horizon has passed (by
+    the end of the data), what became of it (realised AUC, ECE, lift per gate and route
+    outcomes); before that, the label-free AUC estimate its own probabilities give and the day
+    its horizon ends. A run whose files no longer match its manifest is listed, not read."""
+    params = project.params
+    exports = project.resolve(params.publish.exports)
+    runs = sorted(exports.glob("*/run.json")) if exports.is_dir() else []
+    if not runs:
+        return []
+    milestones = pd.read_parquet(
+        project.resolve(params.paths.validated) / "milestones",
+        columns=["lead_id", "milestone", "occurred_at"],
+    )
+    end = pd.Timestamp(settings.end_of_data)
+    out = []
+    for path in runs:
+        if path.parent.name.startswith("."):
+            continue  # an export being written or replaced
+        run = json.loads(path.read_text())
+        as_of = pd.Timestamp(run["as_of"])
+        horizon_ends = as_of + pd.Timedelta(days=settings.horizon_days)
+        entry = {
+            "run_id": run.get("run_id", path.parent.name),
+            "as_of": run["as_of"],
+            "model_version": run.get("model_version"),
+            "status": run.get("status", "final"),
+            "leads": run.get("rows", {}).get("leads"),
+            "horizon_ends": str(horizon_ends.date()),
+        }
+        leads_file = path.parent / "leads.parquet"
+        expected = run.get("files", {}).get("leads.parquet")
+        if not leads_file.exists() or (expected and sha256_of(leads_file) != expected):
+            out.append(
+                {
+                    **entry,
+                    "state": "unreadable",
+                    "reason": f"{leads_file} is missing or changed since it was published",
+                }
+            )
+            continue
+        leads = pd.read_parquet(leads_file)
+        if flat:
+            out.append(
+                {
+                    **entry,
+                    "state": "unknown",
+                    "reason": "a flat export has no dates: what happened after a run is not in it",
+                }
+            )
+            continue
+        if horizon_ends > end:
+            # on the leads at risk of each gate when the run was scored (a gate already crossed
+            # has probability 1 and would flatter the estimate)
+            reached = (
+                leads["current_stage"]
+                .map({g: i + 1 for i, g in enumerate(params.ladder)})
+                .fillna(0)
+            )
+            estimates = {
+                g: estimate_performance(
+                    leads.loc[reached.to_numpy() <= i, c].to_numpy(dtype=float),
+                    50,
+                    params.monitor.seed,
+                )
+                for i, g in enumerate(params.ladder)
+                if (c := probability_column(g)) in leads
+            }
+            out.append(
+                {
+                    **entry,
+                    "state": "pending",
+                    "reason": f"its {settings.horizon_days}-day horizon ends {horizon_ends.date()}, after the data ({end.date()})",
+                    "estimates": estimates,
+                }
+            )
+            continue
+        outcomes = realised_outcomes(leads, milestones, params.ladder, as_of, settings.horizon_days)
+        realised = realised_performance(
+            leads,
+            outcomes,
+            params.ladder,
+            params.score.routing.sales_gate,
+            params.score.routing.general_route,
+            params.evaluate.ece_bins,
+        )
+        out.append({**entry, "state": "realised", **realised})
+    return sorted(out, key=lambda r: (r["as_of"], r["run_id"]))
+
+
 def run(project: ProjectParams) -> dict:
     params = project.params
     p = params.monitor
-    features, labels, _, catalog_meta = load_training_frame(project)
+    features, labels, settings, catalog_meta = load_training_frame(project)
     cohort = training_cohorts(features, labels, catalog_meta, params.train, params.ladder)
     scoring = project.resolve(params.paths.features) / "scoring.parquet"
     if not scoring.exists():
@@ -62,6 +165,7 @@ def run(project: ProjectParams) -> dict:
     ref_probs, cur_probs = model.predict(reference), model.predict(current)
     test_rows = (cohort == TEST).to_numpy()
     test_probs = model.predict(features[test_rows]) if test_rows.any() else None
+    history = published_history(project, settings, is_flat(catalog_meta))
     gates: dict = {}
     for gate in params.ladder:
         col = probability_column(gate)
@@ -94,6 +198,20 @@ def run(project: ProjectParams) -> dict:
                 f"its estimated AUC on the current leads {estimate:.3f} is more than "
                 f"{p.auc_margin} below its test AUC {test_auc:.3f}"
             )
+        realised: dict = next(
+            (r["gates"].get(gate, {}) for r in reversed(history) if r["state"] == "realised"),
+            {},
+        )
+        if (
+            realised.get("roc_auc") is not None
+            and test_auc is not None
+            and realised["roc_auc"] < test_auc - p.auc_margin
+        ):
+            reasons.append(
+                f"its realised AUC on the latest published run whose horizon has passed, "
+                f"{realised['roc_auc']:.3f}, is more than {p.auc_margin} below its test AUC "
+                f"{test_auc:.3f}"
+            )
         gates[gate] = {
             "score_psi": None if np.isnan(score_psi) else round(score_psi, 4),
             "score_drift": reading(score_psi),
@@ -119,6 +237,7 @@ def run(project: ProjectParams) -> dict:
             "records"
         ),
         "features": drift.round({"psi": 4}).to_dict("records"),
+        "published_runs": history,
         "assumption": (
             "the estimate assumes the probabilities stay calibrated on the new leads: it tracks "
             "a change in who the leads are, not in how the signals relate to buying"

@@ -14,7 +14,6 @@ it is complete or absent, never half written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.common import write_json
+from pipelines.common import sha256_of, write_json
 from readiness.errors import ReadinessError
 from readiness.scores import HANDOFF_RECORD, check_run_content, check_run_id
 
@@ -50,14 +49,6 @@ def _for_csv(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _remove_leftovers(folder: Path) -> None:
     """Folders of an export killed before its rename (never visible under a run id)."""
     for stale in [*folder.glob(".partial-*"), *folder.glob(".replaced-*")]:
@@ -83,7 +74,7 @@ def export_run(
         frame.to_parquet(work / f"{name}.parquet", index=False)
         _for_csv(frame).to_csv(work / f"{name}.csv", index=False, encoding="utf-8")
         for suffix in ("parquet", "csv"):
-            manifest[f"{name}.{suffix}"] = _sha256(work / f"{name}.{suffix}")
+            manifest[f"{name}.{suffix}"] = sha256_of(work / f"{name}.{suffix}")
     write_json(
         work / "run.json", {**run, "rows": {n: len(f) for n, f in files.items()}, "files": manifest}
     )
@@ -115,7 +106,7 @@ def verify_export(target: Path) -> dict:
             f"{target}: run.json lists {sorted(manifest)}, not {sorted(expected)}."
         )
     for name, digest in manifest.items():
-        if not (target / name).is_file() or _sha256(target / name) != digest:
+        if not (target / name).is_file() or sha256_of(target / name) != digest:
             raise ReadinessError(
                 f"{target / name} is missing or differs from the run's file (SHA-256); publish "
                 "again to rewrite the export."

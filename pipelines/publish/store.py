@@ -187,6 +187,8 @@ def _ensure(conn: Connection, names: Names, tables: dict) -> None:
                     )
                     log.info("publish: added column %s to %s", c, table.name)
                 have = want
+            if table is tables["leads"]:
+                have = _migrate_trends(conn, names, table, have)
             if sorted(have) != sorted(want):
                 raise ReadinessError(
                     f"Table {table.name} exists with other columns (missing {sorted(set(want) - set(have))}, "
@@ -211,6 +213,31 @@ def _ensure(conn: Connection, names: Names, tables: dict) -> None:
             name
         ) not in insp.get_view_names(schema=names.schema):
             conn.exec_driver_sql(f"CREATE VIEW {q(name)} AS {body}")
+
+
+def _is_trend(column: str) -> bool:
+    return column == "trend" or column.startswith("change_p_")
+
+
+def _migrate_trends(conn: Connection, names: Names, table: sa.Table, have: list[str]) -> list[str]:
+    """A leads table from before score trends gets the trend columns (empty for its old runs);
+    a run scored before trends fits a table that has them (its trend cells stay empty). Returns
+    the columns to compare with the run's."""
+    want = [c.name for c in table.columns]
+    missing = [c for c in want if c not in have]
+    if missing and all(_is_trend(c) for c in missing):
+        for c in missing:
+            column = table.c[c].type.compile(conn.dialect)
+            conn.exec_driver_sql(
+                f"ALTER TABLE {names.qualified(conn, 'leads')} ADD COLUMN "
+                f"{conn.dialect.identifier_preparer.quote(c)} {column}"
+            )
+            log.info("publish: added column %s to %s", c, table.name)
+        have = [*have, *missing]
+    extra = [c for c in have if c not in want]
+    if extra and all(_is_trend(c) for c in extra):
+        have = [c for c in have if c not in extra]
+    return have
 
 
 def _lock(conn: Connection) -> None:

@@ -18,7 +18,7 @@ from models.bundle import ReadinessModel
 from models.explain import GateAttribution, exact_shap
 from pipelines.report import metrics as m
 from pipelines.report.render import COLORS, Section, draw, draw_grid, page
-from readiness.domain import BELIEFS
+from readiness.domain import BELIEFS, STAKEHOLDER_AUDIENCES
 from readiness.raw import tagging
 from readiness.scores import UNKNOWN_BELIEF
 
@@ -43,8 +43,10 @@ class ReportInputs:
     lift: pd.DataFrame | None = None
     sufficiency: pd.DataFrame | None = None
     leakage_screen: list[dict] | None = None  # artifacts/models/leakage_screen.json
+    monitor: dict | None = None  # artifacts/metrics/monitor.json
     scores: pd.DataFrame | None = None  # data/scores/leads.parquet
     sales_gate: str = "qualified_conversation"
+    flat_as_of: str | None = None  # a flat export's as-of date: its dates are not measured
     notes: list[str] = field(default_factory=list)
     driver_rows: int = 20_000
     shap_rows: int = 1_000
@@ -64,15 +66,23 @@ def build_report(inp: ReportInputs) -> tuple[str, dict]:
         _revenue_section(inp, crossings),
         _trust_section(inp),
         _routing_section(inp),
+        _monitor_section(inp),
     ]
     notes = [*inp.notes, *(n for sec in sections for n in sec.notes)]
     summary: dict = {"sections": {sec.id: sec.summary for sec in sections if sec.summary}}
-    rates = m.gate_rates(crossings, ladder)
     won = inp.opportunities[inp.opportunities["outcome"] == "won"]
+    first = ladder[0]
+    reached = int(crossings[first].notna().sum()) if first in crossings else 0
+    amounts = pd.to_numeric(won["amount"], errors="coerce")
     kpis = [
         ("leads in the data", f"{len(inp.leads):,}"),
-        ("became MQLs", f"{rates.get('mqls', 0):,}"),
-        ("won revenue", f"${won['amount'].sum():,.0f}"),
+        ("became MQLs" if first == "mql" else f"reached {_label(first)}", f"{reached:,}"),
+        (
+            "won revenue",
+            f"${amounts.sum():,.0f}"
+            if (amounts > 0).any()
+            else "unknown (no won deal with an amount)",
+        ),
     ]
     if inp.scores is not None:
         kpis.append(("open leads scored", f"{len(inp.scores):,}"))
@@ -85,9 +95,14 @@ def build_report(inp: ReportInputs) -> tuple[str, dict]:
             )
         )
     start, end = inp.leads["created_at"].min(), inp.milestones["occurred_at"].max()
+    when = (
+        f"a flat export as of {inp.flat_as_of} (no dates: one snapshot per lead)"
+        if inp.flat_as_of
+        else f"{start:%Y-%m-%d} to {end:%Y-%m-%d}"
+    )
     subtitle = [
         "What moves buyers to readiness, where they stall, and whether to trust the model.",
-        f"Data: {start:%Y-%m-%d} to {end:%Y-%m-%d}; model version {inp.model_version or '-'}; ladder: "
+        f"Data: {when}; model version {inp.model_version or '-'}; ladder: "
         + " -> ".join(_label(g) for g in ladder)
         + ".",
     ]
@@ -215,7 +230,11 @@ def _drivers_section(inp: ReportInputs) -> Section:
         draw(
             "Which feature families move readiness, per gate",
             f"Belief signals (urgency, category, capability, alignment) carry {belief_share.min():.0%} to "
-            f"{belief_share.max():.0%} of the attribution depending on the gate.",
+            f"{belief_share.max():.0%} of the attribution depending on the gate."
+            if belief_share.max() > 1e-6
+            else "Belief signals (urgency, category, capability, alignment) carry none of the "
+            "attribution: the data has no belief-tagged content for them to learn from, or the "
+            "model found no use for it.",
             stacked,
             size=(7.5, 4.6),
         )
@@ -292,11 +311,18 @@ def _stall_section(inp: ReportInputs, crossings: pd.DataFrame) -> Section:
         {c: "pct" for c in conv_cols},
     )
     days = [c for c in funnel if c.startswith("median_days")]
-    s.add_table(
-        "Funnel by cohort: median days from the previous gate",
-        funnel[["cohort", *days]],
-        {c: "days" for c in days},
-    )
+    if inp.flat_as_of:
+        s.add_text(
+            "Days between gates: unknown. A flat export has no dates: the import dates every "
+            "lead the day before its as-of date and every outcome on it, so a day count would "
+            "measure that convention, not your buyers."
+        )
+    else:
+        s.add_table(
+            "Funnel by cohort: median days from the previous gate",
+            funnel[["cohort", *days]],
+            {c: "days" for c in days},
+        )
     if inp.scores is not None:
         stalled = m.stalled_beliefs(inp.scores)
         s.add_table(
@@ -468,16 +494,22 @@ def _revenue_section(inp: ReportInputs, crossings: pd.DataFrame) -> Section:
             "tagged with the urgency belief, or the ladder lacks mql or opportunity)."
         )
     stake = m.stakeholder_accounts(inp.events, inp.assets, inp.leads, inp.opportunities)
-    s.add_table(
-        "Accounts that downloaded internal-selling (stakeholder) assets",
-        stake,
-        {
-            "count": "int",
-            "share_of_accounts": "pct",
-            "closed_opportunities": "int",
-            "win_rate": "pct",
-        },
-    )
+    if inp.assets["audience"].isin(STAKEHOLDER_AUDIENCES).any():
+        s.add_table(
+            "Accounts that downloaded internal-selling (stakeholder) assets",
+            stake,
+            {
+                "count": "int",
+                "share_of_accounts": "pct",
+                "closed_opportunities": "int",
+                "win_rate": "pct",
+            },
+        )
+    else:
+        s.add_text(
+            "Accounts that downloaded internal-selling (stakeholder) assets: unknown (no asset "
+            "is tagged for a stakeholder audience; see the mapping's tagging rules)."
+        )
     ttt = m.time_to_threshold(inp.leads, crossings)
     if not ttt.empty:
         s.add_table(
@@ -577,8 +609,10 @@ def _trust_section(inp: ReportInputs) -> Section:
         table,
         fmts,
         "AUC ranks leads (1 is perfect, 0.5 is chance); ECE is the average gap between predicted and "
-        "observed rates; your_columns is a logistic regression on your own columns only (your "
-        "attributes and mapped lead/account fields), the model a data scientist would fit first; "
+        "observed rates; your_columns is a plain logistic regression on your own columns only "
+        "(your attributes and mapped lead/account fields; numbers on their own scale, categories "
+        "one-hot), the model a data scientist would fit first; logistic is Readiness's "
+        "regression on every feature (your numbers also on a log scale, blanks flagged); "
         "truth columns exist on simulated data only. Scorer: what the gate uses, chosen on the "
         "validation rows (LightGBM, a logistic regression, or a blend; the base rate when the gate "
         "had too little data).",
@@ -655,12 +689,24 @@ def _trust_section(inp: ReportInputs) -> Section:
                 "alone, or is filled almost only for positives, usually was written after the "
                 "outcome. Built-in features are computed point in time and only reported.",
             )
+        suspects = screen[screen["suspect"]] if "suspect" in screen else screen.iloc[:0]
+        if not suspects.empty:
+            s.add_table(
+                "Leakage guard: your columns kept but suspiciously strong alone",
+                suspects[["feature", "single_feature_auc", "gate", "reason"]],
+                {"single_feature_auc": "float", "gate": "label"},
+                f"{len(suspects)} of your columns predict a gate almost alone and were kept: "
+                "only you know whether they were filled in before the outcome. A column sales "
+                "fills in after contact inflates every figure of this report; declare it "
+                "known: at_export to leave it out.",
+            )
     s.summary = {
         "gates": rows,
         "leakage_guard": {
             "screened": len(inp.leakage_screen or []),
             "flagged": [r["feature"] for r in inp.leakage_screen or [] if r["flagged"]],
             "left_out": [r["feature"] for r in inp.leakage_screen or [] if r["excluded"]],
+            "suspects": [r["feature"] for r in inp.leakage_screen or [] if r.get("suspect")],
         },
     }
     return s
@@ -754,5 +800,177 @@ def _routing_section(inp: ReportInputs) -> Section:
     s.summary = {
         "routes": routes.set_index("route")["leads"].to_dict(),
         "owners": len(owners),
+    }
+    return s
+
+
+def _monitor_section(inp: ReportInputs) -> Section:
+    s = Section(
+        "monitor",
+        "Is the model still right?",
+        "Whether the leads scored now look like the ones the model learnt from (population "
+        "stability index, PSI: below 0.1 stable, above 0.25 a strong shift), each gate's AUC "
+        "estimated without labels from the calibrated probabilities, what became of every "
+        "published run once its horizon passed, and whether to retrain.",
+    )
+    mon = inp.monitor
+    if not mon:
+        s.add_text("Not measured: run `readiness monitor` (after `readiness publish`).")
+        s.notes.append("Is the model still right? unknown: no monitor run.")
+        return s
+    rows = []
+    for gate, g in mon["gates"].items():
+        now = g["estimate_now"]
+        band = now.get("band_90")
+        rows.append(
+            {
+                "gate": gate,
+                "score_psi": g["score_psi"],
+                "score_drift": g["score_drift"],
+                "estimated_auc_now": now.get("estimated_auc"),
+                "band_90": f"{band[0]:.3f} to {band[1]:.3f}" if band else "unknown",
+                "test_auc": g["test_auc"],
+                "retrain": "yes" if g["retrain"] else "no",
+                "reasons": "; ".join(g["reasons"]),
+            }
+        )
+    retrain = mon.get("retrain", [])
+    s.add_table(
+        "Drift and the label-free estimate per gate",
+        pd.DataFrame(rows),
+        {
+            "score_psi": "float",
+            "estimated_auc_now": "float",
+            "test_auc": "float",
+            "gate": "label",
+            "score_drift": "label",
+            "retrain": "label",
+        },
+        (
+            f"Retraining is recommended for {', '.join(_label(g) for g in retrain)}."
+            if retrain
+            else "No gate needs retraining by these measures."
+        )
+        + " The estimate assumes the probabilities stay calibrated on the new leads: it follows "
+        "a change in who the leads are, not in how the signals relate to buying; realised "
+        "figures below settle it once a run's horizon has passed.",
+    )
+    families = pd.DataFrame(mon.get("families", []))
+    if not families.empty:
+        top = families.iloc[0]
+        s.add_table(
+            "Feature drift since training, per family",
+            families.head(10)[["family", "max_psi", "feature", "strong", "features"]],
+            {"max_psi": "float", "strong": "int", "features": "int", "family": "label"},
+            f"The family that moved most is {top['family']} (its feature {top['feature']}, PSI "
+            f"{top['max_psi']:.2f}); {int(families['strong'].sum())} feature(s) shifted strongly.",
+        )
+    runs = mon.get("published_runs", [])
+    if not runs:
+        s.add_text(
+            "Past runs: none published yet (`readiness publish`), so no run can be checked "
+            "against what happened after it."
+        )
+        return s
+    history, outcomes = [], []
+    for r in runs:
+        for gate in inp.ladder:
+            real = r.get("gates", {}).get(gate, {})
+            est = r.get("estimates", {}).get(gate, {})
+            history.append(
+                {
+                    "run": r["run_id"],
+                    "as_of": r["as_of"],
+                    "gate": gate,
+                    "state": r["state"],
+                    "estimated_auc": real.get("estimated_auc_at_publication")
+                    if real
+                    else est.get("estimated_auc"),
+                    "realised_auc": real.get("roc_auc"),
+                    "realised_ece": real.get("ece"),
+                    "top_decile_lift": real.get("top_decile_lift"),
+                }
+            )
+        for route, o in r.get("routes", {}).items():
+            outcomes.append(
+                {
+                    "run": r["run_id"],
+                    "route": route,
+                    "leads": o["leads"],
+                    "next_gate": o["next_gate"],
+                    "crossed_next_gate": o["crossed_next_gate"],
+                    "share": o["share"],
+                }
+            )
+    table = pd.DataFrame(history)
+    realised = table[table["realised_auc"].notna()]
+    if not realised.empty:
+
+        def over_time(ax):
+            for i, (gate, g) in enumerate(table.groupby("gate", sort=False)):
+                c = COLORS[i % len(COLORS)]
+                ax.plot(
+                    g["as_of"],
+                    g["estimated_auc"],
+                    "o--",
+                    color=c,
+                    label=f"{_label(gate)} estimated",
+                )
+                done = g[g["realised_auc"].notna()]
+                ax.plot(
+                    done["as_of"],
+                    done["realised_auc"],
+                    "s-",
+                    color=c,
+                    label=f"{_label(gate)} realised",
+                )
+            ax.set_xlabel("published run (as of)")
+            ax.set_ylabel("ROC AUC")
+            ax.tick_params(axis="x", rotation=45, labelsize=7)
+            ax.legend(fontsize=6, ncol=2)
+
+        gap = (realised["realised_auc"] - realised["estimated_auc"]).abs()
+        s.add_figure(
+            draw(
+                "Estimated and realised AUC per published run",
+                f"Over {len(realised)} gate-run(s) whose horizon has passed, the label-free "
+                f"estimate was off the realised AUC by {gap.median():.3f} (median).",
+                over_time,
+                size=(7.5, 4.2),
+            )
+        )
+    s.add_table(
+        "Published runs: estimated and realised performance",
+        table,
+        {
+            "estimated_auc": "float",
+            "realised_auc": "float",
+            "realised_ece": "float",
+            "top_decile_lift": "float",
+            "gate": "label",
+            "state": "label",
+        },
+        f"{len(runs)} published run(s); {len({r['run_id'] for r in runs if r['state'] == 'realised'})} "
+        "with their horizon passed (realised), the others pending (estimated only) or unknown "
+        "(a flat export has no after).",
+    )
+    if outcomes:
+        out = pd.DataFrame(outcomes)
+        sales = out[out["route"] == "sales_now"]
+        s.add_table(
+            "Route outcomes of the published runs whose horizon has passed",
+            out,
+            {"leads": "int", "crossed_next_gate": "int", "share": "pct", "route": "label"},
+            (
+                f"Of {int(sales['leads'].sum()):,} sales handoffs, "
+                f"{int(sales['crossed_next_gate'].sum()):,} reached the sales gate within the horizon."
+                if not sales.empty
+                else "No run sent a lead to sales."
+            ),
+        )
+    s.summary = {
+        "retrain": retrain,
+        "published_runs": len(runs),
+        "realised_runs": len({r["run_id"] for r in runs if r["state"] == "realised"}),
     }
     return s

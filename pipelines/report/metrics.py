@@ -307,6 +307,8 @@ def drivers_by_segment(
             fams = pd.Series(m).groupby(fam_of).sum().sort_values(ascending=False)
             top = int(np.argmax(m))
             belief = fams[fams.index.isin(BELIEFS)]
+            # rounding residue (1e-32 where a constant feature meets a coefficient) is nothing
+            belief = belief[belief > 1e-9 * fams.sum()]
             rows.append(
                 {
                     "segment": seg,
@@ -314,8 +316,11 @@ def drivers_by_segment(
                     "rows": int(sel.sum()),
                     "top_family": fams.index[0],
                     "top_family_share": float(fams.iloc[0] / fams.sum()),
-                    "strongest_belief": belief.index[0] if len(belief) else "",
-                    "belief_share": float(belief.sum() / fams.sum()) if beliefs.any() else np.nan,
+                    # no belief attribution at all: which belief is strongest is unknown
+                    "strongest_belief": belief.index[0] if len(belief) else "unknown",
+                    "belief_share": float(belief.sum() / fams.sum())
+                    if beliefs.any() and len(belief)
+                    else np.nan,
                     "top_feature": desc[features[top]],
                 }
             )

@@ -36,7 +36,7 @@ class LeadContext:
     """Per-lead context frames (lead ids are those of the scoring snapshot)."""
 
     leads: pd.DataFrame  # lead_id, account_id, persona, seniority, source_channel,
-    # email_domain_type, industry, employee_band, region, account_owner, last_engaged_at
+    # email_domain_type, industry, employee_band, region, account_owner, created_at, last_engaged_at
     touches: pd.DataFrame  # lead_id, occurred_at, text, n (1 = latest), up to `last_touches` each
     triggers: pd.DataFrame  # lead_id, event_type, occurred_at, title: the latest of each type
     top_assets: pd.DataFrame  # lead_id, title, belief_stage: the asset the lead engaged with most
@@ -138,6 +138,7 @@ def _lead_attributes(t: Tables, open_leads, engaged, cutoff):
     x = leads.left_join(acc, "account_id").select(
         "lead_id",
         "account_id",
+        "created_at",
         "persona",
         "seniority",
         "source_channel",

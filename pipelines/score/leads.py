@@ -184,7 +184,11 @@ def score_leads(
     rp = p.routing
     sales_rank = ladder.index(rp.sales_gate)
     dq, reasons = r.disqualify(X, rp.disqualifiers)
-    last_engaged = pd.to_datetime(ctx_leads["last_engaged_at"])
+    # idle since the last engaged action, or since creation for a lead that never engaged (a
+    # flat export's leads, created the day before its as-of date, are never idle)
+    last_engaged = pd.to_datetime(ctx_leads["last_engaged_at"]).fillna(
+        pd.to_datetime(ctx_leads["created_at"])
+    )
     idle_days = ((pd.Timestamp(scored_at) - last_engaged).dt.days).fillna(10**6).to_numpy()
     with_sales = crossed > sales_rank
     sales_now = probs[probability_column(rp.sales_gate)].to_numpy() >= thresholds[rp.sales_gate]

@@ -3,12 +3,16 @@
 Inputs: `paths.features`/scoring.parquet (one row per open lead at the as-of date) and
 catalog.json, `paths.validated` (context: who the lead is, its touches, what it consumed),
 `paths.labels`/deal_size.json, the model `score.model` (alias or version) from the MLflow
-registry; on simulated data `paths.ground_truth`/beliefs (weakest-belief accuracy only).
+registry; on simulated data `paths.ground_truth`/beliefs (weakest-belief accuracy only); the
+latest published run (`publish.exports`/latest.json and its leads.parquet, checked against its
+manifest), for each lead's trend since it. That history is outside DVC's view on purpose: a
+trend is relative to whatever was last published when the run was scored, and run.json names
+that run (`trend_since_run`).
 Outputs: `paths.scores`/leads.parquet and accounts.parquet (under the score contract),
 `paths.scores`/run.json (run id, scored_at, model version, params hash, row counts) and
 `paths.metrics`/score.json (routes, stages, timings, drivers against exact SHAP, weakest-belief
 accuracy). A table that breaks its contract is not written and the stage fails.
-Params: score, features, ladder.
+Params: score, features, ladder, publish.exports.
 """
 
 from __future__ import annotations
@@ -27,14 +31,20 @@ from features.profile import catalog_from_meta
 from models import registry
 from models.bundle import ReadinessModel
 from models.explain import PathAttribution, compare_with_shap
-from pipelines.common import write_json
+from pipelines.common import sha256_of, write_json
 from pipelines.score.context import gather_context
 from pipelines.score.leads import score_leads
 from readiness.domain import BELIEFS
 from readiness.errors import ReadinessError
 from readiness.outputs import Output, replacing
 from readiness.params import ProjectParams
-from readiness.scores import UNKNOWN_BELIEF, content_hash, validate_scores
+from readiness.scores import (
+    UNKNOWN_BELIEF,
+    content_hash,
+    probability_column,
+    score_trends,
+    validate_scores,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +82,36 @@ def _failed_checks(project: ProjectParams, version: str) -> list[str]:
     if promotion.get("challenger_version") == version and promotion.get("failed_checks"):
         return list(promotion["failed_checks"])
     return [f"version {version} did not pass the promotion gate (see `readiness promote --list`)"]
+
+
+def previous_published(
+    project: ProjectParams, scored_at: pd.Timestamp, ladder: tuple[str, ...]
+) -> tuple[pd.DataFrame | None, str | None, str]:
+    """The latest published run's scores to measure trends against: (its lead_id, current_stage
+    and probabilities, its run id, a note), or (None, None, why not)."""
+    exports = project.resolve(project.params.publish.exports)
+    latest = exports / "latest.json"
+    if not latest.exists():
+        return None, None, "no run published yet: every lead is new"
+    try:
+        folder = exports / json.loads(latest.read_text())["folder"]
+        run = json.loads((folder / "run.json").read_text())
+    except (OSError, ValueError, KeyError) as exc:
+        return None, None, f"the latest published run is unreadable ({exc}): every lead is new"
+    file = folder / "leads.parquet"
+    if not file.exists() or sha256_of(file) != run.get("files", {}).get("leads.parquet"):
+        return None, None, f"{file} is missing or changed since it was published: every lead is new"
+    if pd.Timestamp(run["as_of"]) > scored_at:
+        return (
+            None,
+            None,
+            (f"the latest published run is as of {run['as_of']}, after this one: no trend"),
+        )
+    wanted = ["lead_id", "current_stage", *[probability_column(g) for g in ladder]]
+    leads = pd.read_parquet(file)
+    if not set(wanted) <= set(leads.columns):
+        return None, None, "the latest published run has another ladder: every lead is new"
+    return leads[wanted], run["run_id"], f"since run {run['run_id']} (as of {run['as_of']})"
 
 
 def run(project: ProjectParams) -> dict:
@@ -129,8 +169,13 @@ def run(project: ProjectParams) -> dict:
     )
     con.disconnect()
     shutil.rmtree(work, ignore_errors=True)  # this stage's own spill folder
+    previous, since, trend_note = previous_published(project, scored_at, model.ladder)
     leads = validate_scores(
-        result.leads, model.ladder, p.top_drivers, X["lead_id"], p.routing.general_route
+        score_trends(result.leads, previous, model.ladder),
+        model.ladder,
+        p.top_drivers,
+        X["lead_id"],
+        p.routing.general_route,
     )
 
     run_info = {
@@ -146,6 +191,9 @@ def run(project: ProjectParams) -> dict:
         "status": "provisional" if failed is not None else "final",
         "status_reasons": failed or [],
         "general_route": p.routing.general_route,
+        # each lead's trend is since this published run (None: the first, or none comparable)
+        "trend_since_run": since,
+        "trend_note": trend_note,
     }
     run_info["run_id"] = (
         f"{scored_at:%Y%m%d}-v{version}-{content_hash(leads)}{content_hash(result.accounts)[:4]}"
@@ -172,6 +220,7 @@ def run(project: ProjectParams) -> dict:
         "routes": leads["route"].value_counts().to_dict(),
         "readiness_stages": leads["readiness_stage"].value_counts().to_dict(),
         "weakest_belief": leads["weakest_belief"].value_counts().to_dict(),
+        "trends": leads["trend"].value_counts().to_dict(),
         # "unknown" rather than a guess, with how many leads each reason covers
         "weakest_belief_unknown": result.unknown_beliefs,
         "sales_now_owners": leads.loc[leads["route"] == "sales_now", "owner"]
@@ -240,6 +289,8 @@ def weakest_belief_accuracy(
         )
         if (engaged & said).any()
         else None,
-        "naive_accuracy_engaged": round(float((naive[engaged] == lowest[engaged]).mean()), 4),
+        "naive_accuracy_engaged": round(float((naive[engaged] == lowest[engaged]).mean()), 4)
+        if engaged.any()
+        else None,  # no lead engaged: unknown, not NaN
         "truth_lowest_share": pd.Series(lowest).value_counts(normalize=True).round(4).to_dict(),
     }

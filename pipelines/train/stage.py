@@ -55,11 +55,13 @@ def run(project: ProjectParams) -> dict:
         (cohort == TRAIN).to_numpy(),
         max_single_auc=tp.leak_max_single_auc,
         max_fill_gap=tp.leak_max_fill_gap,
+        suspect_auc=tp.leak_suspect_auc,
         admitted=tp.admit_attributes,
         seed=tp.seed,
     )
     left_out = {r["feature"]: r["reason"] for r in screen if r["excluded"]}
-    for name, reason in left_out.items():
+    suspects = {r["feature"]: r["reason"] for r in screen if r.get("suspect")}
+    for name, reason in {**left_out, **suspects}.items():
         log.warning("train: %s: %s", name, reason)
     fit = {
         "catalog": tuple(f for f in catalog if f.name not in left_out),
@@ -149,6 +151,7 @@ def run(project: ProjectParams) -> dict:
         "warnings": result.warnings,
         "left_out_by_leakage_guard": left_out,
         "flagged_by_leakage_guard": [r["feature"] for r in screen if r["flagged"]],
+        "suspected_by_leakage_guard": suspects,
         "seconds": seconds,
     }
     out = project.resolve(params.paths.metrics)

@@ -130,6 +130,96 @@ def parse_values(spec: AttributeSpec, text: pd.Series) -> tuple[pd.Series, pd.Se
     return s.where(~empty).astype(object), pd.Series(False, index=s.index)
 
 
+# values a form or a CRM writes when nobody filled the field in
+PLACEHOLDERS = frozenset(
+    {
+        "select",
+        "please select",
+        "-- select --",
+        "n/a",
+        "na",
+        "null",
+        "none",
+        "nan",
+        "-",
+        "--",
+        "?",
+        "(blank)",
+        "not provided",
+        "not specified",
+        "not available",
+        "#n/a",
+    }
+)
+
+
+def clean_values(
+    name: str, values: pd.Series, kind: str, missing: list[str]
+) -> tuple[pd.Series, dict, list[str]]:
+    """One attribute column's text values as the import keeps them, what was changed, and
+    warnings for what looks wrong but is kept (the user decides).
+
+    - a value the mapping lists in `missing_values` (a form's "Select", a 999 code) becomes
+      empty: unknown, not a category or a number;
+    - categorical values that differ only in case or spacing ("google", "Google ") are one value,
+      spelt as most rows spell it;
+    - warned, not changed: a categorical value that looks like an unfilled placeholder, and a
+      numeric value that looks like a code (999, -1 on many rows, far outside the rest)."""
+    s = values.astype("string").str.strip()
+    declared = s.isin([str(m).strip() for m in missing]).fillna(False)
+    s = s.where(~declared)
+    changes: dict = {"missing_values_cleared": int(declared.sum())}
+    warnings: list[str] = []
+    present = s.dropna()
+    present = present[present != ""]
+    if kind == "categorical" and len(present):
+        key = present.str.casefold().str.replace(r"\s+", " ", regex=True)
+        counts = present.value_counts()
+        spelling: dict[str, str] = {}
+        for _, group in present.groupby(key):
+            variants = counts.reindex(pd.unique(group)).sort_values(ascending=False, kind="stable")
+            if len(variants) > 1:
+                for v in variants.index[1:]:
+                    spelling[str(v)] = str(variants.index[0])
+        if spelling:
+            s = s.map(lambda v: spelling.get(v, v) if isinstance(v, str) else v).astype("string")
+            changes["merged_spellings"] = dict(sorted(spelling.items())[:20])
+            changes["merged_cells"] = int(present.isin(list(spelling)).sum())
+            shown = ", ".join(f"{a!r} -> {b!r}" for a, b in sorted(spelling.items())[:5])
+            warnings.append(
+                f"attribute '{name}': {changes['merged_cells']} value(s) differ from another only "
+                f"in case or spacing and were merged ({shown}{', ...' if len(spelling) > 5 else ''})"
+            )
+        low = present.str.casefold()
+        for value in sorted(set(present[low.isin(PLACEHOLDERS)])):
+            n = int((present == value).sum())
+            warnings.append(
+                f"attribute '{name}': {value!r} on {n} row(s) ({n / len(values):.0%}) looks like "
+                f"an unfilled placeholder; it is kept as a category of its own. If it means "
+                f"unknown, add it to attributes.{name}.missing_values in the mapping"
+            )
+    if kind == "numeric" and len(present):
+        num = pd.to_numeric(present, errors="coerce").dropna()
+        if len(num) >= 20:
+            share = num.value_counts(normalize=True)
+            for v, frac in share.items():
+                rest = num[num != v]
+                if frac < 0.05 or not len(rest):
+                    continue
+                spread = max(float(rest.quantile(0.75) - rest.quantile(0.25)), 1.0)
+                nines = abs(v) >= 99 and set(str(int(abs(v)))) == {"9"} and float(v).is_integer()
+                far = v > rest.max() + 10 * spread or v < rest.min() - 10 * spread
+                if nines or far or (v == -1 and rest.min() >= 0):
+                    warnings.append(
+                        f"attribute '{name}': {v:g} on {int(frac * len(num))} row(s) "
+                        f"({frac:.0%}) looks like a code (never, unknown), not a quantity: the "
+                        f"rest lie in [{rest.min():g}, {rest.max():g}]. It is read as a number; "
+                        f"if it is a code, add '{v:g}' to attributes.{name}.missing_values in "
+                        f"the mapping (the regressions then see it as its own 'unknown')"
+                    )
+    return s, changes, warnings
+
+
 def _problem(problems: dict[int, list[str]], rows: np.ndarray, reason: str) -> None:
     for r in rows:
         problems.setdefault(int(r), []).append(reason)

@@ -105,6 +105,8 @@ class AttributeRule(BaseModel):
     known: Literal["at_creation", "history", "at_export"]
     description: str
     changed_at: ColumnRule | None = None  # history attributes: when each value took effect
+    # values that mean "unknown" in this column (a form's "Select", a 999 code): read as empty
+    missing_values: list[str] = []
 
     @model_validator(mode="after")
     def _dated_history(self) -> AttributeRule:
@@ -376,6 +378,7 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
     }
     tag_log = _TagLog()
     pages: list[tuple[pd.DataFrame, pd.Series, ColumnRule, str, str]] = []
+    row_keys: list[pd.DataFrame] = []  # leads or accounts numbered by row: (file, row, our_id)
     for table in TABLES:
         spec = mapping.tables.get(table)
         cols = list(columns_of(table))
@@ -403,6 +406,18 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
             for c, rule in block.columns.items():
                 if rule.row_number:
                     built[c] += numbered
+                    if table in ("leads", "accounts") and c == f"{table[:-1]}_id":
+                        # no id of theirs to join scores back by: the file and its data row
+                        row_keys.append(
+                            pd.DataFrame(
+                                {
+                                    "file": mapping.files[block.from_],
+                                    "row": np.arange(1, len(frame) + 1),
+                                    "our_id": built[c].to_numpy(),
+                                    "table": table,
+                                }
+                            )
+                        )
             numbered += len(frame)
             skipped = 0
             if block.skip_rows_without:
@@ -460,6 +475,11 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         pd.DataFrame({"their_id": list(m), "our_id": list(m.values())}).to_parquet(
             out / "_keys" / f"{namespace}.parquet", index=False
         )
+    if row_keys:  # ids numbered by row: the file's data row (1 = the first after the header)
+        for table, frame in pd.concat(row_keys, ignore_index=True).groupby("table"):
+            frame.drop(columns="table").to_parquet(
+                out / "_keys" / f"{table}_rows.parquet", index=False
+            )
     (out / "_import.json").write_text(json.dumps(report, indent=2) + "\n")
     log.info(
         "import: %s -> %s (%s absent)",
@@ -639,8 +659,9 @@ def _import_attributes(
     mapping_path: Path,
     out: Path,
 ) -> dict:
-    """The attributes table (long form) and its declarations from the mapping's `attributes`."""
-    parts, per_attribute = [], {}
+    """The attributes table (long form) and its declarations from the mapping's `attributes`,
+    with what was cleaned and warnings about values that look wrong (logged and reported)."""
+    parts, per_attribute, warnings = [], {}, []
     for name, rule in mapping.attributes.items():
         where = f"attributes.{name}"
         frame = files[rule.from_]
@@ -656,8 +677,11 @@ def _import_attributes(
             if rule.changed_at is not None
             else pd.Series(pd.NaT, index=frame.index)
         )
-        values = frame[rule.column].astype("string")
-        keep = values.notna() & (values.str.strip() != "") & ids.notna()
+        values, changes, notes = attributes.clean_values(
+            name, frame[rule.column], rule.type, rule.missing_values
+        )
+        warnings.extend(notes)
+        keep = values.notna() & (values != "") & ids.notna()
         part = pd.DataFrame(
             {
                 "entity": rule.of,
@@ -667,10 +691,24 @@ def _import_attributes(
                 "changed_at": pd.to_datetime(changed[keep]),
             }
         )
+        repeated = 0
         if rule.known != "history":  # one value per entity: the file may repeat an entity
+            before = len(part)
+            conflicting = part.groupby("entity_id")["value"].nunique() > 1
             part = part.drop_duplicates(["entity_id"], keep="last")
+            repeated = before - len(part)
+            if conflicting.any():
+                warnings.append(
+                    f"attribute '{name}': {int(conflicting.sum())} {rule.of}(s) appear more than "
+                    f"once in {file} with different values; the last row's value is kept"
+                )
         parts.append(part)
-        per_attribute[name] = {"rows": len(part), "empty_cells": int((~keep).sum())}
+        per_attribute[name] = {
+            "rows": len(part),
+            "empty_cells": int((~keep).sum()),
+            "repeated_rows_dropped": repeated,
+            **{k: v for k, v in changes.items() if v},
+        }
     table = pd.concat(parts, ignore_index=True) if parts else attributes.empty_table()
     table.to_parquet(out / f"{attributes.TABLE}.parquet", index=False)
     attributes.write_declarations(
@@ -682,4 +720,6 @@ def _import_attributes(
             for name, r in mapping.attributes.items()
         },
     )
-    return {"rows": len(table), "attributes": per_attribute}
+    for w in warnings:
+        log.warning("import: %s", w)
+    return {"rows": len(table), "attributes": per_attribute, "warnings": warnings}

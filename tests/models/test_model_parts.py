@@ -286,6 +286,8 @@ def test_shift_warnings_name_the_gate_and_the_feature():
         {
             "stable": rng.normal(size=2000),
             "moved": np.r_[rng.normal(size=1000), rng.normal(3, 1, 1000)],
+            # a user's column, blank on a fifth of the rows in both: no shift (it was inf)
+            "visits": np.where(rng.random(2000) < 0.2, np.nan, rng.normal(size=2000)),
         }
     )
     suff = pd.DataFrame(
@@ -298,7 +300,7 @@ def test_shift_warnings_name_the_gate_and_the_feature():
     out = shift_warnings(X, suff, cohort, TrainParams())
     assert len(out) == 2
     assert "mql gate's positive rate shifts" in out[0] and "won" not in out[0]
-    assert "moved" in out[1] and "stable" not in out[1]
+    assert "moved" in out[1] and "stable" not in out[1] and "visits" not in out[1]
 
 
 def test_delong_auc_difference_matches_sklearn_and_a_bootstrap():
@@ -344,3 +346,51 @@ def test_a_gate_crossed_at_creation_is_named_so_and_never_asks_for_more_data():
     assert any("won gate has only 10 positive" in w and "Widen" in w for w in warnings)
     # no labels at all is not a property of one gate
     assert crossed_at_creation(suff.assign(labelled_snapshots=0)) == []
+
+
+def test_a_users_numeric_column_enters_the_regression_on_its_own_scale_too():
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from models.bundle import LogisticBaseline
+
+    # seconds on a website (skewed, many zeros, linear on its own scale, blank for a tenth) and
+    # a negative rate with an effect the signed log bends
+    rng = np.random.default_rng(5)
+    n = 8000
+    seconds = np.where(rng.random(n) < 0.3, 0.0, rng.exponential(400, n))
+    rate = rng.uniform(-3.4, 1.4, n)
+    z = 0.003 * seconds - 0.9 * rate - 1.5
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+    blank = rng.random(n) < 0.1
+    y[blank] = (rng.random(blank.sum()) < 0.6).astype(int)  # a blank says something too
+    X = pd.DataFrame({"seconds": np.where(blank, np.nan, seconds), "rate": rate})
+    tr, te = np.arange(n // 2), np.arange(n // 2, n)
+
+    def auc(logistic):
+        lr = LogisticRegression(max_iter=1000).fit(logistic.matrix(X.iloc[tr]), y[tr])
+        logistic.coefs["g"] = {"w": lr.coef_[0].tolist(), "b": float(lr.intercept_[0])}
+        return roc_auc_score(y[te], logistic.margin(X.iloc[te], "g"))
+
+    log_only = LogisticBaseline.design(X.iloc[tr], ["seconds", "rate"], [])
+    yours = LogisticBaseline.design(
+        X.iloc[tr], ["seconds", "rate"], [], flexible={"seconds", "rate"}
+    )
+    plain = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression())
+    plain_auc = roc_auc_score(y[te], plain.fit(X.iloc[tr], y[tr]).decision_function(X.iloc[te]))
+    assert yours.also_raw == ["seconds", "rate"] and yours.unknown_flag == ["seconds"]
+    assert auc(yours) >= plain_auc - 0.002  # never behind the regression a user would write
+    assert auc(yours) > auc(log_only) + 0.005  # the log alone bent a linear effect
+    # the drivers stay exact: a feature's log, raw and unknown terms add up to its contribution
+    c = yours.contributions(X.iloc[te], "g")
+    assert c.shape == (len(te), 2)
+    assert np.allclose(c.sum(axis=1), yours.margin(X.iloc[te], "g") - yours.coefs["g"]["b"])
+    # and a flag (two values) gets no raw term: it would repeat its log term
+    flag = pd.DataFrame({"f": rng.integers(0, 2, 100).astype(float)})
+    assert LogisticBaseline.design(flag, ["f"], [], flexible={"f"}).also_raw == []
+    # saved and loaded, the same design
+    again = LogisticBaseline.from_dict(yours.to_dict())
+    assert np.allclose(again.matrix(X.iloc[te]), yours.matrix(X.iloc[te]))

@@ -11,9 +11,7 @@ from small_project import write_params
 
 
 def test_the_monitor_estimates_each_gate_with_its_band_and_gives_reasons(scored):
-    from pipelines.monitor import stage
-
-    s = stage.run(scored["project"])
+    s = scored["monitor"]  # the session's run, made before its report
     assert set(s["gates"]) == set(scored["project"].params.ladder)
     for g in s["gates"].values():
         for estimate in (g["estimate_now"], g["estimate_on_test_cohort"]):
@@ -46,3 +44,111 @@ def test_an_injected_change_in_the_current_leads_is_detected_and_named(scored, t
     assert set(engaged) & drifted
     first = s["gates"][s["retrain"][0]]
     assert any("score distribution shifted" in r for r in first["reasons"])
+
+
+def test_published_runs_are_judged_once_their_horizon_has_passed(scored, tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from models.labels import LabelSettings
+    from pipelines.monitor import stage
+    from pipelines.publish.export import export_run
+    from pipelines.report.build import _monitor_section
+
+    # a fresh project folder on the same simulation: only its exports are new
+    project = write_params(tmp_path, scored["sim"])
+    params = project.params
+    done = scored["folder"]
+    settings = LabelSettings.from_json((done / "data" / "labels" / "settings.json").read_text())
+    scores = done / "data" / "scores"
+    leads = pd.read_parquet(scores / "leads.parquet")
+    accounts = pd.read_parquet(scores / "accounts.parquet")
+    run = json.loads((scores / "run.json").read_text())
+    exports = project.resolve(params.publish.exports)
+    # the run scored now, and the same scores as if published one horizon and a month earlier
+    export_run(exports, run, leads, accounts)
+    end = pd.Timestamp(settings.end_of_data)
+    past_as_of = end - pd.Timedelta(days=settings.horizon_days + 30)
+    past = {**run, "run_id": run["run_id"] + "-past", "as_of": str(past_as_of.date())}
+    export_run(exports, past, leads, accounts)
+
+    runs = stage.published_history(project, settings, flat=False)
+    history = {r["run_id"]: r for r in runs}
+    assert history[run["run_id"]]["state"] == "pending"
+    assert "horizon ends" in history[run["run_id"]]["reason"]
+    judged = history[past["run_id"]]
+    assert judged["state"] == "realised" and judged["as_of"] == past["as_of"]
+    # the realised figures are those of the milestones recorded in the horizon after it: the
+    # first gate counts as crossed at a lead's first milestone of any gate (a cumulative ladder)
+    milestones = pd.read_parquet(project.resolve(params.paths.validated) / "milestones")
+    gate = params.ladder[0]
+    first = (
+        milestones[milestones["milestone"].isin(params.ladder)]
+        .groupby("lead_id")["occurred_at"]
+        .min()
+    )
+    when = leads["lead_id"].map(first)
+    at_risk = ~(when < past_as_of)
+    in_window = (when >= past_as_of) & (
+        when < past_as_of + pd.Timedelta(days=settings.horizon_days)
+    )
+    assert judged["gates"][gate]["rows"] == int(at_risk.sum())
+    assert judged["gates"][gate]["positives"] == int((at_risk & in_window).sum()) > 0
+    assert sum(r["leads"] for r in judged["routes"].values()) == len(leads)
+
+    # the report's last section reads it: estimated against realised, and the route outcomes
+    monitored = json.loads((done / "artifacts" / "metrics" / "monitor.json").read_text())
+    section = _monitor_section(
+        SimpleNamespace(monitor={**monitored, "published_runs": runs}, ladder=params.ladder)
+    )
+    html = "".join(section.blocks)
+    assert "Estimated and realised AUC per published run" in html
+    assert "Route outcomes of the published runs" in html
+    assert section.summary["realised_runs"] == 1 and section.summary["published_runs"] == 2
+
+    # a published file edited afterwards is not trusted
+    tampered = exports / past["run_id"] / "leads.parquet"
+    leads.head(10).to_parquet(tampered, index=False)
+    again = {r["run_id"]: r for r in stage.published_history(project, settings, flat=False)}
+    assert again[past["run_id"]]["state"] == "unreadable"
+
+
+def test_a_rescored_run_says_how_each_lead_moved_since_the_published_one(scored, tmp_path):
+    import json
+
+    from pipelines.publish.export import export_run
+    from pipelines.score import stage as score
+
+    folder = tmp_path / "trend"
+    shutil.copytree(scored["folder"], folder, ignore=shutil.ignore_patterns("mlflow.db", "mlruns"))
+    project = write_params(folder, scored["sim"])
+    scores = folder / "data" / "scores"
+    published = json.loads((scores / "run.json").read_text())
+    before = pd.read_parquet(scores / "leads.parquet")
+    # the run as published, but one lead's probabilities were lower then, one lead not scored
+    then = before.copy()
+    gates = [c for c in then if c.startswith("p_") and c != "p_next_gate"]
+    then.loc[0, gates] = then.loc[0, gates] * 0.5
+    then = then.drop(index=1)
+    run = {**published, "run_id": published["run_id"][:-16] + "000000000000" + "0000"}
+    export_run(
+        project.resolve(project.params.publish.exports),
+        run,
+        then,
+        pd.read_parquet(scores / "accounts.parquet"),
+    )
+
+    s = score.run(project)
+    assert s["run"]["trend_since_run"] == run["run_id"]
+    leads = pd.read_parquet(scores / "leads.parquet").set_index("lead_id")
+    first, second = before["lead_id"].iloc[0], before["lead_id"].iloc[1]
+    assert leads.loc[second, "trend"] == "new"
+    expected = (
+        "up"
+        if before.loc[0, "p_next_gate"] * 0.5 <= before.loc[0, "p_next_gate"] - 0.01
+        else "steady"
+    )
+    assert leads.loc[first, "trend"] == expected
+    others = leads.drop(index=[first, second])
+    assert (others["trend"] == "steady").all() and (others["change_p_mql"].abs() < 1e-9).all()
+    assert s["trends"]["steady"] == len(others) + (expected == "steady")

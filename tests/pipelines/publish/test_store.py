@@ -199,3 +199,25 @@ def test_exports_are_crm_ready_csv_and_parquet(tmp_path):
     )
     assert pd.read_parquet(folder / "accounts.parquet").shape == accounts.shape
     assert json.loads((tmp_path / "latest.json").read_text())["run_id"] == run["run_id"]
+
+
+def test_a_leads_table_from_before_trends_gets_the_trend_columns(db):
+    from readiness.scores import score_trends
+
+    old_run, old_leads, old_accounts = make_scores(10, seed=1)
+    publish(db, old_run, old_leads, old_accounts)  # a table without trend columns
+    run, leads, accounts = make_scores(10, seed=2)
+    leads = score_trends(
+        leads, old_leads, tuple(c[2:] for c in leads if c.startswith("p_") and c != "p_next_gate")
+    )
+    out = publish(db, run, leads, accounts)
+    assert out.action == "published"
+    got = read(
+        db, f"SELECT run_id, trend, change_p_mql FROM {q(db, 'leads')} ORDER BY run_id, lead_id"
+    )
+    new = got[got["run_id"] == run["run_id"]]
+    assert new["trend"].tolist() == leads["trend"].tolist()
+    assert got.loc[got["run_id"] == old_run["run_id"], "trend"].isna().all()  # its old runs: empty
+    # and a run scored before trends still fits the table that has them
+    older_run, older, older_accounts = make_scores(8, seed=3)
+    assert publish(db, older_run, older, older_accounts).action == "published"

@@ -112,6 +112,40 @@ def test_a_bad_attribute_declaration_names_the_key(export, change, message):
         import_export(path, folder / "raw")
 
 
+def test_messy_values_are_cleaned_or_named_at_import(export, caplog):
+    folder, path = export
+    # a form's placeholder, a case variant of a page and a numeric code for "unknown"
+    rows = ["contact_id,created,stage,channel,company,page,employees,status"]
+    pages = ["/pricing", "/Pricing ", "Select", "/blog"]
+    for i in range(40):
+        employees = "9999" if i % 4 == 0 else str(10 + i)
+        rows.append(f"c{i},2024-01-05,Lead,web,acme,{pages[i % 4]},{employees},open")
+    (folder / "contacts.csv").write_text("\n".join(rows) + "\n")
+    report = import_export(path, folder / "raw")
+    t = report["tables"]["attributes"]
+    page = t["attributes"]["landing_page"]
+    assert page["merged_spellings"] == {"/Pricing": "/pricing"} and page["merged_cells"] == 10
+    assert any("'Select' on 10 row(s)" in w and "missing_values" in w for w in t["warnings"])
+    assert any("9999 on 10 row(s)" in w and "looks like a code" in w for w in t["warnings"])
+    assert any("merged" in r.message for r in caplog.records)
+    values = pd.read_parquet(folder / "raw" / "attributes.parquet")
+    assert set(values.loc[values["attribute"] == "landing_page", "value"]) == {
+        "/pricing",
+        "Select",
+        "/blog",
+    }
+    # declared as unknown: the cells become empty, counted, and no warning is left
+    m = _mapping_with_attributes()
+    m["attributes"]["landing_page"]["missing_values"] = ["Select"]
+    m["attributes"]["employees"]["missing_values"] = ["9999"]
+    path.write_text(yaml.safe_dump(m, sort_keys=False))
+    t = import_export(path, folder / "raw")["tables"]["attributes"]
+    assert t["attributes"]["landing_page"]["missing_values_cleared"] == 10
+    assert t["attributes"]["employees"]["missing_values_cleared"] == 10
+    assert t["attributes"]["employees"]["empty_cells"] == 10
+    assert not [w for w in t["warnings"] if "placeholder" in w or "looks like a code" in w]
+
+
 def test_an_attribute_declared_twice_is_an_error(export):
     folder, path = export
     text = path.read_text().replace("attributes:\n", "attributes:\n  employees:\n    of: lead\n", 1)
@@ -220,3 +254,18 @@ def test_the_guard_leaves_out_an_attribute_filled_only_for_positives():
         frame, labels, catalog, ("closed_won",), np.ones(n, bool), admitted=("deal",), **kw
     )
     assert not next(r for r in admitted if r["feature"] == "attr_deal")["excluded"]
+    # a strong column short of the flag (a sales tag at AUC ~0.95) is kept and named a suspect
+    tag = y * 2.2 + rng.normal(size=n)
+    strong = frame.assign(attr_tag=tag)
+    catalog_tag = (*catalog, feat("attr_tag", "profile"))
+    suspects = {
+        r["feature"]: r
+        for r in screen_features(
+            strong, labels, catalog_tag, ("closed_won",), np.ones(n, bool), suspect_auc=0.9, **kw
+        )
+    }
+    tag_row = suspects["attr_tag"]
+    assert 0.9 <= tag_row["single_feature_auc"] < 0.97
+    assert tag_row["suspect"] and not tag_row["flagged"] and not tag_row["excluded"]
+    assert "known: at_export" in tag_row["reason"]
+    assert not suspects["attr_signal"]["suspect"] and not suspects["ladder_stage"]["suspect"]

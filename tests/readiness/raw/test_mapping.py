@@ -187,6 +187,24 @@ def test_row_numbers_run_on_across_the_blocks_of_a_table(export):
     assert events["event_id"].tolist() == [1, 2, 3, 4, 5]
 
 
+def test_leads_numbered_by_row_get_a_key_map_to_their_rows(export):
+    """A contact log without ids: leads numbered by row, and a key map says which file row each
+    id is, so scores can be joined back."""
+    folder, write = export
+    m = mapping()
+    m["tables"]["leads"]["columns"]["lead_id"] = {"row_number": True}
+    del m["tables"]["milestones"]  # keyed by contact id: not this export
+    import_export(write(m), folder / "raw")
+    rows = pd.read_parquet(folder / "raw" / "_keys" / "leads_rows.parquet")
+    assert rows.to_dict("list") == {
+        "file": ["contacts.csv"] * 3,
+        "row": [1, 2, 3],
+        "our_id": [1, 2, 3],
+    }
+    leads = pd.read_parquet(folder / "raw" / "leads.parquet")
+    assert leads["lead_id"].tolist() == [1, 2, 3]
+
+
 VISITS = """contact_id,url,visited,kind
 c1,https://x.io/blog/cost-of-doing-nothing,2024-01-06,blog
 c1,https://x.io/case-studies/acme,2024-01-08,story
