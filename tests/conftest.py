@@ -1,4 +1,5 @@
-"""Shared fixtures: one small simulation per test session, reused by every test that needs data."""
+"""Shared fixtures: one small simulation per test session, reused by every test that needs data;
+and the type checker started beside the tests when the session includes it."""
 
 from __future__ import annotations
 
@@ -6,12 +7,20 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from type_check import MYPY, start_mypy
 
 from readiness.params import IngestParams, SimulateParams
 from readiness.raw.ingest import ingest_folder
 from readiness.simulator.run import simulate
 
 SMALL = SimulateParams(n_leads=3000, workers=1, chunk_leads=3000, seed=11)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A cold mypy run takes 40-60 s on its own: started once the tests are collected, it checks
+    on the second core while they run, and tests/test_style.py::test_mypy reads its verdict."""
+    if any(item.name == "test_mypy" for item in session.items):
+        session.config.stash[MYPY] = start_mypy()
 
 
 @pytest.fixture(scope="session")

@@ -173,14 +173,16 @@ def clean_values(
     present = s.dropna()
     present = present[present != ""]
     if kind == "categorical" and len(present):
-        key = present.str.casefold().str.replace(r"\s+", " ", regex=True)
-        counts = present.value_counts()
+        # each distinct value once, most rows first (ties: first seen first)
+        counts = present.value_counts().reindex(pd.unique(present))
+        counts = counts.sort_values(ascending=False, kind="stable")
+        key = pd.Series(counts.index, index=counts.index).str.casefold()
+        key = key.str.replace(r"\s+", " ", regex=True)
+        shared = key.duplicated(keep=False).to_numpy()
         spelling: dict[str, str] = {}
-        for _, group in present.groupby(key):
-            variants = counts.reindex(pd.unique(group)).sort_values(ascending=False, kind="stable")
-            if len(variants) > 1:
-                for v in variants.index[1:]:
-                    spelling[str(v)] = str(variants.index[0])
+        for _, variants in key[shared].groupby(key[shared].to_numpy(), sort=False):
+            for v in variants.index[1:]:  # the first is the most common spelling
+                spelling[str(v)] = str(variants.index[0])
         if spelling:
             s = s.map(lambda v: spelling.get(v, v) if isinstance(v, str) else v).astype("string")
             changes["merged_spellings"] = dict(sorted(spelling.items())[:20])
@@ -202,9 +204,9 @@ def clean_values(
         num = pd.to_numeric(present, errors="coerce").dropna()
         if len(num) >= 20:
             share = num.value_counts(normalize=True)
-            for v, frac in share.items():
+            for v, frac in share[share >= 0.05].items():  # at most 20 values: the common ones
                 rest = num[num != v]
-                if frac < 0.05 or not len(rest):
+                if not len(rest):
                     continue
                 spread = max(float(rest.quantile(0.75) - rest.quantile(0.25)), 1.0)
                 nines = abs(v) >= 99 and set(str(int(abs(v)))) == {"9"} and float(v).is_integer()

@@ -84,6 +84,8 @@ def test_a_worse_challenger_is_not_promoted_and_rollback_is_one_call(trained, tm
     project = write_params(
         folder,
         trained["sim"],
+        # the promotion gate compares with the champion on the test cohort: no roll-outs needed
+        extra={"evaluate": {"ground_truth": False}},
         lightgbm={
             "n_estimators": 2,
             "learning_rate": 0.001,

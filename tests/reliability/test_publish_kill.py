@@ -23,7 +23,7 @@ from postgres import POSTGRES_URL, drop_schema, postgres_or_skip
 from pipelines.publish.export import verify_export
 from pipelines.publish.store import Names, make_engine
 
-KILLS = 6  # per database
+KILLS = 4  # per database
 LEADS = 20_000
 SEED = 12
 
