@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +20,11 @@ from pathlib import Path
 
 import psutil
 
+from readiness.params import ProjectParams
+
 RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = RESULTS.parents[1]
+LOG_TAIL = 25  # lines of a failed command's log shown
 
 
 class PeakMemory:
@@ -90,3 +95,30 @@ def write_results(name: str, payload: dict) -> Path:
         + "\n"
     )
     return path
+
+
+def run_logged(command: list[str], *, log: Path, cwd: Path) -> float:
+    """Run `command` with its output in `log`; its wall seconds. A failure stops the benchmark
+    with the end of the log."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with log.open("w") as out:
+        done = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        shown = " ".join([Path(command[0]).name, *command[1:]])
+        tail = "\n".join(log.read_text().splitlines()[-LOG_TAIL:])
+        raise SystemExit(
+            f"`{shown}` failed (exit {done.returncode}); the end of {log.relative_to(ROOT)}:\n{tail}"
+        )
+    return round(seconds, 2)
+
+
+def track_mlflow_in(project: ProjectParams, work: Path) -> None:
+    """MLflow's store and run artifacts in `work`, for this process and (through the environment)
+    the stages: left alone, the train stage would keep both next to params.yaml, in the repo."""
+    from models import registry  # imported after readiness, which turns MLflow's telemetry off
+
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
+    # the experiment is created here, so its artifact folder is work/mlartifacts
+    registry.configure(work, project.params.train.mlflow.experiment)

@@ -29,11 +29,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -41,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from _measure import machine
+from _measure import machine, run_logged, track_mlflow_in
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -65,44 +62,16 @@ OUT = ROOT / "benchmarks" / "results" / "lookalikes.json"
 EXPORTS = ("xedu", "bank")
 STAGES = ("import", "ingest", "features", "labels", "train", "evaluate")
 READINESS = Path(sys.executable).parent / "readiness"  # the CLI installed beside this Python
-LOG_TAIL = 25
-
-
-def _run(command: list[str], log: Path, cwd: Path) -> float:
-    """Run `command` with its output in `log`; its wall seconds. A failure stops the benchmark
-    with the end of the log."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    with log.open("w") as out:
-        done = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-    seconds = time.perf_counter() - t0
-    if done.returncode != 0:
-        shown = " ".join([Path(command[0]).name, *command[1:]])
-        tail = "\n".join(log.read_text().splitlines()[-LOG_TAIL:])
-        raise SystemExit(
-            f"`{shown}` failed (exit {done.returncode}); the end of {log.relative_to(ROOT)}:\n{tail}"
-        )
-    return round(seconds, 2)
-
-
-def _start_tracking(project: ProjectParams, work: Path) -> None:
-    """MLflow's store and run artifacts in `work`, for this process and (through the environment)
-    the stages: left alone, the train stage would keep both next to params.yaml, in the repo."""
-    from models import registry  # imported after readiness, which turns MLflow's telemetry off
-
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
-    # the experiment is created here, so its artifact folder is work/mlartifacts
-    registry.configure(work, project.params.train.mlflow.experiment)
 
 
 def run_stages(name: str, project: ProjectParams) -> dict[str, float]:
     """Every stage of a flat export in turn; each one's wall seconds."""
     work = WORK / name
-    _start_tracking(project, work)
+    track_mlflow_in(project, work)
     seconds = {}
     for stage in STAGES:
         command = [str(READINESS), stage, "--params", str(project.path)]
-        seconds[stage] = _run(command, work / "logs" / f"{stage}.log", cwd=work)
+        seconds[stage] = run_logged(command, log=work / "logs" / f"{stage}.log", cwd=work)
         print(f"  {name:<5} {stage:<9} {seconds[stage]:7.1f} s", flush=True)
     return seconds
 
@@ -323,7 +292,7 @@ def compare(project: ProjectParams, stage_seconds: dict[str, float]) -> dict:
 
 def _fold_scorers(run_id: str, gate: str) -> list[dict]:
     """The scorer each cross-validation fold chose, from the train run's MLflow artifact."""
-    from mlflow.artifacts import load_text  # after readiness (see _start_tracking)
+    from mlflow.artifacts import load_text  # after readiness (see _measure.track_mlflow_in)
 
     folds = json.loads(load_text(f"runs:/{run_id}/training/cross_validation_folds.json"))
     return [
@@ -367,7 +336,11 @@ def main() -> None:
     for name in names:  # a clean run: nothing left over from an earlier one
         shutil.rmtree(WORK / name, ignore_errors=True)
     # one call writes both exports (one seeded stream: bank's rows follow xedu's draw)
-    _run([sys.executable, str(HERE / "synth.py"), "--out", str(WORK)], WORK / "synth.log", WORK)
+    run_logged(
+        [sys.executable, str(HERE / "synth.py"), "--out", str(WORK)],
+        log=WORK / "synth.log",
+        cwd=WORK,
+    )
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
     for name in names:
         project = load_params(HERE / name / "params.yaml")

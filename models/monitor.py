@@ -20,6 +20,8 @@ import pandas as pd
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
+from readiness.scores import probability_column
+
 STABLE, STRONG = 0.1, 0.25  # the usual PSI readings
 
 
@@ -190,7 +192,7 @@ def realised_performance(
     joined = leads.merge(outcomes, on="lead_id", how="inner", validate="one_to_one")
     gates: dict = {}
     for gate in ladder:
-        col = f"p_{gate}"
+        col = probability_column(gate)
         if col not in joined:
             continue
         rows = joined[joined[f"at_risk_{gate}"] & joined[col].notna()]
@@ -225,11 +227,7 @@ def realised_performance(
         crossed = joined[[f"crossed_{g}" for g in ladder]].to_numpy()
         first = np.where(at_risk.any(axis=1), at_risk.argmax(axis=1), -1)
         sales = joined["route"].to_numpy() == "sales_now"
-        target = np.where(
-            sales & (sales_gate in ladder),
-            ladder.index(sales_gate) if sales_gate in ladder else 0,
-            first,
-        )
+        target = np.where(sales, ladder.index(sales_gate), first) if sales_gate in ladder else first
         rows = np.arange(len(joined))
         valid = target >= 0
         hit = np.zeros(len(joined), dtype=bool)

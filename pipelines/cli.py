@@ -433,9 +433,16 @@ def monitor(params: ParamsOption = None) -> None:
         test = "-" if g["test_auc"] is None else f"{g['test_auc']:.3f}"
         typer.echo(
             f"  {gate:<24} score PSI {g['score_psi'] if g['score_psi'] is not None else '-'} ({g['score_drift']}), "
-            f"estimated AUC now {est} (test cohort: estimated {was}, realised {test})"
+            f"estimated AUC now {est} ({g.get('estimate_compared_with', 'test cohort')}: "
+            f"estimated {was}; test AUC {test})"
             + (f"  RETRAIN: {'; '.join(g['reasons'])}" if g["retrain"] else "")
         )
+    cur = s["current"]
+    if "compared_leads" in cur:
+        typer.echo(
+            f"  compared: {cur['compared_leads']:,} of {cur['open_leads']:,} open leads ({cur['compared']})"
+        )
+    typer.echo(f"  model age: {_age_text(s.get('model_age', {}))}")
     top = ", ".join(f"{f['feature']} ({f['psi']:.2f})" for f in s["features_strong_drift"][:5])
     if top:
         typer.echo(f"  strongest feature drift since training: {top}")
@@ -458,6 +465,17 @@ def monitor(params: ParamsOption = None) -> None:
         "monitor: retraining recommended for "
         + (", ".join(s["retrain"]) if s["retrain"] else "no gate")
         + " (artifacts/metrics/monitor.json)"
+    )
+
+
+def _age_text(age: dict) -> str:
+    """The monitor's model age in a sentence."""
+    if age.get("days") is None:
+        return age.get("reason", "unknown")
+    limit = age.get("limit_days")
+    return (
+        f"learnt from snapshots up to {age['learnt_until']}, {age['days']} days before the leads "
+        f"scored now" + (f" (limit {limit})" if limit is not None else " (no limit set)")
     )
 
 

@@ -61,11 +61,18 @@ class SimulateParams:
     belief_cadence_days: Annotated[int, Field(ge=1)] = 7
     # Strength of cohort drift (0 = none, 1 = default): channel mix, fit and content change.
     drift: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] = 1.0
+    # A strong, dated change injected on top of the drift (to prove the monitor sees it): leads
+    # created on or after change_on come through another channel mix (mostly paid social and
+    # outbound) and engage less (their energy times 1 - change_strength / 2). Null: no change.
+    change_on: date | None = None
+    change_strength: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 1.0
 
     @model_validator(mode="after")
     def _check(self) -> SimulateParams:
         if self.end <= self.start:
             raise ValueError("end must be after start")
+        if self.change_on is not None and not self.start < self.change_on <= self.end:
+            raise ValueError("simulate.change_on must fall after start and not after end")
         return self
 
 
@@ -326,6 +333,9 @@ class RoutingParams:
     # the route of a nurture lead whose weakest belief is unknown (no belief-tagged content): a
     # general nurture track that makes no belief claim; "nurture_" and a name of your own
     general_route: Annotated[str, Field(pattern=r"^nurture_[a-z0-9_]+$")] = "nurture_general"
+    # its next asset: what converting leads of the lead's persona and industry consumed, each
+    # segment's share shrunk towards everyone's by this many converting leads' worth
+    similar_prior_leads: Annotated[int, Field(ge=0)] = 20
     disqualifiers: tuple[DisqualifierRule, ...] = ()
     # no engaged action for this many days and readiness for the next gate below dormant_below
     dormant_after_days: Annotated[int, Field(ge=1)] = 60
@@ -431,9 +441,13 @@ class MonitorParams:
     # label sets sampled from the calibrated probabilities for the estimate's band
     draws: Annotated[int, Field(ge=10)] = 200
     # retraining is recommended for a gate whose score distribution shifts by at least this PSI,
-    # or whose estimated AUC on the current leads is below its test AUC by more than auc_margin
+    # or whose estimated AUC on the current leads is below the same estimate on its test cohort
+    # (or whose realised AUC on a past run is below its test AUC) by more than auc_margin
     score_psi_alert: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.25
     auc_margin: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.02
+    # ... or the newest snapshot the model learnt from is more than this many days before the
+    # leads scored now (a model that has not seen a year of buyers; null: no age limit)
+    max_model_age_days: Annotated[int, Field(ge=1)] | None = 365
     seed: Annotated[int, Field(ge=0)] = 7
 
 

@@ -829,6 +829,7 @@ def _monitor_section(inp: ReportInputs) -> Section:
                 "score_drift": g["score_drift"],
                 "estimated_auc_now": now.get("estimated_auc"),
                 "band_90": f"{band[0]:.3f} to {band[1]:.3f}" if band else "unknown",
+                "estimated_auc_on_test_cohort": g["estimate_on_test_cohort"].get("estimated_auc"),
                 "test_auc": g["test_auc"],
                 "retrain": "yes" if g["retrain"] else "no",
                 "reasons": "; ".join(g["reasons"]),
@@ -841,6 +842,7 @@ def _monitor_section(inp: ReportInputs) -> Section:
         {
             "score_psi": "float",
             "estimated_auc_now": "float",
+            "estimated_auc_on_test_cohort": "float",
             "test_auc": "float",
             "gate": "label",
             "score_drift": "label",
@@ -851,10 +853,33 @@ def _monitor_section(inp: ReportInputs) -> Section:
             if retrain
             else "No gate needs retraining by these measures."
         )
+        + " A gate's estimate now is judged against the same estimate on its test cohort (the "
+        "estimator's own bias cancels), not against the realised test AUC."
         + " The estimate assumes the probabilities stay calibrated on the new leads: it follows "
         "a change in who the leads are, not in how the signals relate to buying; realised "
         "figures below settle it once a run's horizon has passed.",
     )
+    cur = mon.get("current", {})
+    if "compared_leads" in cur:
+        s.add_text(
+            f"Compared with the training cohort: {cur['compared_leads']:,} of the "
+            f"{cur['open_leads']:,} open leads ({cur['compared']})."
+        )
+    age = mon.get("model_age", {})
+    if age.get("days") is not None:
+        limit = age.get("limit_days")
+        s.add_text(
+            f"The model learnt from snapshots up to {age['learnt_until']}, {age['days']} days "
+            f"before the leads scored now ({age['scored_as_of']}); "
+            + (
+                f"the limit is {limit} days, so its age "
+                + ("calls for retraining." if age.get("too_old") else "is within it.")
+                if limit is not None
+                else "no age limit is set (monitor.max_model_age_days)."
+            )
+        )
+    elif age:
+        s.add_text(f"The model's age: {age.get('reason', 'unknown')}.")
     families = pd.DataFrame(mon.get("families", []))
     if not families.empty:
         top = families.iloc[0]

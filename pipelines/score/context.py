@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from features.sources import Tables, load_tables
@@ -43,6 +44,10 @@ class LeadContext:
     consumed: pd.DataFrame  # lead_id, asset_id: every asset the lead consumed
     assets: pd.DataFrame  # asset_id, title, belief_stage, audience, industry, popularity,
     # converters (leads that consumed it before progressing past MQL)
+    # segment (all | persona | industry), value, asset_id, converters: the same count among all
+    # converting leads and those of each persona and industry, and segment_leads: how many
+    # converting leads the segment has (an asset none of them consumed has no row)
+    similar: pd.DataFrame | None = None
 
 
 def describe_event(event_type: str, title: str | None) -> str:
@@ -111,6 +116,7 @@ def gather_context(
     before = t.events.filter(t.events.asset_id.notnull()).join(progressed, "lead_id")
     before = before.filter(before.occurred_at < before.progressed_at)
     converters = before.group_by("asset_id").aggregate(converters=lambda x: x.lead_id.nunique())
+    similar = _similar_converters(t, before, progressed)
     catalogue = catalogue.left_join(popularity, "asset_id").select(
         "asset_id",
         "title",
@@ -129,7 +135,38 @@ def gather_context(
         top_assets=con.to_pandas(top),
         consumed=con.to_pandas(consumed),
         assets=con.to_pandas(catalogue).sort_values("asset_id", ignore_index=True),
+        similar=con.to_pandas(similar),
     )
+
+
+def _similar_converters(t: Tables, before: ir.Table, progressed: ir.Table) -> ir.Table:
+    """Overall, per persona and per industry: how many converting leads consumed each asset
+    before progressing, and how many converting leads there are (what "leads like this one"
+    read)."""
+    who = t.leads.left_join(t.accounts.select("account_id", "industry"), "account_id").select(
+        "lead_id", "persona", "industry", all=ibis.literal("all")
+    )
+    read = before.select("lead_id", "asset_id").join(who, "lead_id")
+    went = progressed.join(who, "lead_id")
+    parts = []
+    for segment in ("all", "persona", "industry"):
+        r = read.filter(read[segment].notnull())
+        counts = r.group_by([segment, "asset_id"]).aggregate(
+            converters=lambda x: x.lead_id.nunique()
+        )
+        g = went.filter(went[segment].notnull())
+        sizes = g.group_by(segment).aggregate(segment_leads=lambda x: x.lead_id.nunique())
+        both = counts.join(sizes, segment)
+        parts.append(
+            both.select(
+                segment=ibis.literal(segment),
+                value=both[segment].cast("string"),
+                asset_id=both.asset_id,
+                converters=both.converters,
+                segment_leads=both.segment_leads,
+            )
+        )
+    return parts[0].union(parts[1]).union(parts[2])
 
 
 def _lead_attributes(t: Tables, open_leads, engaged, cutoff):

@@ -226,10 +226,19 @@ def score_leads(
         columns={"weakest_belief": "belief"}
     )
     sug = r.suggest_assets(con, want, ctx.consumed, ctx.assets)
-    general = out.loc[out["route"] == rp.general_route, ["lead_id"]]
-    sug = pd.concat([sug, r.suggest_general(general, ctx.consumed, ctx.assets)]).set_index(
-        "lead_id"
-    )
+    general = out.loc[out["route"] == rp.general_route, ["lead_id", "persona", "industry"]]
+    sug = pd.concat(
+        [
+            sug,
+            r.suggest_general(
+                general,
+                ctx.consumed,
+                ctx.assets,
+                similar=ctx.similar,
+                prior_leads=rp.similar_prior_leads,
+            ),
+        ]
+    ).set_index("lead_id")
     out["next_asset_id"] = out["lead_id"].map(sug["next_asset_id"]).astype("Int64")
     out["next_asset"] = out["lead_id"].map(sug["next_asset"]).astype(object)
     timings["next_asset"] = time.perf_counter() - t3

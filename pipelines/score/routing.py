@@ -165,11 +165,24 @@ def suggest_assets(
 
 
 def suggest_general(
-    leads: pd.DataFrame, consumed: pd.DataFrame, assets: pd.DataFrame, top: int = 50
+    leads: pd.DataFrame,
+    consumed: pd.DataFrame,
+    assets: pd.DataFrame,
+    top: int = 50,
+    similar: pd.DataFrame | None = None,
+    prior_leads: int = 20,
 ) -> pd.DataFrame:
-    """For leads whose weakest belief is unknown: the asset consumed by the most leads that went
-    on past MQL (before they did), that the lead has not consumed; none when no such content
-    exists (an empty next asset, not a guess). Columns as `suggest_assets`."""
+    """For leads whose weakest belief is unknown: the asset that converting leads like this one
+    consumed before they progressed past MQL, that the lead has not consumed; none when no such
+    content exists (an empty next asset, not a guess). Columns as `suggest_assets`.
+
+    "Like this one": with `similar` (LeadContext.similar) and the leads' persona and industry,
+    each candidate's share of the converting leads of the lead's persona, and of its industry,
+    each shrunk towards its share of all converting leads by `prior_leads` converting leads'
+    worth (params score.routing.similar_prior_leads: a persona with 5 converting leads mostly
+    follows everyone, one with 500 itself), averaged;
+    ties (and leads of an unknown persona and industry) go to the overall count, then the more
+    popular, then the lower id. Candidates are the `top` assets by overall converters."""
     empty = pd.DataFrame(columns=["lead_id", "next_asset_id", "next_asset"])
     if leads.empty or "converters" not in assets:
         return empty
@@ -183,10 +196,49 @@ def suggest_general(
     )
     seen = consumed[["lead_id", "asset_id"]].astype("int64").assign(seen=True)
     pairs = pairs.merge(seen, on=["lead_id", "asset_id"], how="left")
-    best = pairs[pairs["seen"].isna()].sort_values(["lead_id", "rank"]).drop_duplicates("lead_id")
+    pairs = pairs[pairs["seen"].isna()]
+    if similar is not None and not similar.empty and {"persona", "industry"} <= set(leads):
+        pairs = pairs.assign(like=_similar_share(pairs, leads, similar, prior_leads))
+        pairs = pairs.sort_values(["lead_id", "like", "rank"], ascending=[True, False, True])
+    else:
+        pairs = pairs.sort_values(["lead_id", "rank"])
+    best = pairs.drop_duplicates("lead_id")
     return best.rename(columns={"asset_id": "next_asset_id", "title": "next_asset"})[
         ["lead_id", "next_asset_id", "next_asset"]
     ]
+
+
+def _similar_share(
+    pairs: pd.DataFrame, leads: pd.DataFrame, similar: pd.DataFrame, prior_leads: int
+) -> np.ndarray:
+    """Per (lead, candidate) row of `pairs`: the mean over the lead's persona and industry of the
+    share of that segment's converting leads who consumed the candidate, shrunk towards the share
+    of all converting leads."""
+    overall = similar[similar["segment"] == "all"]
+    n_all = float(overall["segment_leads"].max()) if len(overall) else 0.0
+    prior = (
+        pairs["asset_id"].map(overall.set_index("asset_id")["converters"]).fillna(0).to_numpy()
+        / n_all
+        if n_all
+        else np.zeros(len(pairs))
+    )
+    m = prior_leads
+    shares = []
+    for segment in ("persona", "industry"):
+        rows = similar[similar["segment"] == segment]
+        value = pairs["lead_id"].map(leads.set_index("lead_id")[segment]).astype(object)
+        key = pd.MultiIndex.from_arrays(
+            [value.astype(str).to_numpy(), pairs["asset_id"].to_numpy()]
+        )
+        count = rows.set_index(["value", "asset_id"])["converters"].reindex(key).fillna(0)
+        size = rows.drop_duplicates("value").set_index("value")["segment_leads"]
+        n = value.astype(str).map(size).fillna(0).to_numpy(dtype=float)
+        known = value.notna().to_numpy()
+        # a known segment with no converting lead and no shrinkage (prior_leads 0): everyone's
+        with np.errstate(invalid="ignore", divide="ignore"):
+            own = (count.to_numpy(dtype=float) + m * prior) / (n + m)
+        shares.append(np.where(known & (n + m > 0), own, prior))
+    return (shares[0] + shares[1]) / 2
 
 
 def fill(template: str, **values: object) -> str:

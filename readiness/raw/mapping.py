@@ -382,7 +382,7 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
     for table in TABLES:
         spec = mapping.tables.get(table)
         cols = list(columns_of(table))
-        if spec is None:
+        if spec is None or spec == []:  # not mapped, or mapped to no block at all: empty
             pd.DataFrame({c: pd.Series(dtype=object) for c in cols}).to_parquet(
                 out / f"{table}.parquet", index=False
             )

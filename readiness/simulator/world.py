@@ -61,6 +61,8 @@ _SENIORITY_P = np.array(
 _CHANNEL_P = np.array([0.24, 0.18, 0.12, 0.12, 0.10, 0.16, 0.08])
 _CHANNEL_DRIFT = np.array([-0.12, 0.0, 0.20, -0.08, 0.0, 0.06, 0.0])
 _CHANNEL_ENERGY = np.array([1.0, 0.9, 0.55, 1.0, 1.3, 0.5, 1.05])
+# the injected change's channel mix (params simulate.change_on): mostly the low-energy channels
+_CHANGED_CHANNEL_P = np.array([0.05, 0.05, 0.45, 0.05, 0.05, 0.30, 0.05])
 _DOMAIN_P = np.array([0.87, 0.10, 0.03])
 
 
@@ -127,13 +129,19 @@ def build_world(p: SimulateParams) -> World:
     accounts_needed = int(p.n_leads / 1.8) + 64
     while True:
         acc = _draw_accounts(rng, accounts_needed, n_days, p.drift)
-        leads = _draw_committees(rng, acc, n_days, p.drift)
+        change_day = None if p.change_on is None else (pd.Timestamp(p.change_on) - start).days
+        leads = _draw_committees(
+            rng, acc, n_days, p.drift, change_day=change_day, change_strength=p.change_strength
+        )
         in_window = leads["created"] < n_days
         if in_window.sum() >= p.n_leads:
             break
         accounts_needed *= 2
-    # keep whole accounts in creation order until exactly n_leads leads fall in the window
-    order = np.argsort(acc["created"], kind="stable")
+    # keep whole accounts, taken in a random order, until exactly n_leads leads fall in the
+    # window. (Taken in creation order, as before, the accounts drawn beyond the need were all
+    # the latest ones: the window's last three quarters had under a quarter of the usual new
+    # leads.)
+    order = np.random.default_rng([p.seed, 0x5E1]).permutation(len(acc["created"]))
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     lead_rank = rank[leads["account"]]
@@ -203,7 +211,19 @@ def _draw_accounts(rng: np.random.Generator, n: int, n_days: int, drift: float) 
     }
 
 
-def _draw_committees(rng: np.random.Generator, acc: dict, n_days: int, drift: float) -> dict:
+def _draw_committees(
+    rng: np.random.Generator,
+    acc: dict,
+    n_days: int,
+    drift: float,
+    *,
+    change_day: int | None = None,
+    change_strength: float = 1.0,
+) -> dict:
+    """The leads of each account (its buying committee). Leads created on or after `change_day`
+    (the injected change, params simulate.change_on) come through _CHANGED_CHANNEL_P, blended in
+    by `change_strength`, and start with less energy; the random draws are the same either way,
+    so everything before the change is the unchanged simulation."""
     n_acc = len(acc["created"])
     size = 1 + rng.poisson(_EXTRA_COMMITTEE[acc["band"]])
     account = np.repeat(np.arange(n_acc), size)
@@ -227,6 +247,12 @@ def _draw_committees(rng: np.random.Generator, acc: dict, n_days: int, drift: fl
     channel_p = np.clip(
         _CHANNEL_P[None, :] + drift * t[:, None] * _CHANNEL_DRIFT[None, :], 0.005, 1
     )
+    changed = np.zeros(n, dtype=bool) if change_day is None else created >= change_day
+    channel_p = np.where(
+        changed[:, None],
+        (1 - change_strength) * channel_p + change_strength * _CHANGED_CHANNEL_P[None, :],
+        channel_p,
+    )
     # committee members who join later come more often through outbound, events and referral
     channel_p = np.where(
         first[:, None], channel_p, channel_p * np.array([0.6, 0.6, 0.6, 1.4, 1.8, 1.6, 1.0])
@@ -237,6 +263,7 @@ def _draw_committees(rng: np.random.Generator, acc: dict, n_days: int, drift: fl
     # heavy-tailed: most leads download one thing and drift away, a few engage for months
     energy0 = _CHANNEL_ENERGY[channel] * (0.3 + 1.0 * need) * rng.lognormal(-0.6, 0.8, n)
     energy0 = np.where(domain == DOMAIN_FREE, 0.8 * energy0, energy0)
+    energy0 = np.where(changed, (1 - change_strength / 2) * energy0, energy0)
     tau = 30 + 80 * rng.beta(2, 2, n)
     u0 = np.clip(0.05 + 0.25 * need + 0.10 * rng.beta(2, 5, n), 0, 0.9)
     u0 = np.where(domain == DOMAIN_COMPETITOR, 0.05, u0)

@@ -394,3 +394,35 @@ def test_a_users_numeric_column_enters_the_regression_on_its_own_scale_too():
     # saved and loaded, the same design
     again = LogisticBaseline.from_dict(yours.to_dict())
     assert np.allclose(again.matrix(X.iloc[te]), yours.matrix(X.iloc[te]))
+
+
+def test_a_category_has_a_column_per_frequent_code_and_one_for_any_other():
+    from sklearn.linear_model import LogisticRegression
+
+    from models.bundle import LogisticBaseline
+
+    # code 0 is common and converts; 1 and 2 are common and do not; 7, 8 and 9 are seen once
+    X = pd.DataFrame({"page": [0.0] * 40 + [1.0] * 40 + [2.0] * 40 + [7.0, 8.0, 9.0]})
+    y = np.r_[np.ones(30), np.zeros(10), np.zeros(40), np.zeros(40), [1, 1, 0]]
+    design = LogisticBaseline.design(X, [], ["page"])
+    assert design.categorical == {"page": [0.0, 1.0, 2.0]} and design.every_level
+    m = design.matrix(pd.DataFrame({"page": [0.0, 2.0, 8.0, 55.0]}))
+    # codes 0, 1, 2, then "any other": a rare code (8) and an unseen one (55) share it
+    assert m.tolist() == [[1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 1]]
+    lr = LogisticRegression().fit(design.matrix(X), y)
+    design.coefs["won"] = {"w": lr.coef_[0].tolist(), "b": float(lr.intercept_[0])}
+    new = pd.DataFrame({"page": [0.0, 1.0, 55.0]})
+    # no reference level: the common converting page is up, the common dead one down
+    contrib = design.contributions(new, "won")[:, 0]
+    assert contrib[0] > 0 > contrib[1]
+    # contributions add up to the margin exactly, and survive a round trip
+    assert np.allclose(contrib + lr.intercept_[0], design.margin(new, "won"))
+    again = LogisticBaseline.from_dict(design.to_dict())
+    assert np.allclose(again.margin(new, "won"), design.margin(new, "won"))
+    # a bundle written before (no every_level key): the first code is the reference, with no
+    # column, and a rare or unseen code reads as it
+    old = design.to_dict() | {"coefs": {"won": {"w": [0.5, -0.5], "b": 0.0}}}
+    del old["every_level"]
+    before = LogisticBaseline.from_dict(old)
+    assert before.matrix(new).tolist() == [[0, 0], [1, 0], [0, 0]]
+    assert np.allclose(before.contributions(new, "won")[:, 0], [0.0, 0.5, 0.0])

@@ -18,11 +18,73 @@ def test_the_monitor_estimates_each_gate_with_its_band_and_gives_reasons(scored)
             if estimate["estimated_auc"] is not None:
                 low, high = estimate["band_90"]
                 assert 0.5 <= low <= estimate["estimated_auc"] <= high <= 1
+        # the estimate is judged against the same estimate on the test cohort, not the realised AUC
+        now, before = (
+            g["estimate_now"]["estimated_auc"],
+            g["estimate_on_test_cohort"]["estimated_auc"],
+        )
+        margin = scored["project"].params.monitor.auc_margin
+        dropped = now is not None and before is not None and now < before - margin
+        assert dropped == any("below the same estimate" in r for r in g["reasons"])
         # a recommendation always comes with its reasons, and only with reasons that say so
         assert g["reasons"] and g["retrain"] == any(
-            "shifted" in r or "below its test AUC" in r for r in g["reasons"]
+            "shifted" in r or "below" in r or "learnt from" in r for r in g["reasons"]
         )
     assert {f["family"] for f in s["families"]} >= {"engagement"}
+
+
+def test_the_model_age_is_the_newest_snapshot_it_learnt_from_against_the_leads_scored_now(scored):
+    from models.cohorts import CALIBRATE, STOP, TEST, TRAIN
+    from pipelines.monitor.stage import measure_model_age
+
+    age = scored["monitor"]["model_age"]
+    p = scored["project"].params
+    # the session's model learnt up to its validation cohort, and is within the default limit
+    assert pd.Timestamp(p.train.valid_start) <= pd.Timestamp(age["learnt_until"])
+    assert pd.Timestamp(age["learnt_until"]) <= pd.Timestamp(p.train.valid_end)
+    assert (
+        age["days"] == (pd.Timestamp(age["scored_as_of"]) - pd.Timestamp(age["learnt_until"])).days
+    )
+    assert age["too_old"] is False and age["limit_days"] == p.monitor.max_model_age_days
+
+    cutoffs = pd.to_datetime(["2025-01-06", "2025-03-03", "2025-03-10", "2025-06-02"])
+    features = pd.DataFrame({"cutoff": cutoffs})
+    cohort = pd.Series([TRAIN, STOP, CALIBRATE, TEST])
+    now = pd.Timestamp("2025-12-01")
+    old = measure_model_age(features, cohort, now, limit=200, flat=False)
+    # the test cohort is not learnt from: the newest learnt snapshot is the calibration one
+    assert old["learnt_until"] == "2025-03-10" and old["days"] == 266 and old["too_old"]
+    assert not measure_model_age(features, cohort, now, limit=300, flat=False)["too_old"]
+    assert not measure_model_age(features, cohort, now, limit=None, flat=False)["too_old"]
+    assert measure_model_age(features, cohort, now, limit=200, flat=True)["days"] is None
+    nothing = pd.Series([TEST] * 4)
+    assert measure_model_age(features, nothing, now, limit=200, flat=False)["reason"].startswith(
+        "unknown"
+    )
+
+
+def test_dormant_open_leads_are_scored_but_not_compared_with_the_training_cohort(scored):
+    from pipelines.monitor.stage import select_comparable_leads
+
+    current = pd.DataFrame(
+        {
+            "lead_age_days": [10, 400, 400, 400, 400],
+            "engaged_days_since_last": [999, 30, 999, 999, 999],
+            "sales_touch_days_since": [999, 999, 100, 999, 999],
+            "milestone_days_since": [999, 999, 999, 121, 999],
+        }
+    )
+    # new, engaged, touched by sales, and (dormant) a milestone 121 days ago, nothing at all
+    assert select_comparable_leads(current, dormant_after_days=120, flat=False).tolist() == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert select_comparable_leads(current, dormant_after_days=120, flat=True).all()
+    s = scored["monitor"]["current"]
+    assert 0 < s["compared_leads"] <= s["open_leads"]
 
 
 def test_an_injected_change_in_the_current_leads_is_detected_and_named(scored, tmp_path):

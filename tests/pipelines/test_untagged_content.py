@@ -34,9 +34,11 @@ def test_without_belief_tags_no_lead_is_given_a_belief(trained_project, tmp_path
     (validated / "assets").mkdir()
     assets.to_parquet(validated / "assets" / "part-00000.parquet", index=False)
     routing = {"general_route": "nurture_newsletter", "hypotheses": HYPOTHESES}
-    project = write_params(
-        folder, {**sim, "validated": validated}, extra={"score": {"routing": routing}}
-    )
+    # a low sales threshold, so that some leads are handed to sales and their handoff is checked
+    thresholds = {"mql": 0.5, "sales_accepted": 0.4, "qualified_conversation": 0.02}
+    thresholds |= {"opportunity": 0.3, "closed_won": 0.2}
+    score_params = {"routing": routing, "thresholds": thresholds}
+    project = write_params(folder, {**sim, "validated": validated}, extra={"score": score_params})
 
     built = features.run(project, parts=("scoring",))
     assert set(BELIEFS) <= set(built["unavailable_families"])

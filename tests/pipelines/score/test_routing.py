@@ -156,3 +156,67 @@ def test_general_nurture_offers_what_converters_consumed_and_never_a_repeat():
     assert out.loc[10, "next_asset_id"] == 3 and out.loc[12, "next_asset_id"] == 2
     assert 11 not in out.index
     assert r.suggest_general(leads, consumed, assets.assign(converters=0)).empty
+
+
+def test_general_nurture_offers_what_converting_leads_like_this_one_consumed():
+    assets = pd.DataFrame(
+        {
+            "asset_id": [1, 2, 3],
+            "title": ["pricing guide", "developer docs", "case study"],
+            "popularity": [10, 10, 10],
+            "converters": [60, 40, 30],
+        }
+    )
+
+    def rows(segment, value, leads, counts):
+        return [
+            {
+                "segment": segment,
+                "value": value,
+                "asset_id": a,
+                "converters": c,
+                "segment_leads": leads,
+            }
+            for a, c in counts.items()
+        ]
+
+    similar = pd.DataFrame(
+        rows("all", "all", 100, {1: 60, 2: 40, 3: 30})
+        # of 40 converting engineers, 36 read the docs and 2 the pricing guide
+        + rows("persona", "engineer", 40, {1: 2, 2: 36, 3: 10})
+        + rows("persona", "finance", 60, {1: 58, 2: 4, 3: 20})
+        # a persona with 2 converting leads barely moves its leads off the overall picture
+        + rows("persona", "legal", 2, {3: 2})
+        + rows("industry", "retail", 100, {1: 60, 2: 40, 3: 30})
+    )
+    leads = pd.DataFrame(
+        {
+            "lead_id": [1, 2, 3, 4, 5],
+            "persona": ["engineer", "finance", "legal", None, "engineer"],
+            "industry": ["retail", "retail", "retail", None, "retail"],
+        }
+    )
+    consumed = pd.DataFrame({"lead_id": [5], "asset_id": [2]})
+    out = r.suggest_general(leads, consumed, assets, similar=similar).set_index("lead_id")
+    assert out.loc[1, "next_asset"] == "developer docs"
+    assert out.loc[2, "next_asset"] == "pricing guide"
+    assert out.loc[3, "next_asset"] == "pricing guide"
+    # nothing known about the lead: the overall order; never a repeat
+    assert out.loc[4, "next_asset"] == "pricing guide"
+    assert out.loc[5, "next_asset_id"] == 1
+    # no shrinkage: a persona's own counts alone, and a persona with no converting lead (and no
+    # industry) falls back on everyone's shares rather than dividing by zero
+    raw = r.suggest_general(
+        pd.concat(
+            [leads, pd.DataFrame({"lead_id": [6], "persona": ["sales"], "industry": [None]})]
+        ),
+        consumed,
+        assets,
+        similar=similar,
+        prior_leads=0,
+    ).set_index("lead_id")
+    assert raw.loc[1, "next_asset"] == "developer docs" and raw.loc[3, "next_asset"] == "case study"
+    assert raw.loc[6, "next_asset"] == "pricing guide"
+    # without the counts by segment it is the overall order for everyone
+    plain = r.suggest_general(leads, consumed, assets).set_index("lead_id")
+    assert (plain.loc[[1, 2, 3, 4], "next_asset_id"] == 1).all()

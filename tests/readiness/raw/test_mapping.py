@@ -32,6 +32,14 @@ def export(tmp_path):
     return tmp_path, write
 
 
+def test_a_table_mapped_to_an_empty_list_of_blocks_is_absent_not_a_pandas_error(export):
+    folder, write = export
+    empty = {**mapping(), "tables": {**mapping()["tables"], "events": []}}
+    report = import_export(write(empty), folder / "raw")
+    assert "events" in report["absent_tables"]
+    assert pd.read_parquet(folder / "raw" / "events.parquet").empty
+
+
 def test_a_small_export_becomes_the_raw_tables(export):
     folder, write = export
     report = import_export(write(mapping()), folder / "raw")
