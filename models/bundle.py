@@ -276,10 +276,10 @@ class LogisticBaseline:
     Every frequent code of a category has its own column (no reference level), so the penalty
     shrinks each code towards the average rather than towards one arbitrary code; the rare codes
     share one more column, which a code never seen in training also takes at scoring
-    (scikit-learn's `OneHotEncoder(min_frequency=2, handle_unknown="infrequent_if_exist")`). On
-    the Olist flat export (examples/olist_flat) the out-of-fold AUC went from 0.675 to 0.682 with
-    it; the older design dropped the first code as the reference and gave it the rare codes
-    (bundles written before, `every_level` false, are still read that way)."""
+    (scikit-learn's `OneHotEncoder(min_frequency=2, handle_unknown="infrequent_if_exist")`). The
+    older design dropped the first code as the reference and gave it the rare codes (bundles
+    written before, `every_level` false, are still read that way); what the change did on real
+    data is in docs/models-and-evaluation.md#evaluation."""
 
     numeric: list[str]
     categorical: dict[str, list[float]]  # feature -> codes seen in training

@@ -61,7 +61,7 @@ class SimulateParams:
     belief_cadence_days: Annotated[int, Field(ge=1)] = 7
     # Strength of cohort drift (0 = none, 1 = default): channel mix, fit and content change.
     drift: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] = 1.0
-    # A strong, dated change injected on top of the drift (to prove the monitor sees it): leads
+    # A strong, dated change injected on top of the drift (does the monitor see it?): leads
     # created on or after change_on come through another channel mix (mostly paid social and
     # outbound) and engage less (their energy times 1 - change_strength / 2). Null: no change.
     change_on: date | None = None
