@@ -12,6 +12,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -112,6 +113,23 @@ def run_logged(command: list[str], *, log: Path, cwd: Path) -> float:
             f"`{shown}` failed (exit {done.returncode}); the end of {log.relative_to(ROOT)}:\n{tail}"
         )
     return round(seconds, 2)
+
+
+def run_stages(
+    project: ProjectParams, stages: tuple[str, ...], *, work: Path, label: str | None = None
+) -> dict[str, float]:
+    """`readiness <stage> --params <project's params.yaml>` for each stage in turn, in `work`
+    (MLflow's store there too), each one's output in work/logs/<stage>.log; each one's wall
+    seconds. With a `label`, each stage's time is printed as it ends."""
+    track_mlflow_in(project, work)
+    readiness = Path(sys.executable).parent / "readiness"  # the CLI installed beside this Python
+    seconds = {}
+    for stage in stages:
+        command = [str(readiness), stage, "--params", str(project.path)]
+        seconds[stage] = run_logged(command, log=work / "logs" / f"{stage}.log", cwd=work)
+        if label is not None:
+            print(f"  {label:<5} {stage:<9} {seconds[stage]:7.1f} s", flush=True)
+    return seconds
 
 
 def track_mlflow_in(project: ProjectParams, work: Path) -> None:

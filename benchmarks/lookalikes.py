@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from _measure import machine, run_logged, track_mlflow_in
+from _measure import machine, run_logged, run_stages
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -61,19 +61,6 @@ WORK = ROOT / "benchmarks" / "work" / "lookalikes"
 OUT = ROOT / "benchmarks" / "results" / "lookalikes.json"
 EXPORTS = ("xedu", "bank")
 STAGES = ("import", "ingest", "features", "labels", "train", "evaluate")
-READINESS = Path(sys.executable).parent / "readiness"  # the CLI installed beside this Python
-
-
-def run_stages(name: str, project: ProjectParams) -> dict[str, float]:
-    """Every stage of a flat export in turn; each one's wall seconds."""
-    work = WORK / name
-    track_mlflow_in(project, work)
-    seconds = {}
-    for stage in STAGES:
-        command = [str(READINESS), stage, "--params", str(project.path)]
-        seconds[stage] = run_logged(command, log=work / "logs" / f"{stage}.log", cwd=work)
-        print(f"  {name:<5} {stage:<9} {seconds[stage]:7.1f} s", flush=True)
-    return seconds
 
 
 def _reference_model(
@@ -344,7 +331,7 @@ def main() -> None:
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
     for name in names:
         project = load_params(HERE / name / "params.yaml")
-        results[name] = compare(project, run_stages(name, project))
+        results[name] = compare(project, run_stages(project, STAGES, work=WORK / name, label=name))
         OUT.write_text(
             json.dumps({n: results[n] for n in EXPORTS if n in results}, indent=2) + "\n"
         )

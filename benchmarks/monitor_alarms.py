@@ -23,12 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import yaml
-from _measure import machine, run_logged, track_mlflow_in
+from _measure import machine, run_stages
 
 from readiness.params import load_params
 
@@ -36,7 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "work" / "monitor_alarms"
 OUT = ROOT / "benchmarks" / "results" / "monitor_alarms.json"
 STAGES = ("simulate", "ingest", "features", "labels", "train", "evaluate", "monitor")
-READINESS = Path(sys.executable).parent / "readiness"
 # three months before the data ends (and the leads are scored), after the default test cohort
 # (its last cutoff 2025-09-22), so the model was tested on leads from before the change
 CHANGE_ON = "2025-10-01"
@@ -65,12 +63,7 @@ def _run_one(
     if not monitor_only:
         work.mkdir(parents=True)
         path.write_text(yaml.safe_dump(_params(leads, seed, change_on), sort_keys=False))
-    project = load_params(path)
-    track_mlflow_in(project, work)
-    seconds = {}
-    for stage in STAGES[-1:] if monitor_only else STAGES:
-        command = [str(READINESS), stage, "--params", str(path)]
-        seconds[stage] = run_logged(command, log=work / "logs" / f"{stage}.log", cwd=work)
+    seconds = run_stages(load_params(path), STAGES[-1:] if monitor_only else STAGES, work=work)
     mon = json.loads((work / "artifacts" / "metrics" / "monitor.json").read_text())
     psi = {f["feature"]: f["psi"] for f in mon["features"]}
     return {
