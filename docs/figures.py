@@ -204,7 +204,7 @@ _MODEL_COLUMNS = (
     "logistic",
     "your columns",
     "points",
-    "truth / model AUC on the truth sample = ratio",
+    "truth (± Monte Carlo error) / model AUC on the truth sample = ratio [95 % interval]",
     "PR AUC",
     "top-decile lift",
     "recall @ 20 %",
@@ -235,8 +235,9 @@ def _evaluation_rows(gates: dict, trained: dict) -> list[str]:
         m = by_model["model"]
         t = by_model.get("ground_truth")
         truth = (
-            f"{_num(t['truth_auc'], 3)} / {_num(t['model_auc'], 3)} = "
-            f"{_num(t['model_to_truth_auc_ratio'], 3)}"
+            f"{_num(t['truth_auc'], 3)} ± {_num(t['truth_auc_mc_se'], 3)} / "
+            f"{_num(t['model_auc'], 3)} = {_num(t['model_to_truth_auc_ratio'], 3)} "
+            f"[{_num(t['ratio_low'], 3)}, {_num(t['ratio_high'], 3)}]"
             if t
             else "n/a (real data)"
         )
@@ -310,6 +311,12 @@ def _evaluate(e: dict, tr: dict) -> list[str]:
             "baseline reaches above 0)",
         ),
         _target_line(t, "auc_at_least_0_97_of_truth", "AUC at least 0.97 of the truth's"),
+        _target_line(
+            t,
+            "not_above_truth",
+            "model not above the truth beyond the truth's Monte Carlo error (1.96 x) and the "
+            "paired bootstrap interval of truth - model (above it would mean a leak)",
+        ),
     ]
 
 
@@ -676,6 +683,91 @@ def _bench_train(b: dict) -> list[str]:
         "",
         f"{_machine(b)} Target: all gates in under {b['target_seconds_at_1M']} s at 1M leads: "
         f"{verdict}.",
+    ]
+
+
+@table("benchmark-truth", "benchmarks/results/truth.json", command="`python benchmarks/truth.py`")
+def _bench_truth(b: dict) -> list[str]:
+    now = b["evaluate_stage"]["now"]
+    r = str(now["rollouts"])
+    out = _head(
+        "gate",
+        "positives / rows",
+        f"reference: truth AUC on all {_int(b['copies_per_estimator'])} roll-outs "
+        "(combined, debiased)",
+        "counted hits, 160 roll-outs: AUC (bias), positives at exactly 0",
+        "compensator, 160: AUC (bias), positives at exactly 0",
+        "combined, 160: AUC (bias), positives at exactly 0",
+        f"combined, {r}, debiased (the evaluate stage): AUC (bias), largest difference "
+        "between disjoint sets (sets), their standard deviation",
+    )
+    for gate, g in b["gates"].items():
+        hits, comp, both = g["sampled"]["160"], g["compensator"]["160"], g["combined"]["160"]
+        used = g["combined"][r]
+        out.append(
+            _row(
+                gate,
+                f"{_int(g['positives'])} / {_int(g['rows'])}",
+                _num(g["reference_truth_auc_debiased"], 4),
+                f"{_num(hits['truth_auc_mean'], 4)} ({hits['bias_vs_reference']:+.4f}), "
+                f"{_pct(hits['positives_estimated_zero'])}",
+                f"{_num(comp['truth_auc_mean'], 4)} ({comp['bias_vs_reference']:+.4f}), "
+                f"{_pct(comp['positives_estimated_zero'])}",
+                f"{_num(both['truth_auc_mean'], 4)} ({both['bias_vs_reference']:+.4f}), "
+                f"{_pct(both['positives_estimated_zero'])}",
+                f"{_num(used['debiased_auc_mean'], 4)} "
+                f"({used['debiased_bias_vs_reference']:+.4f}), "
+                f"{_num(used['debiased_largest_difference'], 4)} ({used['sets']}), "
+                f"{_num(used['debiased_spread_sd'], 4)}",
+            )
+        )
+    missed = [
+        gate
+        for gate, g in b["gates"].items()
+        if g["combined"][r]["debiased_largest_difference"] > 0.004
+    ]
+    old = b["evaluate_stage"]["old"]
+    stable = (
+        "met on every gate"
+        if not missed
+        else f"**missed** on {', '.join(missed)} (met on {len(b['gates']) - len(missed)} of "
+        f"{len(b['gates'])})"
+    )
+    ratio = b["evaluate_stage"]["ratio_now_to_old"]
+    faster = (
+        "met"
+        if ratio < 0.9
+        else "**missed**"
+        if ratio > 1.1
+        else "not shown: the same time within noise (one run each)"
+    )
+    return [
+        *out,
+        "",
+        f"{_machine(b)} {_int(b['test_snapshots'])} test snapshots, horizon "
+        f"{b['horizon_days']} days; bias is against the reference. The evaluate stage's truth: "
+        f"{_secs(now['seconds'])} ({now['rollouts']} roll-outs, combined) against "
+        f"{_secs(old['seconds'])} ({old['rollouts']}, counted hits) in the same run, "
+        f"{b['evaluate_stage']['ratio_now_to_old']:.2f}x. Targets: truth AUCs stable to ±0.002 "
+        f"across disjoint sets of roll-outs (no two sets more than 0.004 apart): {stable}; in "
+        f"less time than 160 counted roll-outs: {faster}.",
+        *_mql_gap(b.get("mql_gap")),
+    ]
+
+
+def _mql_gap(gap: dict | None) -> list[str]:
+    """What the mql gap is made of (benchmarks/truth.py's mql_gap), one sentence."""
+    if not gap:
+        return []
+    return [
+        "",
+        f"The mql gap, on the mql gate's {_int(gap['rows'])} truth rows (stratified 5-fold "
+        f"cross-validation of a logistic regression on the model's score): the model alone "
+        f"{_num(gap['model_cv_auc'], 4)}; with marketing's hidden score at the cutoff "
+        f"{_num(gap['model_and_marketing_score_cv_auc'], 4)}; with the lead's hidden engagement "
+        f"energy {_num(gap['model_and_energy_cv_auc'], 4)}; with both "
+        f"{_num(gap['model_energy_and_marketing_score_cv_auc'], 4)}; the truth "
+        f"{_num(gap['truth_auc'], 4)}.",
     ]
 
 

@@ -134,8 +134,17 @@ def run(project: ProjectParams) -> dict:
     if truth is not None:
         for gate, t in truth.items():
             metrics[gate]["ground_truth"] = {
-                k: round(v, 5) for k, v in t.items() if k in TRUTH_METRICS
+                k: v if isinstance(v, bool) else round(v, 5)
+                for k, v in t.items()
+                if k in TRUTH_METRICS and v is not None
             }
+            if t.get("model_above_truth"):
+                warnings.append(
+                    f"{gate}: the model's AUC {t['model_auc']:.4f} is above the truth's "
+                    f"{t['truth_auc']:.4f} beyond the truth's Monte Carlo error and the rows' "
+                    "bootstrap interval: no model can beat the truth, so suspect a leak or too few "
+                    "roll-outs (evaluate.ground_truth_rollouts)."
+                )
     targets = _targets(metrics, truth, versus)
 
     # the promotion gate: challenger vs champion on this (the newest) cohort
@@ -218,7 +227,7 @@ def _cross_validated(
 def _targets(metrics: dict, truth: dict | None, versus: dict) -> dict:
     """The issue's targets, per gate: ahead of the baselines (and at least not worse beyond
     noise: the upper end of every DeLong 95 % interval of model - baseline above 0), ECE < 0.02,
-    AUC >= 0.97 x truth."""
+    AUC >= 0.97 x truth, and not above the truth beyond its Monte Carlo error and row sampling."""
     out = {}
     for gate, m in metrics.items():
         model = m.get("model", {})
@@ -244,5 +253,6 @@ def _targets(metrics: dict, truth: dict | None, versus: dict) -> dict:
             row["ece_under_0_02"] = model["ece"] < 0.02
         if truth is not None and "model_to_truth_auc_ratio" in truth.get(gate, {}):
             row["auc_at_least_0_97_of_truth"] = truth[gate]["model_to_truth_auc_ratio"] >= 0.97
+            row["not_above_truth"] = not truth[gate]["model_above_truth"]
         out[gate] = row
     return out

@@ -310,6 +310,15 @@ class Recorder:
     def transitions(self, leads, new_stage, day) -> None:  # noqa: B027
         pass
 
+    # a recorder that sets this gets `chances` every day (the ground truth's low-variance estimate)
+    wants_chances = False
+
+    def chances(self, leads, stage, up, win, day) -> None:  # noqa: B027
+        """Before the day's moves are drawn: each alive lead's chance `up` of moving one gate up
+        from its `stage` today, given everything drawn before it that day (for an MQL, before the
+        SDR's review is drawn), and `win`, the chance that an opportunity closing today is won.
+        """
+
 
 def step(
     state: ChunkState, day: int, pools: AssetPools, dyn: np.random.Generator, rec: Recorder
@@ -402,7 +411,7 @@ def step(
         0.0,
         np.where(state.domain[ix] == DOMAIN_FREE, 0.3, 1.0),
     )
-    h, review = _hazards(
+    h, review, chance = _hazards(
         state,
         ix,
         acct,
@@ -417,6 +426,14 @@ def step(
     )
     qc_ready = state.qc_ready[ix]
     seg = state.segment[ix]
+    win_p = np.clip(
+        WIN_BASE[seg] * (0.3 + 1.2 * a * p_new) * (0.5 + 0.8 * qc_ready) * (0.5 + fit) * dom,
+        0,
+        0.95,
+    )
+    if rec.wants_chances:
+        up = np.minimum(chance, 1.0) * _first_mover_chance(acct, st, h)
+        rec.chances(ix, st, up, win_p, day)
     r_move, r_win = dyn.random((2, n))
     move = np.minimum(h, 1.0) > r_move
     # one new opportunity per account at a time: the first mover of the day takes it
@@ -428,11 +445,6 @@ def step(
     state.recycled[ix[review & ~move]] = True
     new_stage = np.where(move, st + 1, st)
     closing = move & (st == OPP)
-    win_p = np.clip(
-        WIN_BASE[seg] * (0.3 + 1.2 * a * p_new) * (0.5 + 0.8 * qc_ready) * (0.5 + fit) * dom,
-        0,
-        0.95,
-    )
     new_stage = np.where(closing, np.where(r_win < win_p, WON, LOST), new_stage)
     entering_qc = move & (st == SAL)
     state.qc_ready[ix[entering_qc]] = (
@@ -470,6 +482,24 @@ def step(
             [np.full(n_touch.sum(), TOUCH_CALL), np.full(n_meet.sum(), TOUCH_MEETING)]
         )
         rec.touches(t_leads, t_types, day)
+
+
+def _first_mover_chance(acct: np.ndarray, st: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Per lead: the chance that no account-mate before it in the day's order moves from a
+    qualified conversation to an opportunity today (the first mover takes the account's one
+    opportunity); 1 for leads not in a qualified conversation."""
+    out = np.ones(len(h))
+    q = np.flatnonzero((st == QC) & (h > 0))
+    if len(q) < 2:
+        return out
+    q = q[np.argsort(acct[q], kind="stable")]  # by account, then by the day's order
+    log_stay = np.log(np.maximum(1 - np.minimum(h[q], 1.0), 1e-300))
+    total = np.cumsum(log_stay)
+    before = total - log_stay  # every earlier lead's, whatever its account
+    first = np.r_[True, acct[q][1:] != acct[q][:-1]]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(q)), 0))
+    out[q] = np.exp(before - before[group_start])
+    return out
 
 
 def _choose_assets(
@@ -618,9 +648,9 @@ def _hazards(
     beliefs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     energy: np.ndarray,
     dyn: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Today's chance of each lead moving one gate up (from its stage `st`), and which MQLs an
-    SDR reviews today."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Today's chance of each lead moving one gate up (from its stage `st`), which MQLs an SDR
+    reviews today, and each lead's chance of moving up before that review is drawn."""
     u_new, c_new, p_new, a = beliefs
     e = energy
     n = len(ix)
@@ -631,9 +661,8 @@ def _hazards(
     # SDR review of an MQL: accepted on what the SDR can see (fit, stated timeline and budget,
     # role) and on the urgency they hear in the call; otherwise recycled to nurture
     recycled = state.recycled[ix]
-    review = (st == MQL) & (
-        dyn.random(n) < np.where(recycled, RECYCLED_REVIEW_RATE, REVIEW_RATE) * (1 + 2 * demo)
-    )
+    review_p = np.where(recycled, RECYCLED_REVIEW_RATE, REVIEW_RATE) * (1 + 2 * demo)
+    review = (st == MQL) & (dyn.random(n) < review_p)
     timeline, budget = state.timeline[ix], state.budget[ix]
     visible = (
         0.2 * (timeline >= 2)
@@ -646,6 +675,8 @@ def _hazards(
         _sig(5 * (fit - 0.45)) * np.minimum(1.0, visible + 0.15 * _sig(8 * (u_new - 0.5))) * dom
     )
     h = np.where(st == MQL, review * accept_p, h)
+    # the chance of acceptance before the review is drawn (the ground truth's compensator)
+    accept_chance = np.minimum(review_p, 1.0) * accept_p
     h = np.where(
         st == SAL,
         0.065
@@ -670,4 +701,4 @@ def _hazards(
     )
     seg = state.segment[ix]
     h = np.where(st == OPP, CLOSE_RATE[seg], h)
-    return h, review
+    return h, review, np.where(st == MQL, accept_chance, h)

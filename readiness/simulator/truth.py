@@ -3,8 +3,14 @@
 For a (lead, cutoff), the chunk holding the lead is replayed from day 0 to the cutoff with the
 same dynamics stream as the original run (so the latent state is exactly the one that produced
 the raw data), the lead's whole account is copied `rollouts` times, and every copy is simulated
-forward with fresh randomness. The true probability is the share of copies that cross the gate
-within [cutoff, cutoff + horizon). Its Monte Carlo standard error is at most 0.5 / sqrt(rollouts).
+forward with fresh randomness. The true probability of crossing a gate within
+[cutoff, cutoff + horizon) is estimated from the copies. Besides counting the copies that
+crossed, each copy adds up its exact chance of stepping over the gate on each day it is one step
+below it (the compensator of the crossing: same expectation as the count, but a copy that came
+close counts for something, so rare crossings are not estimated as exactly 0). By default the
+two are combined as a control variate (count + beta x (compensator - count), beta fitted per
+gate to the copies), which is never noisier than either; every estimate comes with its Monte
+Carlo standard error.
 
 Nothing here reads the raw tables: the truth comes from the simulator's own state.
 """
@@ -12,6 +18,7 @@ Nothing here reads the raw tables: the truth comes from the simulator's own stat
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,22 +51,52 @@ STAGE_OF_MILESTONE = {
     "closed_won": WON,
     "closed_lost": LOST,
 }
-# lead copies simulated at once in a roll-out batch (bounds memory at about 0.5 GB)
+# lead copies simulated at once in a roll-out batch (bounds memory at about 0.6 GB, the
+# recorder's first days and summed chances included)
 _BATCH_LEAD_COPIES = 1_500_000
 
 
 class _Crossings(Recorder):
-    """First day each lead copy reaches each stage."""
+    """First day each lead copy reaches each stage and, for the compensator estimate, each copy's
+    summed chance of moving into each stage on the days before `until`."""
 
-    def __init__(self, n: int):
+    wants_chances = True
+
+    def __init__(self, n: int, until: int):
         self.first = np.full((n, 7), -1, dtype=np.int64)
+        self.expected = np.zeros((n, 7))
+        self.until = until
 
     def transitions(self, leads, new_stage, day) -> None:
         cur = self.first[leads, new_stage]
         self.first[leads, new_stage] = np.where(cur < 0, day, cur)
 
+    def chances(self, leads, stage, up, win, day) -> None:
+        if day >= self.until:
+            return
+        climbing = stage < OPP
+        self.expected[leads[climbing], stage[climbing] + 1] += up[climbing]
+        closing = stage == OPP
+        self.expected[leads[closing], WON] += up[closing] * win[closing]
+        self.expected[leads[closing], LOST] += up[closing] * (1 - win[closing])
+
+
+# how a true probability is estimated from the roll-outs (see true_probability_copies)
+ESTIMATORS = ("combined", "compensator", "sampled")
+
 
 def true_probabilities(
+    p: SimulateParams,
+    queries: pd.DataFrame,
+    gates: tuple[str, ...],
+    **options: Any,
+) -> pd.DataFrame:
+    """True crossing probabilities for each (lead_id, cutoff) row of `queries`: the frame of
+    `true_probability_copies` (which see, for the options)."""
+    return true_probability_copies(p, queries, gates, **options)[0]
+
+
+def true_probability_copies(
     p: SimulateParams,
     queries: pd.DataFrame,
     gates: tuple[str, ...],
@@ -68,19 +105,45 @@ def true_probabilities(
     rollouts: int = 256,
     anchored: tuple[str, ...] = (),
     follow_through_days: int = 0,
-) -> pd.DataFrame:
-    """True crossing probabilities for each (lead_id, cutoff) row of `queries`.
+    estimator: str = "combined",
+    stream: int = 0,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """True crossing probabilities for each (lead_id, cutoff) row of `queries`, and every copy's
+    value behind them.
 
     Args:
         queries: columns lead_id and cutoff (midnight timestamps).
         gates: milestones to report, e.g. the ladder.
         anchored: gates that count only if the lead's account wins a deal within
             `follow_through_days` after the crossing (revenue-anchored labels).
+        estimator: "sampled": the share of copies that crossed. "compensator": each copy
+            contributes the sum, over the days it sits one step below the gate inside the
+            horizon, of its exact chance of stepping up that day (given everything drawn before
+            the step); its expectation is the probability of crossing, like a hit's, and a copy
+            that came close counts for something, but where the daily chance is high (a lead
+            above the MQL threshold) it is noisier than the count. "combined" (default): count +
+            beta x (compensator - count), unbiased for any fixed beta, with the beta of least
+            variance fitted per gate over all the copies. Revenue-anchored gates are always
+            counted (whether the account wins later is not a chance known on the day).
+        stream: which independent set of roll-outs (0 by default): two streams give two
+            estimates with disjoint randomness, e.g. to measure the estimate's own stability.
 
     Returns:
         One row per query: lead_id, cutoff, `p_<gate>` (NaN when the lead already crossed the
-        gate before the cutoff, i.e. is not at risk), and the latent beliefs at the cutoff.
+        gate before the cutoff, i.e. is not at risk) and `se_<gate>` (its Monte Carlo standard
+        error: the copies' standard deviation over the square root of their number), and the
+        latent state at the cutoff (beliefs, engagement energy, marketing's score); and per gate
+        the copies' values, one row per query and one column per copy (NaN rows where the lead
+        is not at risk): the copies are independent, so any subset of columns is an estimate of
+        its own (disjoint subsets, independent ones).
     """
+    if estimator not in ESTIMATORS:
+        raise ReadinessError(f"Ground truth: unknown estimator {estimator!r}; known: {ESTIMATORS}.")
+    if rollouts < 2:
+        raise ReadinessError(
+            f"Ground truth: {rollouts} roll-out(s); at least 2 are needed for a standard error "
+            "(evaluate.ground_truth_rollouts, or --rollouts)."
+        )
     unknown = [g for g in gates if g not in STAGE_OF_MILESTONE]
     if unknown:
         raise ReadinessError(
@@ -110,6 +173,7 @@ def true_probabilities(
     q["chunk"] = np.searchsorted(starts, q["lead_ix"].to_numpy(), side="right") - 1
     pools = AssetPools(world)
     out = []
+    parts: dict[str, list[tuple[pd.Index, np.ndarray, np.ndarray]]] = {g: [] for g in gates}
     for chunk_index, cq in q.groupby("chunk", sort=True):
         chunk = chunks[chunk_index]
         state = initial_state(world, chunk.leads, chunk.accounts)
@@ -121,7 +185,7 @@ def true_probabilities(
                 step(state, day, pools, dyn, nothing)
                 day += 1
             local = dq["lead_ix"].to_numpy() - chunk.leads.start
-            res = _roll_out(
+            res, hits, chances = roll_out(
                 state,
                 local,
                 int(cutoff_day),
@@ -132,20 +196,50 @@ def true_probabilities(
                 follow_through_days,
                 rollouts,
                 pools,
-                p.seed,
-                chunk.index,
+                (p.seed, chunk.index, stream),
             )
             res.index = dq.index
             out.append(res)
+            for g in gates:
+                parts[g].append((dq.index, hits[g], chances[g]))
         log.info("ground truth: chunk %d, %d queries", chunk.index, len(cq))
     result = pd.concat(out).loc[q.index]
-    return pd.concat(
+    frame = pd.concat(
         [queries[["lead_id", "cutoff"]].reset_index(drop=True), result.reset_index(drop=True)],
         axis=1,
     )
+    # every query's copies, in the order of `queries`, then the estimator's value of each copy
+    where = {ix: i for i, ix in enumerate(q.index)}
+    copies = {}
+    for g, done in parts.items():
+        counted = np.empty((len(q), rollouts), dtype=np.float32)
+        summed = np.empty((len(q), rollouts), dtype=np.float32)
+        for index, h, c in done:
+            rows = [where[i] for i in index]
+            counted[rows], summed[rows] = h, c
+        copies[g] = finish(counted, summed, estimator if g not in anchored else "sampled")
+        frame[f"p_{g}"] = estimate(copies[g])
+        frame[f"se_{g}"] = copies[g].std(axis=1, ddof=1) / np.sqrt(rollouts)
+    return frame, copies
 
 
-def _roll_out(
+def finish(hits: np.ndarray, chances: np.ndarray, estimator: str) -> np.ndarray:
+    """Each copy's value under `estimator` (see true_probability_copies), from its hit (0/1) and
+    its summed chances; rows are queries (NaN where not at risk), columns copies."""
+    if estimator == "sampled":
+        return hits
+    if estimator == "compensator":
+        return chances
+    # control variate: the difference has expectation 0, so any fixed beta keeps the mean; the
+    # beta of least variance is -cov(hit, difference) / var(difference), within rows, pooled
+    diff = chances - hits
+    d, h = _centred(diff), _centred(hits)
+    spread = float(np.nansum(d * d))
+    beta = -float(np.nansum(h * d)) / spread if spread > 0 else 0.0
+    return (hits + beta * diff).astype(np.float32)
+
+
+def roll_out(
     state: ChunkState,
     local: np.ndarray,
     day: int,
@@ -156,10 +250,12 @@ def _roll_out(
     follow: int,
     rollouts: int,
     pools: AssetPools,
-    seed: int,
-    chunk: int,
-) -> pd.DataFrame:
-    """Probabilities for leads `local` (chunk indices) from the state at the start of `day`."""
+    streams: tuple[int, int, int],
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Roll-outs of leads `local` (chunk indices) from the state at the start of `day`: their
+    latent state, and per gate every copy's hit (crossed within the horizon, 0/1; for an
+    anchored gate, crossed and won) and summed chances of crossing (one row per lead, one column
+    per copy; NaN rows where the lead is not at risk)."""
     align = state.alignment()
     frame = pd.DataFrame(
         {
@@ -168,9 +264,12 @@ def _roll_out(
             "capability": state.p[local],
             "alignment": align[local],
             "stage": state.stage[local],
+            "energy": state.energy[local],
+            "marketing_score": state.score[local],
         }
     )
-    hits = {g: np.zeros(len(local)) for g in gates}
+    hits = {g: np.zeros((len(local), rollouts), dtype=np.float32) for g in gates}
+    chances = {g: np.zeros((len(local), rollouts), dtype=np.float32) for g in gates}
     accounts = np.unique(state.acct[local])
     leads_per_acct = np.bincount(state.acct, minlength=state.n_accounts)[accounts]
     # batches of whole accounts so that copies x leads stays bounded
@@ -184,11 +283,13 @@ def _roll_out(
         sub_leads = np.flatnonzero(np.isin(state.acct, batch_accounts))
         pos = np.searchsorted(sub_leads, local[in_batch])
         tiled = sub.tile(rollouts)
-        rec = _Crossings(len(tiled.acct))
-        rng = np.random.default_rng([seed, 3, chunk, day, int(b)])
+        rec = _Crossings(len(tiled.acct), until=day + horizon)
+        seed, chunk, stream = streams
+        rng = np.random.default_rng([seed, 3, chunk, day, int(b)] + ([stream] if stream else []))
         for d in range(day, day + total):
             step(tiled, d, pools, rng, rec)
         first = rec.first.reshape(rollouts, n_sub, 7)
+        expected = rec.expected.reshape(rollouts, n_sub, 7)
         # the day each copy's account first wins a deal (for revenue-anchored gates)
         won_any = first[:, :, WON]
         acct_won = np.full((rollouts, sub.n_accounts), np.iinfo(np.int64).max)
@@ -202,12 +303,28 @@ def _roll_out(
             if g in anchored:
                 won_day = acct_won[:, sub.acct[pos]]
                 ok &= won_day <= cross + follow
-            hits[g][in_batch] = ok.mean(axis=0)
+            hits[g][in_batch] = ok.T
+            chances[g][in_batch] = ok.T if g in anchored else expected[:, pos, code].T
     for g in gates:
-        code = STAGE_OF_MILESTONE[g]
-        crossed = _already_crossed(state.stage[local], code)
-        frame[f"p_{g}"] = np.where(crossed, np.nan, hits[g])
-    return frame
+        crossed = _already_crossed(state.stage[local], STAGE_OF_MILESTONE[g])
+        hits[g][crossed] = chances[g][crossed] = np.nan
+    return frame, hits, chances
+
+
+def _centred(x: np.ndarray) -> np.ndarray:
+    """Each row minus its mean (rows of NaN stay NaN)."""
+    known = ~np.isnan(x)
+    mean = np.where(known, x, 0).sum(axis=1, keepdims=True) / np.maximum(
+        known.sum(axis=1, keepdims=True), 1
+    )
+    return x - mean
+
+
+def estimate(copies: np.ndarray) -> np.ndarray:
+    """Per row, the true probability estimated from its copies' values (columns). A copy's
+    summed chances can pass 1 (a sure step not taken yet), so the mean of a probability close to
+    1 can too, by chance; it is held to 1 (unbiased below that)."""
+    return np.minimum(copies.mean(axis=1, dtype=np.float64), 1.0)
 
 
 def _already_crossed(stage: np.ndarray, code: int) -> np.ndarray:

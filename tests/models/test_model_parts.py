@@ -426,3 +426,29 @@ def test_a_category_has_a_column_per_frequent_code_and_one_for_any_other():
     before = LogisticBaseline.from_dict(old)
     assert before.matrix(new).tolist() == [[0, 0], [1, 0], [0, 0]]
     assert np.allclose(before.contributions(new, "won")[:, 0], [0.0, 0.5, 0.0])
+
+
+def test_weighted_auc_matches_sklearn_and_the_truth_intervals_cover_the_difference():
+    from sklearn.metrics import roc_auc_score
+
+    from models.ground_truth import paired_intervals, truth_error, weighted_auc
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(400) < 0.3).astype(int)
+    score = np.round(y * 0.8 + rng.normal(size=400), 1)  # rounded: many ties
+    weights = rng.integers(0, 4, size=(5, 400)).astype(float)
+    for w in weights:
+        np.testing.assert_allclose(
+            weighted_auc(y, score, w[None, :])[0], roc_auc_score(y, score, sample_weight=w)
+        )
+    # a truth with a known edge over the model: the interval of truth - model holds the gap
+    truth = y * 1.5 + rng.normal(size=400)
+    out = paired_intervals(y, score, truth, rng)
+    gap = roc_auc_score(y, truth) - roc_auc_score(y, score)
+    assert out["gap_low"] < gap < out["gap_high"] and out["gap_low"] > 0
+    assert out["ratio_high"] < 1
+    # the truth's Monte Carlo error falls with more copies (columns)
+    copies = np.clip(truth[:, None] / 4 + 0.5 + rng.normal(size=(400, 256)), 0, None)
+    small, large = truth_error(y, copies[:, :16], rng), truth_error(y, copies, rng)
+    assert 0 < large["truth_auc_mc_se"] < small["truth_auc_mc_se"]
+    assert len(large["truth_auc_halves"]) == 2

@@ -49,6 +49,12 @@ def test_evaluation_reports_every_metric_for_the_model_and_both_baselines(traine
     assert m["model"]["roc_auc"] > 0.70  # far from chance (0.5) even on the small simulation
     gt = m["ground_truth"]
     assert 0.5 < gt["truth_auc"] <= 1 and gt["rows"] > 100
+    # the truth's own Monte Carlo error and the paired intervals of truth - model and the ratio
+    assert 0 < gt["truth_auc_mc_se"] < 0.05
+    assert gt["gap_low"] <= gt["gap"] <= gt["gap_high"]
+    assert gt["ratio_low"] <= gt["model_to_truth_auc_ratio"] <= gt["ratio_high"]
+    assert gt["model_above_truth"] is False
+    assert trained["evaluate"]["targets"]["mql"]["not_above_truth"] is True
     segments = pd.read_csv(
         trained["folder"] / "artifacts" / "evaluation" / "by_cohort_and_segment.csv"
     )

@@ -65,7 +65,9 @@ def test_true_probabilities_match_realised_rates(truth_at_cutoff, small_sim):
 def test_revenue_anchoring_only_removes_probability(small_sim):
     queries = pd.DataFrame({"lead_id": np.arange(1, 301), "cutoff": CUTOFF})
     gates = ("qualified_conversation", "opportunity")
-    plain = true_probabilities(small_sim["params"], queries, gates, horizon_days=90, rollouts=64)
+    plain = true_probabilities(
+        small_sim["params"], queries, gates, horizon_days=90, rollouts=64, estimator="sampled"
+    )
     anchored = true_probabilities(
         small_sim["params"],
         queries,
@@ -76,7 +78,8 @@ def test_revenue_anchoring_only_removes_probability(small_sim):
         follow_through_days=180,
     )
     both = plain["p_opportunity"].notna()
-    # same roll-out streams, so anchoring can only turn crossings into non-crossings
+    # same roll-out streams, so anchoring can only turn crossings into non-crossings (anchored
+    # gates are always counted from hits, so the plain ones are counted the same way here)
     assert (anchored.loc[both, "p_opportunity"] <= plain.loc[both, "p_opportunity"] + 1e-12).all()
 
 
@@ -102,3 +105,127 @@ def test_bad_queries_are_refused(small_sim):
             ("signed",),
             horizon_days=90,
         )
+
+
+def _one_lead_state(params, *, stage: int):
+    """A chunk state where one lead (alone alive in its account, no triggers, no energy) sits at
+    `stage`: its daily chance of stepping up is a constant, so the truth has a closed form."""
+    from readiness.simulator.engine import initial_state
+    from readiness.simulator.run import plan_chunks
+    from readiness.simulator.world import build_world
+
+    world = build_world(params)
+    chunk = plan_chunks(world, params.chunk_leads)[0]
+    state = initial_state(world, chunk.leads, chunk.accounts)
+    lead = 0
+    mates = state.acct == state.acct[lead]
+    state.stage[mates] = 6  # closed_lost: not alive
+    state.stage[lead], state.created[lead], state.energy[lead] = stage, 0, 0.0
+    state.trigger_rate[:] = 0.0
+    return world, state, lead
+
+
+def _truth_of_one(world, state, lead, gates, horizon, estimator, rollouts=4000) -> dict:
+    """The lead's estimate and standard error per gate, from `rollouts` copies."""
+    from readiness.simulator.engine import AssetPools
+    from readiness.simulator.truth import estimate, finish, roll_out
+
+    _, hits, chances = roll_out(
+        state,
+        np.array([lead]),
+        day=300,
+        total=horizon,
+        horizon=horizon,
+        gates=gates,
+        anchored=(),
+        follow=0,
+        rollouts=rollouts,
+        pools=AssetPools(world),
+        streams=(7, 0, 0),
+    )
+    out = {}
+    for g in gates:
+        copies = finish(hits[g], chances[g], estimator)
+        out[g] = (estimate(copies)[0], copies.std(ddof=1) / np.sqrt(rollouts))
+    return out
+
+
+@pytest.mark.parametrize("estimator", ["combined", "compensator", "sampled"])
+def test_truth_matches_a_closed_form(make_params, estimator):
+    from readiness.simulator.engine import CLOSE_RATE, MQL_SYNC, MQL_THRESHOLD, OPP
+
+    params = make_params(n_leads=400, chunk_leads=400)
+    # an open opportunity closes (won or lost) with a constant daily chance
+    world, state, lead = _one_lead_state(params, stage=OPP)
+    state.open_opp[state.acct[lead]] = True
+    horizon = 60
+    res = _truth_of_one(world, state, lead, ("closed_won", "closed_lost"), horizon, estimator)
+    (won, se_won), (lost, se_lost) = res["closed_won"], res["closed_lost"]
+    exact = 1 - (1 - CLOSE_RATE[state.segment[lead]]) ** horizon
+    se = se_won + se_lost  # at least the sum's standard error
+    assert 0 < se < 0.03
+    assert abs(won + lost - exact) < 4 * se, (won + lost, exact, se)
+    assert 0 < won < won + lost
+
+    # a lead whose marketing score stays above the threshold is flagged MQL with chance MQL_SYNC a day
+    world, state, lead = _one_lead_state(params, stage=0)
+    state.score[lead] = 10 * MQL_THRESHOLD
+    (mql, se), *_ = _truth_of_one(world, state, lead, ("mql",), 3, estimator).values()
+    exact = 1 - (1 - MQL_SYNC) ** 3
+    assert abs(mql - exact) < 4 * se + 1e-6, (mql, exact, se)
+
+
+def test_the_combined_estimate_is_unbiased_and_steadier_than_counting_hits(small_sim):
+    # the same leads, two disjoint sets of roll-outs per estimator
+    queries = pd.DataFrame({"lead_id": np.arange(1, 401), "cutoff": CUTOFF})
+    gates = ("mql", "sales_accepted", "opportunity", "closed_won")
+    runs = {
+        (est, stream): true_probabilities(
+            small_sim["params"],
+            queries,
+            gates,
+            horizon_days=90,
+            rollouts=48,
+            estimator=est,
+            stream=stream,
+        )
+        for est in ("combined", "sampled")
+        for stream in (0, 1)
+    }
+    for gate in gates:
+        col, se_col = f"p_{gate}", f"se_{gate}"
+        at_risk = runs[("sampled", 0)][col].notna()
+        combined = [runs[("combined", s)].loc[at_risk] for s in (0, 1)]
+        hits = [runs[("sampled", s)].loc[at_risk] for s in (0, 1)]
+        # both estimate the same probabilities: on independent roll-outs (streams 0 and 1) their
+        # totals agree within Monte Carlo error
+        se = np.sqrt((combined[0][se_col] ** 2).sum() + (hits[1][se_col] ** 2).sum())
+        assert abs(combined[0][col].sum() - hits[1][col].sum()) < 4 * se, gate
+        # the combined estimate's two disjoint estimates are no further apart than the hit
+        # counts' (up to the noise of one draw: on mql the compensator adds nothing), and far
+        # closer on the late gates, where the last step is the rare one
+        combined_var = ((combined[0][col] - combined[1][col]) ** 2).mean()
+        hits_var = ((hits[0][col] - hits[1][col]) ** 2).mean()
+        assert combined_var <= 1.1 * hits_var, gate
+        if gate in ("opportunity", "closed_won"):
+            assert combined_var < 0.5 * hits_var, gate
+        # and it gives no more exact zeros (rare crossings are not rounded down to nothing)
+        assert (combined[0][col] == 0).sum() <= (hits[0][col] == 0).sum(), gate
+
+
+def test_copies_come_back_in_the_order_of_the_queries(small_sim):
+    from readiness.simulator.truth import estimate, true_probability_copies
+
+    later = CUTOFF + pd.Timedelta(days=28)
+    queries = pd.DataFrame(
+        {"lead_id": [300, 5, 1200, 5, 40], "cutoff": [later, CUTOFF, CUTOFF, later, later]}
+    )
+    frame, copies = true_probability_copies(
+        small_sim["params"], queries, ("mql", "opportunity"), horizon_days=60, rollouts=8
+    )
+    assert frame[["lead_id", "cutoff"]].equals(queries)
+    for gate, values in copies.items():
+        assert values.shape == (5, 8)
+        np.testing.assert_allclose(estimate(values), frame[f"p_{gate}"].to_numpy())
+    # the same lead at two cutoffs is two queries: rolled out from two different states
+    assert frame.loc[1, "stage"] <= frame.loc[3, "stage"]
