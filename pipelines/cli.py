@@ -486,6 +486,12 @@ def truth(
     params: ParamsOption = None,
     horizon: Annotated[int, typer.Option(help="Days after the cutoff.")] = 90,
     rollouts: Annotated[int, typer.Option(help="Monte Carlo copies per lead.")] = 512,
+    consume: Annotated[
+        int | None,
+        typer.Option(
+            help="What if each lead downloads this asset_id at the cutoff: both, and the uplift."
+        ),
+    ] = None,
 ) -> None:
     """Ground truth of simulated data: the true probability that leads cross each gate within the horizon."""
     import pandas as pd
@@ -498,13 +504,23 @@ def truth(
     except ValueError as exc:
         raise ReadinessError(f"--cutoff {cutoff!r} is not a date (YYYY-MM-DD).") from exc
     queries = pd.DataFrame({"lead_id": lead, "cutoff": when})
+    ladder = project.params.ladder
     res = true_probabilities(
-        project.params.simulate,
-        queries,
-        project.params.ladder,
-        horizon_days=horizon,
-        rollouts=rollouts,
+        project.params.simulate, queries, ladder, horizon_days=horizon, rollouts=rollouts
     )
+    if consume is not None:
+        what_if = true_probabilities(
+            project.params.simulate,
+            queries.assign(asset_id=consume),
+            ladder,
+            horizon_days=horizon,
+            rollouts=rollouts,
+        )
+        for g in ladder:
+            res[f"p_{g}_if_asset_{consume}"] = what_if[f"p_{g}"]
+            res[f"uplift_{g}"] = what_if[f"p_{g}"] - res[f"p_{g}"]
+            # two independent estimates: their errors add
+            res[f"se_uplift_{g}"] = (what_if[f"se_{g}"] ** 2 + res[f"se_{g}"] ** 2) ** 0.5
     typer.echo(res.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 

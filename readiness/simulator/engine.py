@@ -484,6 +484,31 @@ def step(
         rec.touches(t_leads, t_types, day)
 
 
+def consume(state: ChunkState, leads: np.ndarray, assets: np.ndarray, pools: AssetPools) -> None:
+    """Leads `leads` (chunk indices, each once) download assets `assets` (positions in
+    world.assets) now, in place: their beliefs, their account's stakeholder stock, their energy
+    and marketing's score move as for a download on a simulated day (an intervention for the
+    ground truth's what-if roll-outs)."""
+    if len(leads) == 0:
+        return
+    u, c, p = state.u[leads], state.c[leads], state.p[leads]
+    events = np.arange(len(leads))
+    u_new, c_new, p_new = _belief_gains(
+        state,
+        leads,
+        state.acct[leads],
+        pools,
+        events,
+        np.full(len(leads), DOWNLOAD),
+        assets,
+        (u, c, p),
+    )
+    gained = (u_new - u) + (c_new - c) + (p_new - p)
+    state.energy[leads] = np.clip(state.energy[leads] + 0.4 * gained, 0.0, 3.0)
+    state.u[leads], state.c[leads], state.p[leads] = u_new, c_new, p_new
+    state.score[leads] += SCORE_POINTS[DOWNLOAD]
+
+
 def _first_mover_chance(acct: np.ndarray, st: np.ndarray, h: np.ndarray) -> np.ndarray:
     """Per lead: the chance that no account-mate before it in the day's order moves from a
     qualified conversation to an opportunity today (the first mover takes the account's one

@@ -38,8 +38,9 @@ from readiness.simulator.engine import (
     initial_state,
     step,
 )
+from readiness.simulator.engine import consume as consume_assets
 from readiness.simulator.run import chunk_rngs, plan_chunks
-from readiness.simulator.world import build_world
+from readiness.simulator.world import World, build_world
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,13 @@ def true_probability_copies(
     value behind them.
 
     Args:
-        queries: columns lead_id and cutoff (midnight timestamps).
+        queries: columns lead_id and cutoff (midnight timestamps); optionally asset_id, a
+            what-if: the lead downloads that asset at the cutoff before the roll-outs (empty:
+            nothing); the same call without it gives the probabilities without the download.
+            Both start from the same random streams, but these fall out of step as soon as the
+            download changes a rate (numpy draws a rate-dependent count of numbers for a
+            Poisson variate), so the difference carries the error of two independent estimates
+            (no variance reduction from common random numbers).
         gates: milestones to report, e.g. the ladder.
         anchored: gates that count only if the lead's account wins a deal within
             `follow_through_days` after the crossing (revenue-anchored labels).
@@ -167,6 +174,7 @@ def true_probability_copies(
             f"Ground truth: {int(bad.sum())} query row(s) name a lead or cutoff outside this simulation "
             f"(leads 1..{world.n_leads}, cutoffs {world.start.date()}..{(world.start + pd.Timedelta(days=world.n_days)).date()})."
         )
+    q["asset"] = _interventions(queries, q, world)
     total = horizon_days + (follow_through_days if anchored else 0)
     chunks = plan_chunks(world, p.chunk_leads)
     starts = np.array([c.leads.start for c in chunks])
@@ -197,6 +205,7 @@ def true_probability_copies(
                 rollouts,
                 pools,
                 (p.seed, chunk.index, stream),
+                consume=dq["asset"].to_numpy(),
             )
             res.index = dq.index
             out.append(res)
@@ -221,6 +230,41 @@ def true_probability_copies(
         frame[f"p_{g}"] = estimate(copies[g])
         frame[f"se_{g}"] = copies[g].std(axis=1, ddof=1) / np.sqrt(rollouts)
     return frame, copies
+
+
+def _interventions(queries: pd.DataFrame, q: pd.DataFrame, world: World) -> np.ndarray:
+    """Per query, the asset (position in world.assets) its lead downloads at the cutoff, from an
+    optional `asset_id` column (empty: none); -1 for none. Refused: an unknown asset, one not
+    yet published by the cutoff, and a lead queried twice at the same cutoff with an asset (the
+    interventions of one call share the copies: ask for each in its own call)."""
+    if "asset_id" not in queries.columns:
+        return np.full(len(q), -1, dtype=np.int64)
+    ids = pd.to_numeric(queries["asset_id"], errors="coerce").to_numpy()
+    asset = np.where(np.isnan(ids), 0, ids).astype(np.int64) - 1
+    n = len(world.assets)
+    unknown = (asset < -1) | (asset >= n) | (~np.isnan(ids) & (ids != np.round(ids)))
+    if unknown.any():
+        raise ReadinessError(
+            f"Ground truth: asset_id {ids[unknown][:5].tolist()} not in this simulation's "
+            f"assets (1..{n})."
+        )
+    published = world.assets["published_day"].to_numpy()
+    early = (asset >= 0) & (published[np.maximum(asset, 0)] > q["day"].to_numpy())
+    if early.any():
+        i = int(np.flatnonzero(early)[0])
+        raise ReadinessError(
+            f"Ground truth: asset {int(ids[i])} is published after the cutoff "
+            f"{q['cutoff'].iloc[i].date()} of lead {q['lead_id'].iloc[i]}: it cannot be consumed "
+            "then."
+        )
+    twice = q.assign(asset=asset)[asset >= 0].duplicated(["lead_id", "cutoff"]).any()
+    if twice:
+        raise ReadinessError(
+            "Ground truth: a lead is asked to consume two assets at the same cutoff in one call; "
+            "the interventions of one call share the simulated copies, so ask for each in its "
+            "own call."
+        )
+    return asset
 
 
 def finish(hits: np.ndarray, chances: np.ndarray, estimator: str) -> np.ndarray:
@@ -251,11 +295,14 @@ def roll_out(
     rollouts: int,
     pools: AssetPools,
     streams: tuple[int, int, int],
+    consume: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Roll-outs of leads `local` (chunk indices) from the state at the start of `day`: their
     latent state, and per gate every copy's hit (crossed within the horizon, 0/1; for an
     anchored gate, crossed and won) and summed chances of crossing (one row per lead, one column
-    per copy; NaN rows where the lead is not at risk)."""
+    per copy; NaN rows where the lead is not at risk). With `consume` (an asset position per
+    lead, -1 for none), every copy of a lead first downloads its asset on `day`; the latent
+    state returned is the one before."""
     align = state.alignment()
     frame = pd.DataFrame(
         {
@@ -283,6 +330,11 @@ def roll_out(
         sub_leads = np.flatnonzero(np.isin(state.acct, batch_accounts))
         pos = np.searchsorted(sub_leads, local[in_batch])
         tiled = sub.tile(rollouts)
+        asked = consume[in_batch] if consume is not None else np.zeros(0, dtype=np.int64)
+        wants = asked >= 0
+        if wants.any():  # copy r's lead j sits at r x n_sub + j
+            at = (np.arange(rollouts)[:, None] * n_sub + pos[wants][None, :]).ravel()
+            consume_assets(tiled, at, np.tile(asked[wants], rollouts), pools)
         rec = _Crossings(len(tiled.acct), until=day + horizon)
         seed, chunk, stream = streams
         rng = np.random.default_rng([seed, 3, chunk, day, int(b)] + ([stream] if stream else []))
