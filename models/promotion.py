@@ -78,15 +78,28 @@ def run_promotion_gate(
     p: EvaluateParams,
     compare_champion: bool = True,
     versus: dict | None = None,
+    catalog_version: str | None = None,
 ) -> dict:
     """Judge the challenger `version` against the registry's champion on the test rows (X, y),
     promote it when it passes, and return the decision with the versions before and after.
     Without `compare_champion` (a flat export, whose champion was trained on the same leads)
-    only the challenger's own checks apply."""
+    only the challenger's own checks apply; so too when the champion was trained on another
+    feature catalogue than `catalog_version` (the features of these leads): it could not score
+    them, so it cannot keep a challenger that can from being promoted."""
     champion_before = registry.alias_version(registered_model, registry.CHAMPION)
     champion_metrics = None
-    if champion_before and champion_before != version and compare_champion:
-        champion_preds = registry.load_version(registered_model, champion_before).predict(X)
+    champion = (
+        registry.load_version(registered_model, champion_before)
+        if champion_before and champion_before != version and compare_champion
+        else None
+    )
+    other_catalogue = (
+        champion is not None
+        and catalog_version is not None
+        and champion.catalog_version != catalog_version
+    )
+    if champion is not None and not other_catalogue:
+        champion_preds = champion.predict(X)
         champion_metrics = {}
         for g in ladder:
             yg = y[label_column(g)]
@@ -102,6 +115,13 @@ def run_promotion_gate(
         decision["reasons"].append(
             f"not compared with champion version {champion_before}: it was trained on these "
             "leads (a flat export is cross-validated, not split by time)"
+        )
+    if other_catalogue:
+        assert champion is not None
+        decision["reasons"].append(
+            f"not compared with champion version {champion_before}: it was trained on feature "
+            f"catalogue {champion.catalog_version} and cannot score these leads (catalogue "
+            f"{catalog_version}); the challenger is judged on its own checks"
         )
     champion_after = champion_before
     if decision["promote"] and champion_before != version:

@@ -161,6 +161,7 @@ def run(project: ProjectParams) -> dict:
         # the champion was trained on these very leads: its AUC on them is not comparable
         compare_champion=not flat_export,
         versus=versus,
+        catalog_version=catalog_meta["version"],
     )
 
     out = project.resolve(params.paths.metrics)

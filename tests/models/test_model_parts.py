@@ -452,3 +452,42 @@ def test_weighted_auc_matches_sklearn_and_the_truth_intervals_cover_the_differen
     small, large = truth_error(y, copies[:, :16], rng), truth_error(y, copies, rng)
     assert 0 < large["truth_auc_mc_se"] < small["truth_auc_mc_se"]
     assert len(large["truth_auc_halves"]) == 2
+
+
+def test_a_champion_on_another_feature_catalogue_cannot_hold_back_a_challenger(monkeypatch):
+    """New data can change the feature catalogue (a new attribute, new levels): the champion can
+    no longer score the leads, so the challenger is judged on its own checks, not on a
+    comparison with it (which would keep the pipeline stuck at scoring)."""
+    from models import promotion, registry
+    from readiness.params import EvaluateParams
+
+    rng = np.random.default_rng(0)
+    y = pd.DataFrame({"y_mql": (rng.random(400) < 0.3).astype(float)})
+    X = pd.DataFrame({"x": rng.random(400)})
+
+    class Champion:  # far better than the challenger on these rows
+        catalog_version = "old"
+
+        def predict(self, frame):
+            return pd.DataFrame({"p_mql": y["y_mql"].to_numpy() * 0.8 + 0.1})
+
+    moved = {}
+    monkeypatch.setattr(registry, "alias_version", lambda name, alias: "1")
+    monkeypatch.setattr(registry, "load_version", lambda name, version: Champion())
+    monkeypatch.setattr(registry, "set_champion", lambda name, v: moved.setdefault("to", v))
+    monkeypatch.setattr(registry, "set_alias", lambda name, alias, v: None)
+    challenger = {"mql": {"roc_auc": 0.70, "ece": 0.01}}
+    options = {
+        "registered_model": "readiness",
+        "version": "2",
+        "X": X,
+        "y": y,
+        "challenger": challenger,
+        "ladder": ("mql",),
+        "p": EvaluateParams(),
+    }
+    same = promotion.run_promotion_gate(**options, catalog_version="old")
+    assert not same["promote"] and same["champion_after"] == "1" and "to" not in moved
+    other = promotion.run_promotion_gate(**options, catalog_version="new")
+    assert other["promote"] and other["champion_after"] == "2" and moved["to"] == "2"
+    assert any("cannot score these leads" in r for r in other["reasons"])
