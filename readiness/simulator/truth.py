@@ -9,8 +9,8 @@ crossed, each copy adds up its exact chance of stepping over the gate on each da
 below it (the compensator of the crossing: same expectation as the count, but a copy that came
 close counts for something, so rare crossings are not estimated as exactly 0). By default the
 two are combined as a control variate (count + beta x (compensator - count), beta fitted per
-gate to the copies), which is never noisier than either; every estimate comes with its Monte
-Carlo standard error.
+gate to the copies: the beta of least variance over all of them, so at worst about as noisy
+as the better of the two); every estimate comes with its Monte Carlo standard error.
 
 Nothing here reads the raw tables: the truth comes from the simulator's own state.
 """
