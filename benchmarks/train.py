@@ -14,30 +14,53 @@ Baseline, measured in the same run: one plain LightGBM fit of the first gate on 
 with the same parameters (no early stopping, calibration or baselines).
 Target (issue 4): all gates in under 5 minutes at 1M leads.
 
+With `--shortcuts`, also the cost of each shortcut (issue 15): the default data trained as the
+train stage does (leakage guard first), once as shipped and once per shortcut, with every gate's
+test AUC (the gate's calibrated probability on the test cohort) and the time of `train_models`.
+
     dvc repro train                 # the default features and labels must exist
     python benchmarks/train.py      # writes benchmarks/results/train.json
     python benchmarks/train.py --quick   # default size only, one repeat
+    python benchmarks/train.py --shortcuts   # the shortcuts' AUC cost (kept in train.json)
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import measure, write_results  # noqa: E402
 
+import models.train as training  # noqa: E402
 from features.profile import catalog_from_meta  # noqa: E402
-from models.cohorts import TEST, assign_cohorts  # noqa: E402
+from models.cohorts import TEST, TRAIN, assign_cohorts  # noqa: E402
 from models.dataset import load_training_frame  # noqa: E402
+from models.guard import screen_features  # noqa: E402
 from models.labels import label_column  # noqa: E402
 from models.train import train_models  # noqa: E402
-from readiness.params import load_params  # noqa: E402
+from readiness.params import ProjectParams, load_params  # noqa: E402
+
+# (name, train params changed, LightGBM params changed, LightGBM's own parameters added)
+SHORTCUTS = (
+    ("as shipped", {}, {}, {}),
+    (
+        "early stopping after 100 rounds without gain (before)",
+        {},
+        {"early_stopping_rounds": 100},
+        {},
+    ),
+    ("row cap 250,000 per gate (negatives sampled)", {"max_train_rows": 250_000}, {}, {}),
+    ("regressions fitted on 200,000 rows", {"logistic_max_rows": 200_000}, {}, {}),
+    ("63 histogram bins", {}, {}, {"max_bin": 63}),
+)
 
 
 def replicate(features: pd.DataFrame, labels: pd.DataFrame, copies: int):
@@ -51,8 +74,67 @@ def replicate(features: pd.DataFrame, labels: pd.DataFrame, copies: int):
     return f, lab
 
 
+def shortcuts(project: ProjectParams) -> list[dict]:
+    """Each shortcut's training time and test AUC per gate, trained as the train stage does."""
+    params = project.params
+    features, labels, settings, meta = load_training_frame(project)
+    catalog = catalog_from_meta(meta)
+    cohort = assign_cohorts(features["cutoff"], params.train).reset_index(drop=True)
+    tp = params.train
+    screen = screen_features(
+        features,
+        labels,
+        catalog,
+        params.ladder,
+        (cohort == TRAIN).to_numpy(),
+        max_single_auc=tp.leak_max_single_auc,
+        max_fill_gap=tp.leak_max_fill_gap,
+        suspect_auc=tp.leak_suspect_auc,
+        admitted=tp.admit_attributes,
+        seed=tp.seed,
+    )
+    left_out = {r["feature"] for r in screen if r["excluded"]}
+    catalog = tuple(f for f in catalog if f.name not in left_out)
+    test = (cohort == TEST).to_numpy()
+    X_test = features.loc[test, [f.name for f in catalog]].astype(float)
+    own_params = training._lightgbm_params
+    out = []
+    for name, changes, lgb_changes, lgb_own in SHORTCUTS:
+        p = dataclasses.replace(
+            tp, lightgbm=dataclasses.replace(tp.lightgbm, **lgb_changes), **changes
+        )
+        training._lightgbm_params = lambda q, m, extra=lgb_own: {**own_params(q, m), **extra}
+        try:
+            m = measure(
+                lambda p=p: train_models(
+                    features,
+                    labels,
+                    cohort=cohort,
+                    catalog=catalog,
+                    catalog_version=meta["version"],
+                    ladder=params.ladder,
+                    horizon_days=settings.horizon_days,
+                    p=p,
+                ),
+                repeat=1,
+            )
+        finally:
+            training._lightgbm_params = own_params
+        result = m.pop("result")
+        aucs = {}
+        for gate in params.ladder:
+            y = labels.loc[test, label_column(gate)]
+            known = y.notna().to_numpy()
+            proba = result.model.gates[gate].proba(X_test[known])
+            aucs[gate] = round(float(roc_auc_score(y[known].astype(int), proba)), 4)
+        out.append({"shortcut": name, "seconds": m["wall_seconds"][0], "test_auc": aucs})
+        print(f"  {name}: {m['wall_seconds'][0]:.1f}s, test AUC {aucs}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--shortcuts", action="store_true")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--leads", type=int, default=300_000)
@@ -140,6 +222,8 @@ def main() -> None:
         )
         del f, lab
     results["target_seconds_at_1M"] = 300
+    if args.shortcuts:
+        results["shortcuts"] = shortcuts(project)
     write_results("train", results)
 
 

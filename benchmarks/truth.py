@@ -1,7 +1,7 @@
-"""Benchmark of the simulator's ground truth (`readiness truth`, the evaluate stage's comparison):
+"""Benchmark of the simulator's ground truth (`readiness truth`, the truth stage that evaluate compares with):
 its bias, its stability across disjoint sets of roll-outs, and its time.
 
-The rows are those the evaluate stage samples from the default test cohort (every positive up
+The rows are those the truth stage samples from the default test cohort (every positive up
 to 400 per gate plus 600 negatives). The roll-outs run twice on `--copies` copies per row with
 the same random streams (so both see the same simulated futures): "sampled" counts the copies
 that crossed (the estimator before issue 15), "compensator" adds up each copy's exact chance of
@@ -11,7 +11,7 @@ R of them is an independent truth with R roll-outs: per gate, estimator and R, t
 over the disjoint sets (mean, spread, largest difference between two sets; plain and debiased
 as in models/ground_truth.py) against the reference, the debiased combined estimate on all the
 copies (the sets are drawn from the same copies: the bias is a mean bias, the reference's own
-being smaller still). Then the evaluate stage's setting is timed: today's (combined,
+being smaller still). Then the truth stage's setting is timed: today's (combined,
 `evaluate.ground_truth_rollouts` roll-outs) against the old one (160 roll-outs, counted), in the
 same run.
 
@@ -42,7 +42,7 @@ from models.labels import label_column  # noqa: E402
 from readiness.params import load_params  # noqa: E402
 from readiness.simulator.truth import estimate, finish, true_probability_copies  # noqa: E402
 
-OLD_ROLLOUTS = 160  # the evaluate stage's setting before issue 15 (sampled)
+OLD_ROLLOUTS = 160  # the truth's setting before issue 15 (sampled)
 RUNS = ("sampled", "compensator")  # rolled out; "combined" is made from the two
 SET_SIZES = (20, 40, 80, 160)
 
@@ -171,7 +171,7 @@ def main() -> None:
             flush=True,
         )
 
-    # the evaluate stage's setting, timed against the old one in the same run
+    # the truth stage's setting, timed against the old one in the same run
     _, old_seconds = truth("sampled", OLD_ROLLOUTS)
     _, new_seconds = truth("combined", ev.ground_truth_rollouts)
     timing = {

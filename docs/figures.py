@@ -678,11 +678,58 @@ def _bench_train(b: dict) -> list[str]:
         if fastest > b["target_seconds_at_1M"]
         else f"not measured at 1M leads ({_secs(fastest)} at {_int(largest['leads'])})"
     )
-    return [
+    lines = [
         *out,
         "",
         f"{_machine(b)} Target: all gates in under {b['target_seconds_at_1M']} s at 1M leads: "
         f"{verdict}.",
+    ]
+    if b.get("shortcuts"):
+        gates = list(b["shortcuts"][0]["test_auc"])
+        shipped = b["shortcuts"][0]
+        lines += [
+            "",
+            "The cost of each shortcut (`--shortcuts`): the default data trained as the train stage "
+            "does, one run each; each gate's test AUC, and in brackets its difference from the "
+            "shipped training.",
+            "",
+            *_head("training", "seconds", *gates),
+        ]
+        for s in b["shortcuts"]:
+            lines.append(
+                _row(
+                    s["shortcut"],
+                    _secs(s["seconds"]),
+                    *(
+                        f"{s['test_auc'][g]:.4f}"
+                        + (
+                            ""
+                            if s is shipped
+                            else f" ({s['test_auc'][g] - shipped['test_auc'][g]:+.4f})"
+                        )
+                        for g in gates
+                    ),
+                )
+            )
+    return lines
+
+
+@table(
+    "benchmark-train-evaluate",
+    "benchmarks/results/train_evaluate.json",
+    command="`python benchmarks/train_evaluate.py`",
+)
+def _bench_train_evaluate(b: dict) -> list[str]:
+    out = _head("run", "train", "evaluate", "train + evaluate")
+    for i, r in enumerate(b["runs"], 1):
+        out.append(_row(i, _secs(r["train"]), _secs(r["evaluate"]), _secs(r["train_and_evaluate"])))
+    median = b["train_and_evaluate_median_seconds"]
+    verdict = "met" if median < b["target_seconds"] else "**missed**"
+    return [
+        *out,
+        "",
+        f"{_machine(b)} Target: train + evaluate at the default size under "
+        f"{b['target_seconds']} s: {verdict} (median {_secs(median)}).",
     ]
 
 
@@ -698,7 +745,7 @@ def _bench_truth(b: dict) -> list[str]:
         "counted hits, 160 roll-outs: AUC (bias), positives at exactly 0",
         "compensator, 160: AUC (bias), positives at exactly 0",
         "combined, 160: AUC (bias), positives at exactly 0",
-        f"combined, {r}, debiased (the evaluate stage): AUC (bias), largest difference "
+        f"combined, {r}, debiased (the truth stage): AUC (bias), largest difference "
         "between disjoint sets (sets), their standard deviation",
     )
     for gate, g in b["gates"].items():
@@ -745,7 +792,7 @@ def _bench_truth(b: dict) -> list[str]:
         *out,
         "",
         f"{_machine(b)} {_int(b['test_snapshots'])} test snapshots, horizon "
-        f"{b['horizon_days']} days; bias is against the reference. The evaluate stage's truth: "
+        f"{b['horizon_days']} days; bias is against the reference. The truth stage's roll-outs: "
         f"{_secs(now['seconds'])} ({now['rollouts']} roll-outs, combined) against "
         f"{_secs(old['seconds'])} ({old['rollouts']}, counted hits) in the same run, "
         f"{b['evaluate_stage']['ratio_now_to_old']:.2f}x. Targets: truth AUCs stable to ±0.002 "

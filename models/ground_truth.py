@@ -12,20 +12,28 @@ disjoint halves of the copies (see truth_error), and each gate carries its Monte
 intervals (the same resampled rows for the model and the truth) of truth - model and of the
 ratio. A model above the truth is sampling error unless it is beyond both; then
 `model_above_truth` is raised: the evaluation has a flaw (a leak, or too few roll-outs).
+
+The roll-outs (`roll_out_sample`, the `truth` stage) are kept apart from the comparison
+(`compare_with_truth`, the evaluate stage): they hold no model, so a retrain does not redo them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from models.bundle import probability_column
-from models.labels import label_column
-from readiness.params import SimulateParams
+from models.labels import LabelSettings, label_column
+from readiness.errors import ReadinessError
+from readiness.params import Params, SimulateParams
 from readiness.simulator.truth import estimate, true_probability_copies
 
 log = logging.getLogger(__name__)
@@ -67,36 +75,156 @@ TRUTH_METRICS = (
 ROW_RESAMPLES = 1000
 
 
-def compare_with_truth(
-    sim: SimulateParams,
-    X: pd.DataFrame,
-    labels: pd.DataFrame,
-    preds: dict[str, pd.DataFrame],
-    *,
-    ladder: tuple[str, ...],
-    horizon_days: int,
-    anchored: tuple[str, ...],
-    follow_through_days: int,
-    rollouts: int,
-    positives: int,
-    negatives: int,
-    seed: int,
-) -> tuple[dict, pd.DataFrame]:
-    """Per gate: the truth's AUC and each model's AUC on the same sampled rows, and the ratio."""
-    rows = sample_rows(labels, ladder, positives, negatives, seed)
+def truth_settings(params: Params, label_settings: LabelSettings) -> dict[str, Any]:
+    """Everything a truth sample depends on besides the test rows: what the `truth` stage rolls
+    it out with (the evaluate.ground_truth* params, the sampling seed train.seed, the labels'
+    horizon, the ladder, the simulation), and what evaluate checks it was rolled out with."""
+    p = params.evaluate
+    return {  # named as in params.yaml, so a refusal names the key
+        "simulate": json.dumps(dataclasses.asdict(params.simulate), sort_keys=True, default=str),
+        "ladder": list(params.ladder),
+        "labels.horizon_days": label_settings.horizon_days,
+        "labels.revenue_anchored": list(label_settings.revenue_anchored),
+        "labels.follow_through_days": label_settings.follow_through_days,
+        "evaluate.ground_truth_rollouts": p.ground_truth_rollouts,
+        "evaluate.ground_truth_positives": p.ground_truth_positives,
+        "evaluate.ground_truth_negatives": p.ground_truth_negatives,
+        "train.seed": params.train.seed,
+    }
+
+
+@dataclass
+class TruthSample:
+    """The truth on a sample of test snapshots, as the `truth` stage rolls it out and evaluate
+    reads it. `rows`: each gate's positions in the test rows (ordered as `load_training_frame`
+    orders them); `union`: the positions rolled out, one per row of `truth` (lead_id, cutoff, the
+    latent beliefs, `p_<gate>` and `se_<gate>`); `copies`: each gate's value per roll-out copy
+    (rows of `truth` x copies); `settings`: what it was rolled out with (`truth_settings`). It
+    depends on the simulation and the test cohort, never on a model."""
+
+    rows: dict[str, np.ndarray]
+    union: np.ndarray
+    truth: pd.DataFrame
+    copies: dict[str, np.ndarray]
+    settings: dict[str, Any]
+
+    FILES: ClassVar[tuple[str, ...]] = ("truth.parquet", "copies.npz", "rows.json")
+
+    @property
+    def rollouts(self) -> int:
+        return int(self.settings["evaluate.ground_truth_rollouts"])
+
+    def save(self, folder: Path) -> None:
+        self.truth.assign(test_row=self.union).to_parquet(folder / "truth.parquet", index=False)
+        # (numpy's stubs read a keyword argument as allow_pickle; the arrays are plain floats)
+        np.savez_compressed(folder / "copies.npz", **self.copies)  # type: ignore[arg-type]
+        (folder / "rows.json").write_text(
+            json.dumps(
+                {
+                    "settings": self.settings,
+                    "rows": {g: r.tolist() for g, r in self.rows.items()},
+                }
+            )
+        )
+
+    def check(self, expected: dict[str, Any], where: str) -> None:
+        """Refuse a sample rolled out with other settings than `expected` (a params change the
+        `truth` stage did not see): name each difference and what to run."""
+        differ = [
+            f"{k}: {self.settings.get(k)!r} there, {v!r} now"
+            for k, v in expected.items()
+            if k != "simulate" and self.settings.get(k) != v
+        ]
+        if self.settings.get("simulate") != expected.get("simulate"):
+            differ.append("the simulate parameters differ")
+        if differ:
+            raise ReadinessError(
+                f"The ground truth in {where} was rolled out with other settings ("
+                + "; ".join(differ)
+                + "): run `readiness truth` (or `dvc repro`) again."
+            )
+
+    @classmethod
+    def load_if_any(cls, folder: Path) -> TruthSample | None:
+        """The sample the `truth` stage rolled out into `folder`, or None where it rolled out
+        none (real data, a flat export, evaluate.ground_truth false, or the stage not run)."""
+        return cls.load(folder) if (folder / "rows.json").exists() else None
+
+    @classmethod
+    def load(cls, folder: Path) -> TruthSample:
+        frame = pd.read_parquet(folder / "truth.parquet")
+        meta = json.loads((folder / "rows.json").read_text())
+        with np.load(folder / "copies.npz") as copies:
+            return cls(
+                rows={g: np.asarray(r, dtype=np.int64) for g, r in meta["rows"].items()},
+                union=frame.pop("test_row").to_numpy(),
+                truth=frame,
+                copies={g: copies[g] for g in copies.files},
+                settings=meta["settings"],
+            )
+
+
+def roll_out_sample(
+    sim: SimulateParams, X: pd.DataFrame, labels: pd.DataFrame, settings: dict[str, Any]
+) -> TruthSample:
+    """The truth on a sample of the test rows `X` (lead_id, cutoff) with their `labels`, rolled
+    out with `settings` (`truth_settings`): per gate every positive up to
+    `evaluate.ground_truth_positives` and `evaluate.ground_truth_negatives` random negatives, each
+    rolled out `evaluate.ground_truth_rollouts` times from its exact latent state."""
+    ladder = tuple(settings["ladder"])
+    rows = sample_rows(
+        labels,
+        ladder,
+        settings["evaluate.ground_truth_positives"],
+        settings["evaluate.ground_truth_negatives"],
+        settings["train.seed"],
+    )
     union = np.unique(np.concatenate(list(rows.values())))
     queries = X.iloc[union][["lead_id", "cutoff"]].reset_index(drop=True)
+    rollouts = settings["evaluate.ground_truth_rollouts"]
     log.info("ground truth: %d test snapshots, %d roll-outs each", len(queries), rollouts)
     truth, copies = true_probability_copies(
         sim,
         queries,
         ladder,
-        horizon_days=horizon_days,
+        horizon_days=settings["labels.horizon_days"],
         rollouts=rollouts,
-        anchored=anchored,
-        follow_through_days=follow_through_days,
+        anchored=tuple(settings["labels.revenue_anchored"]),
+        follow_through_days=settings["labels.follow_through_days"],
     )
-    truth.index = union
+    return TruthSample(rows, union, truth.reset_index(drop=True), copies, settings)
+
+
+def _same_snapshots(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether two frames hold the same (lead_id, cutoff) snapshots in the same order."""
+    return (
+        len(a) == len(b)
+        and bool((a["lead_id"].to_numpy() == b["lead_id"].to_numpy()).all())
+        and bool(
+            (pd.to_datetime(a["cutoff"]).to_numpy() == pd.to_datetime(b["cutoff"]).to_numpy()).all()
+        )
+    )
+
+
+def compare_with_truth(
+    sample: TruthSample,
+    X: pd.DataFrame,
+    labels: pd.DataFrame,
+    preds: dict[str, pd.DataFrame],
+    *,
+    ladder: tuple[str, ...],
+    seed: int,
+) -> tuple[dict, pd.DataFrame]:
+    """Per gate: the truth's AUC and each model's AUC on the same sampled rows, and the ratio.
+    `X`, `labels` and `preds` are the test rows the sample was drawn from."""
+    union, rows, rollouts = sample.union, sample.rows, sample.rollouts
+    if len(union) and (union.max() >= len(X) or not _same_snapshots(X.iloc[union], sample.truth)):
+        raise ReadinessError(
+            "The ground truth sample was rolled out from other test rows than these: run "
+            "`readiness truth` (or `dvc repro`) again."
+        )
+    truth = sample.truth.set_axis(union)
+    copies = sample.copies
     rng = np.random.default_rng([seed, 1])  # not the stream that sampled the rows
     result = {}
     for gate in ladder:

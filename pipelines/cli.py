@@ -481,11 +481,18 @@ def _age_text(age: dict) -> str:
 
 @app.command()
 def truth(
-    lead: Annotated[list[int], typer.Option(help="Lead id (repeat for several).")],
-    cutoff: Annotated[str, typer.Option(help="Cutoff date, YYYY-MM-DD (midnight).")],
+    lead: Annotated[
+        list[int] | None,
+        typer.Option(help="Lead id (repeat for several); without it, the stage runs."),
+    ] = None,
+    cutoff: Annotated[str | None, typer.Option(help="Cutoff date, YYYY-MM-DD (midnight).")] = None,
     params: ParamsOption = None,
-    horizon: Annotated[int, typer.Option(help="Days after the cutoff.")] = 90,
-    rollouts: Annotated[int, typer.Option(help="Monte Carlo copies per lead.")] = 512,
+    horizon: Annotated[
+        int | None, typer.Option(help="Days after the cutoff [default: 90].")
+    ] = None,
+    rollouts: Annotated[
+        int | None, typer.Option(help="Monte Carlo copies per lead [default: 512].")
+    ] = None,
     consume: Annotated[
         int | None,
         typer.Option(
@@ -493,12 +500,45 @@ def truth(
         ),
     ] = None,
 ) -> None:
-    """Ground truth of simulated data: the true probability that leads cross each gate within the horizon."""
+    """Ground truth of simulated data: the true probability that leads cross each gate within the horizon.
+
+    Without --lead, the stage: the truth on a sample of test snapshots, which evaluate compares
+    the models with."""
     import pandas as pd
 
     from readiness.simulator.truth import true_probabilities
 
     project = _project(params)
+    if not lead:
+        given = [
+            name
+            for name, value in (
+                ("--cutoff", cutoff),
+                ("--horizon", horizon),
+                ("--rollouts", rollouts),
+                ("--consume", consume),
+            )
+            if value is not None
+        ]
+        if given:
+            raise ReadinessError(
+                f"{', '.join(given)} need(s) --lead: the leads whose truth to roll out (the stage, "
+                "without --lead, takes its settings from evaluate.ground_truth* in params.yaml)."
+            )
+        from pipelines.truth import stage
+
+        s = stage.run(project)
+        typer.echo(
+            f"truth: skipped: {s['skipped']}"
+            if s["skipped"]
+            else f"truth: {s['snapshots']:,} test snapshots, {s['rollouts']} roll-outs each "
+            f"({s['seconds']:.1f}s)"
+        )
+        return
+    if cutoff is None:
+        raise ReadinessError("--lead needs --cutoff: the day to roll out from (YYYY-MM-DD).")
+    horizon = 90 if horizon is None else horizon
+    rollouts = 512 if rollouts is None else rollouts
     try:
         when = pd.Timestamp(date.fromisoformat(cutoff))
     except ValueError as exc:

@@ -33,7 +33,8 @@ _STRICT = ConfigDict(extra="forbid")
 @dataclass(config=_STRICT, frozen=True)
 class PathsParams:
     raw: str = "data/raw"
-    ground_truth: str = "data/ground_truth"
+    ground_truth: str = "data/ground_truth"  # the simulator's hidden state (simulated data only)
+    truth: str = "data/truth"  # its true probabilities on a sample of test snapshots
     validated: str = "data/validated"
     quarantine: str = "data/quarantine"
     features: str = "data/features"
@@ -166,7 +167,7 @@ class LightGBMParams:
     bagging_freq: Annotated[int, Field(ge=0)] = 1
     lambda_l2: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
     n_estimators: Annotated[int, Field(ge=1)] = 2000
-    early_stopping_rounds: Annotated[int, Field(ge=1)] = 100
+    early_stopping_rounds: Annotated[int, Field(ge=1)] = 30
     # early stopping never keeps fewer trees than this (a drifting validation cohort can stop
     # LightGBM after a handful of trees)
     min_rounds: Annotated[int, Field(ge=1)] = 20

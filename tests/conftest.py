@@ -73,7 +73,7 @@ def project_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_project(small_validated, tmp_path_factory):
-    """The small simulation taken through features, labels, train and evaluate once per session,
+    """The small simulation taken through features, labels, truth, train and evaluate once per session,
     with its own MLflow store (the first version is promoted to champion). Shared by the model,
     scoring, publishing, report and notebook tests."""
     from small_project import write_params
@@ -82,6 +82,7 @@ def trained_project(small_validated, tmp_path_factory):
     from pipelines.features import stage as features
     from pipelines.labels import stage as labels
     from pipelines.train import stage as train
+    from pipelines.truth import stage as truth
 
     folder = tmp_path_factory.mktemp("project")
     mp = pytest.MonkeyPatch()
@@ -90,6 +91,7 @@ def trained_project(small_validated, tmp_path_factory):
     project = write_params(folder, small_validated)
     features.run(project)
     lab = labels.run(project)
+    truth.run(project)
     tr = train.run(project)
     ev = evaluate.run(project)
     yield {

@@ -17,9 +17,9 @@ from readiness.params import load_params
 ROOT = g.ROOT
 DVC_FILES = [ROOT / "dvc.yaml", *sorted((ROOT / "examples").glob("*/dvc.yaml"))]
 # paths.* keys a stage may read only when present, never produced by a stage of that project:
-# the simulator's ground truth (absent on a user's export; evaluate and score then skip the
-# comparison with the truth)
-OPTIONAL_INPUTS = {"ground_truth"}
+# the simulator's ground truth and the truth rolled out from it (absent on a user's export;
+# evaluate and score then skip the comparison with the truth)
+OPTIONAL_INPUTS = {"ground_truth", "truth"}
 # metrics are single files, listed one by one where read (promotion.json, evaluate.json, ...)
 FILE_LEVEL = {"metrics"}
 

@@ -3,13 +3,14 @@ on the test cohort, or on a flat export by the train stage's cross-validation; t
 gate.
 
 Inputs: `paths.features`/training, `paths.labels`, `paths.models` (the trained run), and on
-simulated data the simulator's parameters (the ground truth is recomputed by roll-outs).
+simulated data (`paths.ground_truth` present) `paths.truth`: the true probabilities the `truth`
+stage rolled out on a sample of the test rows, refused if rolled out with other settings.
 Outputs: `paths.metrics`/evaluate.json (DVC metrics: per gate and model ROC AUC, PR AUC,
 top-decile lift, recall in the top 20 %, Brier, ECE; the truth comparison), `paths.plots`/
 {roc,calibration,lift}.csv (DVC plots), `paths.evaluation`/ (metrics by cohort and segment, data
 sufficiency, ground truth sample, PNG figures) and `paths.metrics`/promotion.json. Everything is
 also logged to the training run in MLflow.
-Params: evaluate, train (cohort dates), labels, ladder, simulate (ground truth only).
+Params: evaluate, train (cohort dates), labels, ladder.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from models.evaluate import (
     evaluate_test,
     predictions,
 )
-from models.ground_truth import TRUTH_METRICS, compare_with_truth
+from models.ground_truth import TRUTH_METRICS, TruthSample, compare_with_truth, truth_settings
 from models.labels import sufficiency
 from models.plots import evaluation_figures
 from models.promotion import run_promotion_gate
@@ -90,21 +91,19 @@ def run(project: ProjectParams) -> dict:
     )
 
     truth = None
-    truth_dir = project.resolve(params.paths.ground_truth)
-    if p.ground_truth and truth_dir.exists() and not flat_export:
+    simulated = project.resolve(params.paths.ground_truth).exists()
+    if p.ground_truth and simulated and not flat_export:
+        # the truth the `truth` stage rolled out on a sample of these test rows
+        sample = TruthSample.load_if_any(project.resolve(params.paths.truth))
+        if sample is None:
+            raise ReadinessError(
+                f"No ground truth sample in {params.paths.truth} (paths.truth): run "
+                "`readiness truth` before `readiness evaluate` (`dvc repro` runs it), or set "
+                "evaluate.ground_truth: false."
+            )
+        sample.check(truth_settings(params, settings), params.paths.truth)
         truth, beliefs = compare_with_truth(
-            params.simulate,
-            X,
-            y,
-            preds,
-            ladder=params.ladder,
-            horizon_days=settings.horizon_days,
-            anchored=settings.revenue_anchored,
-            follow_through_days=settings.follow_through_days,
-            rollouts=p.ground_truth_rollouts,
-            positives=p.ground_truth_positives,
-            negatives=p.ground_truth_negatives,
-            seed=params.train.seed,
+            sample, X, y, preds, ladder=params.ladder, seed=params.train.seed
         )
 
     evaluation = project.resolve(params.paths.evaluation)

@@ -491,3 +491,63 @@ def test_a_champion_on_another_feature_catalogue_cannot_hold_back_a_challenger(m
     other = promotion.run_promotion_gate(**options, catalog_version="new")
     assert other["promote"] and other["champion_after"] == "2" and moved["to"] == "2"
     assert any("cannot score these leads" in r for r in other["reasons"])
+
+
+def test_designs_built_once_give_the_regressions_of_designs_built_per_use():
+    """The regressions' design matrices built once per cohort and sliced per gate (what training
+    does) fit and calibrate the same regression as matrices built for each use."""
+    from models.bundle import LogisticBaseline, PointsScore
+    from models.cohorts import CALIBRATE, STOP, TRAIN
+    from models.train import _Designs, _fit_baselines
+
+    X, y = _gate_data("linear")
+    p = TrainParams()
+    idx = np.arange(len(y))
+    tr, st, ca = idx[:1000], idx[1000:1500], idx[1500:]
+    rng = np.random.default_rng(0)
+    fitted = {}
+    for built in (False, True):
+        linears = {"logistic": LogisticBaseline.design(X.iloc[tr], ["a", "b"], [])}
+        designs = _Designs(linears, X, {TRAIN: tr, STOP: st, CALIBRATE: ca}) if built else None
+        # a gate whose labels are known on every other training row
+        _fit_baselines(
+            "mql",
+            X,
+            y,
+            rows=(tr[::2], ca),
+            linears=linears,
+            points=PointsScore({}, 5.0),
+            p=p,
+            rng=rng,
+            designs=designs,
+        )
+        fitted[built] = linears["logistic"]
+    once, per_use = fitted[True], fitted[False]
+    assert np.allclose(once.coefs["mql"]["w"], per_use.coefs["mql"]["w"], atol=1e-9)
+    assert np.allclose(once.proba(X.iloc[ca], "mql"), per_use.proba(X.iloc[ca], "mql"), atol=1e-9)
+    designs = _Designs({"logistic": once}, X, {STOP: st})
+    assert np.array_equal(
+        designs.matrix("logistic", st[::3], STOP),
+        once.matrix(X.iloc[st[::3]]),
+    )
+    with pytest.raises(ValueError, match="outside the valid_stop rows"):
+        designs.matrix("logistic", ca[:5], STOP)
+
+
+def test_ranked_metrics_are_scikit_learns_auc_and_average_precision_ties_included():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from models.evaluate import gate_metrics, ranked_metrics
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        n = int(rng.integers(2, 300))
+        y = (rng.random(n) < rng.uniform(0.05, 0.8)).astype(int)
+        if not 0 < y.sum() < n:
+            continue
+        p = np.round(rng.random(n), int(rng.integers(1, 3)))  # coarse scores: many ties
+        auc, ap = ranked_metrics(y, p)
+        assert auc == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+        assert ap == pytest.approx(average_precision_score(y, p), abs=1e-12)
+    m = gate_metrics(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    assert m["roc_auc"] == pytest.approx(0.75) and m["brier"] == pytest.approx(0.158125)

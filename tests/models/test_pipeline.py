@@ -38,6 +38,34 @@ def test_training_is_registered_as_challenger_and_the_first_is_promoted(trained)
     assert registry.alias_version(name, "champion") == "1"
 
 
+def test_the_truth_is_rolled_out_once_and_read_back_only_for_its_own_test_rows(trained):
+    """The truth stage's sample reads back as written; compared with other test rows than it
+    was rolled out from, it is refused with what to run."""
+    from models.dataset import load_training_frame
+    from models.ground_truth import TruthSample, compare_with_truth
+    from readiness.errors import ReadinessError
+
+    project = trained["project"]
+    folder = project.resolve(project.params.paths.truth)
+    sample = TruthSample.load_if_any(folder)
+    assert sample is not None and sample.rollouts == project.params.evaluate.ground_truth_rollouts
+    assert len(sample.truth) == len(sample.union) == len(sample.copies["mql"])
+    assert sample.copies["mql"].shape[1] == sample.rollouts
+    for gate, rows in sample.rows.items():
+        assert np.isin(rows, sample.union).all(), gate
+    features, labels, _, _ = load_training_frame(project)
+    with pytest.raises(ReadinessError, match="readiness truth"):
+        # the training frame's first rows are not the test rows the sample was drawn from
+        compare_with_truth(sample, features, labels, {}, ladder=project.params.ladder, seed=0)
+    assert TruthSample.load_if_any(folder / "absent") is None
+    sample.check(dict(sample.settings), "data/truth")  # its own settings pass
+    more = {"evaluate.ground_truth_rollouts": sample.rollouts + 1}
+    with pytest.raises(
+        ReadinessError, match=r"evaluate.ground_truth_rollouts: \d+ there, \d+ now.*readiness truth"
+    ):
+        sample.check(dict(sample.settings, **more), "data/truth")
+
+
 def test_evaluation_reports_every_metric_for_the_model_and_both_baselines(trained):
     m = trained["evaluate"]["metrics"]["mql"]
     for model in ("model", "logistic"):

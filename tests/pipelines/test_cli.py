@@ -122,6 +122,9 @@ def test_truth_prints_true_probabilities(project_dir):
     assert "p_closed_won" in out.stdout
     bad = readiness("truth", "--params", params, "--lead", "3", "--cutoff", "soon")
     assert bad.returncode == 2 and "not a date" in bad.stderr
+    # without --lead it is the stage; a cutoff alone says what it lacks
+    lone = readiness("truth", "--params", params, "--cutoff", "2025-01-06")
+    assert lone.returncode == 2 and "--cutoff need(s) --lead" in lone.stderr
 
 
 def test_features_list_prints_the_catalogue(project_dir):
