@@ -108,7 +108,7 @@ class TruthSample:
     copies: dict[str, np.ndarray]
     settings: dict[str, Any]
 
-    FILES: ClassVar[tuple[str, ...]] = ("truth.parquet", "copies.npz", "rows.json")
+    FILES: ClassVar[tuple[str, ...]] = ("truth.parquet", "copies", "rows.json")
 
     @property
     def rollouts(self) -> int:
@@ -116,8 +116,11 @@ class TruthSample:
 
     def save(self, folder: Path) -> None:
         self.truth.assign(test_row=self.union).to_parquet(folder / "truth.parquet", index=False)
-        # (numpy's stubs read a keyword argument as allow_pickle; the arrays are plain floats)
-        np.savez_compressed(folder / "copies.npz", **self.copies)  # type: ignore[arg-type]
+        # one .npy per gate: the same bytes for the same copies (a zip archive stamps its time,
+        # and a changed hash would re-run evaluate under DVC)
+        (folder / "copies").mkdir()
+        for gate, values in self.copies.items():
+            np.save(folder / "copies" / f"{gate}.npy", values, allow_pickle=False)
         (folder / "rows.json").write_text(
             json.dumps(
                 {
@@ -154,14 +157,13 @@ class TruthSample:
     def load(cls, folder: Path) -> TruthSample:
         frame = pd.read_parquet(folder / "truth.parquet")
         meta = json.loads((folder / "rows.json").read_text())
-        with np.load(folder / "copies.npz") as copies:
-            return cls(
-                rows={g: np.asarray(r, dtype=np.int64) for g, r in meta["rows"].items()},
-                union=frame.pop("test_row").to_numpy(),
-                truth=frame,
-                copies={g: copies[g] for g in copies.files},
-                settings=meta["settings"],
-            )
+        return cls(
+            rows={g: np.asarray(r, dtype=np.int64) for g, r in meta["rows"].items()},
+            union=frame.pop("test_row").to_numpy(),
+            truth=frame,
+            copies={g: np.load(folder / "copies" / f"{g}.npy") for g in meta["rows"]},
+            settings=meta["settings"],
+        )
 
 
 def roll_out_sample(

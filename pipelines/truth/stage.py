@@ -9,9 +9,9 @@ Inputs: `paths.features`/training, `paths.labels` (the test rows and their label
 positives and negatives), `paths.ground_truth` (the simulator's hidden parameters; absent on a
 user's export).
 Outputs: `paths.truth`/ (truth.parquet: per sampled snapshot the latent beliefs and each gate's
-true probability with its Monte Carlo error; copies.npz: every roll-out copy's value per gate;
-rows.json: each gate's sampled test rows), or, where there is no truth to roll out, only
-skipped.json saying why.
+true probability with its Monte Carlo error; copies/<gate>.npy: every roll-out copy's value;
+rows.json: each gate's sampled test rows and the settings), or, where there is no truth to roll
+out, only skipped.json saying why; `paths.metrics`/truth.json (how many, how long, or why not).
 Params: evaluate (ground_truth, ground_truth_rollouts, ground_truth_positives,
 ground_truth_negatives), train (test cohort dates, seed), labels, ladder, simulate.
 """
@@ -82,6 +82,7 @@ def run(project: ProjectParams) -> dict:
         "skipped": skipped,
         "seconds": round(time.perf_counter() - t0, 2),
     }
+    write_json(project.resolve(params.paths.metrics) / "truth.json", summary)
     log.info(
         "truth: %s (%.1fs)",
         f"skipped: {skipped}"

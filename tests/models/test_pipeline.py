@@ -58,6 +58,8 @@ def test_the_truth_is_rolled_out_once_and_read_back_only_for_its_own_test_rows(t
         # the training frame's first rows are not the test rows the sample was drawn from
         compare_with_truth(sample, features, labels, {}, ladder=project.params.ladder, seed=0)
     assert TruthSample.load_if_any(folder / "absent") is None
+    metrics = json.loads((project.resolve(project.params.paths.metrics) / "truth.json").read_text())
+    assert metrics["snapshots"] == len(sample.union) and metrics["skipped"] is None
     sample.check(dict(sample.settings), "data/truth")  # its own settings pass
     more = {"evaluate.ground_truth_rollouts": sample.rollouts + 1}
     with pytest.raises(
