@@ -43,7 +43,7 @@ import models.train as training  # noqa: E402
 from features.profile import catalog_from_meta  # noqa: E402
 from models.cohorts import TEST, TRAIN, assign_cohorts  # noqa: E402
 from models.dataset import load_training_frame  # noqa: E402
-from models.guard import screen_features  # noqa: E402
+from models.guard import screen_for_training  # noqa: E402
 from models.labels import label_column  # noqa: E402
 from models.train import train_models  # noqa: E402
 from readiness.params import ProjectParams, load_params  # noqa: E402
@@ -81,17 +81,8 @@ def shortcuts(project: ProjectParams) -> list[dict]:
     catalog = catalog_from_meta(meta)
     cohort = assign_cohorts(features["cutoff"], params.train).reset_index(drop=True)
     tp = params.train
-    screen = screen_features(
-        features,
-        labels,
-        catalog,
-        params.ladder,
-        (cohort == TRAIN).to_numpy(),
-        max_single_auc=tp.leak_max_single_auc,
-        max_fill_gap=tp.leak_max_fill_gap,
-        suspect_auc=tp.leak_suspect_auc,
-        admitted=tp.admit_attributes,
-        seed=tp.seed,
+    screen = screen_for_training(
+        features, labels, catalog, params.ladder, (cohort == TRAIN).to_numpy(), tp
     )
     left_out = {r["feature"] for r in screen if r["excluded"]}
     catalog = tuple(f for f in catalog if f.name not in left_out)

@@ -26,6 +26,7 @@ from sklearn.metrics import roc_auc_score
 
 from features.catalog import Feature
 from models.labels import label_column
+from readiness.params import TrainParams
 
 PROFILE = "profile"
 
@@ -143,3 +144,27 @@ def screen_features(
             }
         )
     return out
+
+
+def screen_for_training(
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    catalog: tuple[Feature, ...],
+    ladder: tuple[str, ...],
+    train_rows: np.ndarray,
+    p: TrainParams,
+) -> list[dict]:
+    """`screen_features` with the bounds, re-admitted attributes and seed of params `train`: the
+    screen the train stage runs before fitting."""
+    return screen_features(
+        features,
+        labels,
+        catalog,
+        ladder,
+        train_rows,
+        max_single_auc=p.leak_max_single_auc,
+        max_fill_gap=p.leak_max_fill_gap,
+        suspect_auc=p.leak_suspect_auc,
+        admitted=p.admit_attributes,
+        seed=p.seed,
+    )

@@ -22,7 +22,7 @@ from models.bundle import save_baselines
 from models.cohorts import TRAIN, evaluation_method, is_flat, training_cohorts
 from models.crossval import CV_FILE, cross_validate
 from models.dataset import load_training_frame
-from models.guard import screen_features
+from models.guard import screen_for_training
 from models.train import train_models
 from pipelines.common import write_json
 from readiness.outputs import Output, replacing
@@ -47,17 +47,8 @@ def run(project: ProjectParams) -> dict:
     catalog = catalog_from_meta(catalog_meta)
     tp = params.train
     cohort = training_cohorts(features, labels, catalog_meta, tp, params.ladder)
-    screen = screen_features(
-        features,
-        labels,
-        catalog,
-        params.ladder,
-        (cohort == TRAIN).to_numpy(),
-        max_single_auc=tp.leak_max_single_auc,
-        max_fill_gap=tp.leak_max_fill_gap,
-        suspect_auc=tp.leak_suspect_auc,
-        admitted=tp.admit_attributes,
-        seed=tp.seed,
+    screen = screen_for_training(
+        features, labels, catalog, params.ladder, (cohort == TRAIN).to_numpy(), tp
     )
     left_out = {r["feature"]: r["reason"] for r in screen if r["excluded"]}
     suspects = {r["feature"]: r["reason"] for r in screen if r.get("suspect")}
