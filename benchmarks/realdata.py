@@ -56,6 +56,7 @@ def olist() -> dict:
         >= reference["time_split"]["reference_lr_origin_landing_page_auc"],
         "scorer": train["gates"][gate].get("scorer_reason"),
         "left_out_by_leakage_guard": sorted(train.get("left_out_by_leakage_guard", {})),
+        "left_out_by_shift_screen": train.get("left_out_by_shift_screen", {}),
         "command": "dvc repro examples/olist/dvc.yaml && python benchmarks/realdata.py",
     }
 
@@ -87,6 +88,7 @@ def olist_flat() -> dict:
         "model_at_least_your_columns": model_auc >= m["your_columns"]["roc_auc"],
         "scorer": train["gates"][gate].get("scorer_reason"),
         "left_out_by_leakage_guard": sorted(train.get("left_out_by_leakage_guard", {})),
+        "left_out_by_shift_screen": train.get("left_out_by_shift_screen", {}),
         "command": "dvc repro examples/olist_flat/dvc.yaml && python benchmarks/realdata.py",
     }
 

@@ -82,7 +82,13 @@ def shortcuts(project: ProjectParams) -> list[dict]:
     cohort = assign_cohorts(features["cutoff"], params.train).reset_index(drop=True)
     tp = params.train
     screen = screen_for_training(
-        features, labels, catalog, params.ladder, (cohort == TRAIN).to_numpy(), tp
+        features,
+        labels,
+        catalog,
+        params.ladder,
+        (cohort == TRAIN).to_numpy(),
+        tp,
+        test_rows=(cohort == TEST).to_numpy(),
     )
     left_out = {r["feature"] for r in screen if r["excluded"]}
     catalog = tuple(f for f in catalog if f.name not in left_out)

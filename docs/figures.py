@@ -504,6 +504,16 @@ def _olist_reference(ref: dict, ev: dict) -> list[str]:
             f"{_num(ts['logistic_on_readiness_features_auc'], 3)} / "
             f"{_num(ts['points_score_auc'], 3)}",
         ),
+        *(
+            [
+                _row(
+                    "Readiness's own baseline: logistic regression on your columns only, same split",
+                    _num(ev["gates"][ts["gate"]]["your_columns"]["roc_auc"], 3),
+                )
+            ]
+            if "your_columns" in ev["gates"][ts["gate"]]
+            else []
+        ),
         "",
         'Target "beat the reference on the time split": '
         f"{_met(ts['readiness_model_auc'] > ts['reference_lr_origin_landing_page_auc'])} "

@@ -14,6 +14,13 @@ enough alone to be suspicious but short of the flag (a tag sales sets after a ca
 0.96) is kept and named as a suspect: only the user knows when it was filled in. Built-in features are
 screened and reported the same way but never dropped: they are computed point in time from dated
 events, and a strong one (the furthest gate reached) is a real signal, not a leak.
+
+The same screen compares each feature's distribution in the test cohort with the training
+cohort's (population stability index, from the test rows' features only, never their labels).
+Above `train.shift_exclude_psi` most test rows lie where few training rows were: the feature is
+left out, built-in or not, unless `train.admit_shifted` names it. On the Olist export, where leads
+stopped arriving, a lead's age and days since its last action put every test row past the
+training range; the regression extrapolated on them and lost to the one on the user's columns.
 """
 
 from __future__ import annotations
@@ -22,10 +29,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from features.catalog import Feature
 from models.labels import label_column
+from models.monitor import psi
 from readiness.params import TrainParams
 
 PROFILE = "profile"
@@ -36,17 +43,56 @@ def _oof_target_encoding(codes: np.ndarray, y: np.ndarray, rng: np.random.Genera
     fold = rng.integers(0, 2, len(codes))
     out = np.empty(len(codes))
     prior = y.mean() if len(y) else 0.0
-    for k in (0, 1):
-        fit, apply = fold != k, fold == k
-        frame = pd.DataFrame({"c": codes[fit], "y": y[fit]})
-        stats = frame.groupby("c")["y"].agg(["sum", "count"])
-        rate = (stats["sum"] + prior) / (stats["count"] + 1)  # one pseudo-row at the prior
-        out[apply] = pd.Series(codes[apply]).map(rate).fillna(prior).to_numpy()
+    _, dense = np.unique(codes, return_inverse=True)  # a blank (-1 or NaN) is a category too
+    dense = dense.ravel()
+    k = int(dense.max()) + 1 if len(dense) else 0
+    for f in (0, 1):
+        fit, apply = fold != f, fold == f
+        hits = np.bincount(dense[fit], weights=y[fit], minlength=k)
+        count = np.bincount(dense[fit], minlength=k)
+        rate = (hits + prior) / (count + 1)  # one pseudo-row at the prior
+        out[apply] = rate[dense[apply]]
     return out
+
+
+def single_feature_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC of `score` for 0/1 `y` with both classes, ties counted half: the figure
+    scikit-learn's `roc_auc_score` gives, from one sort and two counts per distinct value (the
+    guard computes it for every feature and gate, hundreds of times per training)."""
+    values, dense = np.unique(score, return_inverse=True)
+    dense = dense.ravel()
+    pos = np.bincount(dense, weights=y, minlength=len(values))
+    neg = np.bincount(dense, minlength=len(values)) - pos
+    below = np.cumsum(neg) - neg  # negatives scored lower than each distinct value
+    return float((pos * (below + 0.5 * neg)).sum() / (pos.sum() * neg.sum()))
 
 
 def _filled(f: Feature, x: np.ndarray) -> np.ndarray:
     return (x >= 0) if f.categorical else ~np.isnan(x)
+
+
+def _shift(
+    features: pd.DataFrame,
+    catalog: tuple[Feature, ...],
+    train_rows: np.ndarray,
+    test_rows: np.ndarray | None,
+    max_rows: int,
+    seed: int,
+) -> dict[str, float]:
+    """Each feature's population stability index between (samples of) the training and test
+    rows, as the train stage's shift warning computes it; empty without test rows."""
+    if test_rows is None or not test_rows.any() or not train_rows.any():
+        return {}
+    rng = np.random.default_rng([seed, 1])  # its own stream: the AUC screen's stays as it was
+    tr, te = np.flatnonzero(train_rows), np.flatnonzero(test_rows)
+    tr = rng.choice(tr, min(max_rows, len(tr)), replace=False)
+    te = rng.choice(te, min(max_rows, len(te)), replace=False)
+    return {
+        f.name: psi(
+            features[f.name].to_numpy(dtype=float)[tr], features[f.name].to_numpy(dtype=float)[te]
+        )
+        for f in catalog
+    }
 
 
 def screen_features(
@@ -60,12 +106,22 @@ def screen_features(
     max_fill_gap: float,
     suspect_auc: float = 1.0,
     admitted: tuple[str, ...] = (),
+    test_rows: np.ndarray | None = None,
+    max_shift_psi: float | None = None,
+    admitted_shifted: tuple[str, ...] = (),
     max_rows: int = 100_000,
     seed: int = 0,
 ) -> list[dict]:
     """One row per feature: its strongest single-feature AUC over the gates (and which gate),
     fill rates among positives and negatives (attributes), whether it is flagged, excluded, or
-    (an attribute, not flagged, whose AUC alone reaches `suspect_auc`) a suspect, and why."""
+    (an attribute, not flagged, whose AUC alone reaches `suspect_auc`) a suspect, and why.
+
+    With `test_rows` and `max_shift_psi`, also its population stability index between the
+    training and test rows (`test_psi`): above the bound it is `shifted` and left out, built-in
+    or not, unless named in `admitted_shifted`. Only the test rows' features are read, never
+    their labels: a feature that trends with the calendar (a lead's age when leads stopped
+    arriving) puts the test rows outside the training range, where a regression extrapolates
+    and a tree sees one edge value."""
     rng = np.random.default_rng(seed)
     out = []
     gates = {}
@@ -77,6 +133,7 @@ def screen_features(
         y = y_all[rows].astype(int)
         if 0 < y.sum() < len(y):
             gates[gate] = (rows, y)
+    shift = _shift(features, catalog, train_rows, test_rows, max_rows, seed)
     for f in catalog:
         x_all = features[f.name].to_numpy(dtype=float)
         best: dict[str, Any] = {"auc": 0.5, "gate": None, "fill_pos": None, "fill_neg": None}
@@ -86,7 +143,7 @@ def screen_features(
                 score = _oof_target_encoding(x, y, rng)
             else:
                 score = np.where(np.isnan(x), np.nanmin(x) - 1 if np.isfinite(x).any() else 0, x)
-            auc = float(roc_auc_score(y, score))
+            auc = single_feature_auc(y, score)
             strength = max(auc, 1 - auc)
             if strength > best["auc"]:
                 best.update(auc=strength, gate=gate)
@@ -115,6 +172,37 @@ def screen_features(
                 f"(>= {suspect_auc}): if it is filled in after the outcome (a tag sales sets "
                 f"after a call, a call's duration), declare it known: at_export"
             )
+        reason = "; ".join(reasons) + (
+            ""
+            if not flagged
+            else " -> left out of training (re-admit it with train.admit_attributes)"
+            if excluded
+            else " -> re-admitted by train.admit_attributes"
+            if f.family == PROFILE
+            else " -> kept: a built-in, point-in-time feature (reported, not dropped)"
+        )
+        excluded_for = ["leakage"] if excluded else []
+        drift = shift.get(f.name, float("nan"))
+        shifted = max_shift_psi is not None and drift > max_shift_psi
+        if shifted:
+            admit = f.name in admitted_shifted or f.measure in admitted_shifted
+            reason = "; ".join(
+                r
+                for r in (
+                    reason,
+                    f"its test-cohort distribution is far from the training cohort's "
+                    f"(population stability index {drift:.2f} > {max_shift_psi}): most test rows "
+                    "lie where few training rows were, so a model would extrapolate on it"
+                    + (
+                        " -> re-admitted by train.admit_shifted"
+                        if admit
+                        else " -> left out of training (re-admit it with train.admit_shifted)"
+                    ),
+                )
+                if r
+            )
+            if not admit:
+                excluded_for.append("shift")
         out.append(
             {
                 "feature": f.name,
@@ -128,19 +216,13 @@ def screen_features(
                 "filled_negatives": None
                 if best["fill_neg"] is None
                 else round(best["fill_neg"], 4),
+                "test_psi": None if np.isnan(drift) else round(drift, 3),
                 "flagged": flagged,
-                "excluded": excluded,
+                "shifted": shifted,
+                "excluded": bool(excluded_for),
+                "excluded_for": excluded_for,
                 "suspect": suspect,
-                "reason": "; ".join(reasons)
-                + (
-                    ""
-                    if not flagged
-                    else " -> left out of training (re-admit it with train.admit_attributes)"
-                    if excluded
-                    else " -> re-admitted by train.admit_attributes"
-                    if f.family == PROFILE
-                    else " -> kept: a built-in, point-in-time feature (reported, not dropped)"
-                ),
+                "reason": reason,
             }
         )
     return out
@@ -153,9 +235,10 @@ def screen_for_training(
     ladder: tuple[str, ...],
     train_rows: np.ndarray,
     p: TrainParams,
+    test_rows: np.ndarray,
 ) -> list[dict]:
-    """`screen_features` with the bounds, re-admitted attributes and seed of params `train`: the
-    screen the train stage runs before fitting."""
+    """`screen_features` with the bounds, re-admitted features and seed of params `train`: the
+    screen the train stage runs before fitting (`test_rows` for the shift screen)."""
     return screen_features(
         features,
         labels,
@@ -166,5 +249,8 @@ def screen_for_training(
         max_fill_gap=p.leak_max_fill_gap,
         suspect_auc=p.leak_suspect_auc,
         admitted=p.admit_attributes,
+        test_rows=test_rows,
+        max_shift_psi=p.shift_exclude_psi,
+        admitted_shifted=p.admit_shifted,
         seed=p.seed,
     )

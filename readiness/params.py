@@ -222,6 +222,12 @@ class TrainParams:
     # an attribute whose AUC alone reaches this (but not the flag) is kept and named a suspect
     leak_suspect_auc: Annotated[float, Field(gt=0.5, le=1, allow_inf_nan=False)] = 0.9
     admit_attributes: tuple[str, ...] = ()
+    # the shift screen (models/guard.py): a feature whose population stability index between the
+    # training and test cohorts exceeds this (most test rows lie where few training rows were: a
+    # model would extrapolate on it) is left out of training unless named in admit_shifted
+    # (a feature name); null turns the screen off. It reads the test rows' features, never labels
+    shift_exclude_psi: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = 1.0
+    admit_shifted: tuple[str, ...] = ()
     # the hand-written score marketing ops would use: points per unit of a feature, capped
     points: dict[str, FiniteFloat] = field(default_factory=dict)
     points_cap: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0

@@ -689,6 +689,19 @@ def _trust_section(inp: ReportInputs) -> Section:
                 "alone, or is filled almost only for positives, usually was written after the "
                 "outcome. Built-in features are computed point in time and only reported.",
             )
+        shifted = screen[screen["shifted"]] if "shifted" in screen else screen.iloc[:0]
+        if not shifted.empty:
+            s.add_table(
+                "Shift screen: features whose test cohort lies outside the training range",
+                shifted[["feature", "family", "test_psi", "excluded", "reason"]],
+                {"family": "label", "test_psi": "float", "excluded": "label"},
+                f"{int(shifted['excluded'].sum())} of the {len(shifted)} features whose "
+                "distribution in the test cohort is far from the training cohort's (population "
+                "stability index above train.shift_exclude_psi) were left out of training: on "
+                "rows unlike any it was trained on a regression extrapolates and a tree sees one "
+                "edge value. Only the test rows' features are read, never their labels; "
+                "train.admit_shifted re-admits one by name.",
+            )
         suspects = screen[screen["suspect"]] if "suspect" in screen else screen.iloc[:0]
         if not suspects.empty:
             s.add_table(
@@ -705,8 +718,19 @@ def _trust_section(inp: ReportInputs) -> Section:
         "leakage_guard": {
             "screened": len(inp.leakage_screen or []),
             "flagged": [r["feature"] for r in inp.leakage_screen or [] if r["flagged"]],
-            "left_out": [r["feature"] for r in inp.leakage_screen or [] if r["excluded"]],
+            "left_out": [
+                r["feature"]
+                for r in inp.leakage_screen or []
+                if "leakage" in r.get("excluded_for", ["leakage"] if r["excluded"] else [])
+            ],
             "suspects": [r["feature"] for r in inp.leakage_screen or [] if r.get("suspect")],
+        },
+        "shift_screen": {
+            "left_out": [
+                r["feature"]
+                for r in inp.leakage_screen or []
+                if "shift" in r.get("excluded_for", [])
+            ],
         },
     }
     return s

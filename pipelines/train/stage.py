@@ -19,7 +19,7 @@ import time
 from features.profile import catalog_from_meta
 from models import registry
 from models.bundle import save_baselines
-from models.cohorts import TRAIN, evaluation_method, is_flat, training_cohorts
+from models.cohorts import TEST, TRAIN, evaluation_method, is_flat, training_cohorts
 from models.crossval import CV_FILE, cross_validate
 from models.dataset import load_training_frame
 from models.guard import screen_for_training
@@ -48,7 +48,13 @@ def run(project: ProjectParams) -> dict:
     tp = params.train
     cohort = training_cohorts(features, labels, catalog_meta, tp, params.ladder)
     screen = screen_for_training(
-        features, labels, catalog, params.ladder, (cohort == TRAIN).to_numpy(), tp
+        features,
+        labels,
+        catalog,
+        params.ladder,
+        (cohort == TRAIN).to_numpy(),
+        tp,
+        test_rows=(cohort == TEST).to_numpy(),
     )
     left_out = {r["feature"]: r["reason"] for r in screen if r["excluded"]}
     suspects = {r["feature"]: r["reason"] for r in screen if r.get("suspect")}
@@ -140,7 +146,12 @@ def run(project: ProjectParams) -> dict:
         "evaluation_method": evaluation_method(folds is not None, params.train.cv_folds),
         "gates": result.report,
         "warnings": result.warnings,
-        "left_out_by_leakage_guard": left_out,
+        "left_out_by_leakage_guard": {
+            r["feature"]: r["reason"] for r in screen if "leakage" in r["excluded_for"]
+        },
+        "left_out_by_shift_screen": {
+            r["feature"]: r["test_psi"] for r in screen if "shift" in r["excluded_for"]
+        },
         "flagged_by_leakage_guard": [r["feature"] for r in screen if r["flagged"]],
         "suspected_by_leakage_guard": suspects,
         "seconds": seconds,

@@ -211,8 +211,25 @@ def test_profile_features_are_point_in_time():
     profile.profile_schema(features).validate(out)
 
 
-def test_the_guard_leaves_out_an_attribute_filled_only_for_positives():
+def _feat(name, family, categorical=False):
+    """A static feature of the screen's tests (an attribute when `name` starts with attr_)."""
     from features.catalog import Feature
+
+    return Feature(
+        name=name,
+        family=family,
+        window="static",
+        description=name,
+        direction=0,
+        level="lead",
+        kind=family,
+        measure=name.removeprefix("attr_"),
+        categorical=categorical,
+        vocabulary=("a", "b", "c") if categorical else (),
+    )
+
+
+def test_the_guard_leaves_out_an_attribute_filled_only_for_positives():
 
     rng = np.random.default_rng(0)
     n = 4000
@@ -222,24 +239,10 @@ def test_the_guard_leaves_out_an_attribute_filled_only_for_positives():
     frame = pd.DataFrame({"attr_signal": signal, "attr_deal": leaky, "ladder_stage": 3.0 * y})
     labels = pd.DataFrame({"y_closed_won": y.astype(float)})
 
-    def feat(name, family, categorical=False):
-        return Feature(
-            name=name,
-            family=family,
-            window="static",
-            description=name,
-            direction=0,
-            level="lead",
-            kind=family,
-            measure=name.removeprefix("attr_"),
-            categorical=categorical,
-            vocabulary=("a", "b", "c") if categorical else (),
-        )
-
     catalog = (
-        feat("attr_signal", "profile"),
-        feat("attr_deal", "profile", categorical=True),
-        feat("ladder_stage", "progression"),
+        _feat("attr_signal", "profile"),
+        _feat("attr_deal", "profile", categorical=True),
+        _feat("ladder_stage", "progression"),
     )
     kw = {"max_single_auc": 0.97, "max_fill_gap": 0.8}
     rows = {
@@ -257,7 +260,7 @@ def test_the_guard_leaves_out_an_attribute_filled_only_for_positives():
     # a strong column short of the flag (a sales tag at AUC ~0.95) is kept and named a suspect
     tag = y * 2.2 + rng.normal(size=n)
     strong = frame.assign(attr_tag=tag)
-    catalog_tag = (*catalog, feat("attr_tag", "profile"))
+    catalog_tag = (*catalog, _feat("attr_tag", "profile"))
     suspects = {
         r["feature"]: r
         for r in screen_features(
@@ -269,3 +272,55 @@ def test_the_guard_leaves_out_an_attribute_filled_only_for_positives():
     assert tag_row["suspect"] and not tag_row["flagged"] and not tag_row["excluded"]
     assert "known: at_export" in tag_row["reason"]
     assert not suspects["attr_signal"]["suspect"] and not suspects["ladder_stage"]["suspect"]
+
+
+def test_the_guard_auc_is_scikit_learns_with_ties():
+    from sklearn.metrics import roc_auc_score
+
+    from models.guard import single_feature_auc
+
+    rng = np.random.default_rng(3)
+    for values in (3, 50, 10_000):
+        y = (rng.random(5000) < 0.2).astype(int)
+        score = rng.integers(0, values, 5000) + 0.5 * y * rng.random(5000).round()
+        assert abs(single_feature_auc(y, score) - roc_auc_score(y, score)) < 1e-12
+
+
+def test_the_shift_screen_leaves_out_a_feature_the_test_rows_have_outgrown():
+    """A lead's age when leads stopped arriving: every test row is older than any training row.
+    The screen leaves it out (built-in or not), keeps a stable feature, names the index in the
+    reason, re-admits by name, and never reads the test rows' labels."""
+    from models.guard import screen_features
+
+    rng = np.random.default_rng(1)
+    n = 6000
+    test = np.arange(n) >= 4000
+    y = (rng.random(n) < 0.15).astype(float)
+    age = np.where(test, rng.uniform(400, 600, n), rng.uniform(0, 300, n))
+    frame = pd.DataFrame(
+        {"lead_age_days": age, "attr_size": rng.lognormal(3, 1, n) * (1 + 0.5 * y)}
+    )
+    catalog = (_feat("lead_age_days", "progression"), _feat("attr_size", "profile"))
+    kw = {"max_single_auc": 0.97, "max_fill_gap": 0.8, "test_rows": test, "max_shift_psi": 1.0}
+
+    def screen(labels, **extra):
+        return {
+            r["feature"]: r
+            for r in screen_features(frame, labels, catalog, ("mql",), ~test, **{**kw, **extra})
+        }
+
+    rows = screen(pd.DataFrame({"y_mql": y}))
+    age_row, size_row = rows["lead_age_days"], rows["attr_size"]
+    assert age_row["shifted"] and age_row["excluded"] and age_row["excluded_for"] == ["shift"]
+    assert age_row["test_psi"] > 1.0 and f"{age_row['test_psi']:.2f} > 1.0" in age_row["reason"]
+    assert "train.admit_shifted" in age_row["reason"] and not age_row["flagged"]
+    assert not size_row["shifted"] and not size_row["excluded"] and size_row["test_psi"] < 0.1
+    # the test rows' labels are never read: blanking or flipping them changes nothing
+    for other in (np.where(test, np.nan, y), np.where(test, 1 - y, y)):
+        assert screen(pd.DataFrame({"y_mql": other})) == rows
+    readmitted = screen(pd.DataFrame({"y_mql": y}), admitted_shifted=("lead_age_days",))
+    assert readmitted["lead_age_days"]["shifted"] and not readmitted["lead_age_days"]["excluded"]
+    assert "re-admitted by train.admit_shifted" in readmitted["lead_age_days"]["reason"]
+    # off (null in params): nothing is left out for shift
+    off = screen(pd.DataFrame({"y_mql": y}), max_shift_psi=None)
+    assert not off["lead_age_days"]["excluded"] and off["lead_age_days"]["test_psi"] > 1.0
