@@ -176,6 +176,20 @@ def load_version(name: str, version: str) -> ReadinessModel:
     return loaded.unwrap_python_model().model
 
 
+def version_run(name: str, version: str) -> tuple[dict[str, float], dict[str, str]]:
+    """The metrics and params of the training run behind a registered version (the evaluation's
+    test metrics are logged to it as `test.<gate>.<model>.<metric>`)."""
+    client = MlflowClient()
+    with tracking_errors():
+        run_id = client.get_model_version(name, version).run_id
+        if run_id is None:
+            raise ReadinessError(
+                f"Registered model {name!r} version {version} has no training run."
+            )
+        run = client.get_run(run_id)
+    return dict(run.data.metrics), dict(run.data.params)
+
+
 def set_champion(name: str, version: str) -> str | None:
     """Make a version the champion (promotion or rollback); returns the previous champion."""
     client = MlflowClient()

@@ -1,11 +1,12 @@
 """Stage `monitor`: is the model still right for the leads scored now?
 
 Inputs: `paths.features` (training snapshots and catalogue; scoring.parquet, the current open
-leads), `paths.labels` (cohorts, horizon, end of the data), `paths.models`/readiness (the latest
-trained model: the champion unless a challenger failed promotion), `paths.metrics`/evaluate.json
-(its test AUC per gate), and the history of published runs: `publish.exports`/<run_id>/ (run.json
-and leads.parquet, checked against the run's manifest) with `paths.validated`/milestones (what
-happened after each run).
+leads), `paths.labels` (cohorts, horizon, end of the data), the model that scored the current
+leads (`paths.scores`/run.json names its version: `paths.models`/readiness and
+`paths.metrics`/evaluate.json when it is the latest trained one, else that version, its test
+AUCs and cohort dates from the MLflow registry, as after a challenger failed promotion), and the
+history of published runs: `publish.exports`/<run_id>/ (run.json and leads.parquet, checked
+against the run's manifest) with `paths.validated`/milestones (what happened after each run).
 Outputs: `paths.metrics`/monitor.json: feature drift per feature and family (PSI of the open leads
 with a sign of life against the training cohort), the drift of each gate's score distribution,
 each gate's label-free AUC estimate on the current leads next to the same estimate on the test
@@ -25,6 +26,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from models import registry
 from models.bundle import ReadinessModel, probability_column
 from models.cohorts import CALIBRATE, STOP, TEST, TRAIN, is_flat, training_cohorts
 from models.dataset import load_training_frame
@@ -86,17 +88,23 @@ def measure_model_age(
     *,
     limit: int | None,
     flat: bool,
+    learnt_until: pd.Timestamp | None = None,
 ) -> dict:
     """How old the model's knowledge is when the current leads are scored: the newest snapshot it
     learnt from (fitting, early stopping or calibration, by the params' cohorts: the latest
-    trained model's) and the days from it to the current as-of date, against `limit` (params
+    trained model's; `learnt_until` for another version, the end of its own validation cohort)
+    and the days from it to the current as-of date, against `limit` (params
     monitor.max_model_age_days)."""
     if flat:
         return {"days": None, "reason": "unknown: a flat export has no dates"}
     learnt = cohort.isin([TRAIN, STOP, CALIBRATE]).to_numpy()
-    if not learnt.any():
+    if learnt_until is None and not learnt.any():
         return {"days": None, "reason": "unknown: no snapshot of the training cohorts"}
-    newest = pd.Timestamp(features.loc[learnt, "cutoff"].max())
+    newest = (
+        learnt_until
+        if learnt_until is not None
+        else pd.Timestamp(features.loc[learnt, "cutoff"].max())
+    )
     days = int((as_of - newest).days)
     return {
         "learnt_until": str(newest.date()),
@@ -104,6 +112,128 @@ def measure_model_age(
         "days": days,
         "limit_days": limit,
         "too_old": limit is not None and days > limit,
+    }
+
+
+def monitored_model(project: ProjectParams, scoring_columns: pd.Index) -> dict:
+    """The model whose scores the current leads carry: the version `paths.scores`/run.json names
+    (the champion, or the provisional fallback), or the latest trained model when nothing has
+    been scored yet. The latest trained one is read from `paths.models` with its test AUCs from
+    evaluate.json; another version (a challenger trained since failed promotion) from the MLflow
+    registry, with the test AUCs and the validation cohort's end logged to its training run.
+    Returns model, version, which it is, test AUC per gate and (another version) learnt_until."""
+    params = project.params
+    models = project.resolve(params.paths.models)
+    latest_file = models / "run.json"
+    latest = json.loads(latest_file.read_text()) if latest_file.exists() else {}
+    scores_run = project.resolve(params.paths.scores) / "run.json"
+    scored = (
+        json.loads(scores_run.read_text()).get("model_version") if scores_run.exists() else None
+    )
+    if scored is None or str(scored) == str(latest.get("model_version")):
+        folder = models / "readiness"
+        if not folder.exists():
+            raise ReadinessError(f"{folder} not found: run `readiness train` first.")
+        evaluation = project.resolve(params.paths.metrics) / "evaluate.json"
+        tested = json.loads(evaluation.read_text())["gates"] if evaluation.exists() else {}
+        model = ReadinessModel.load(folder)
+        out = {
+            "version": latest.get("model_version"),
+            "which": "the latest trained model, which scored the current leads"
+            if scored is not None
+            else f"the latest trained model (nothing scored yet: {scores_run} not found)",
+            "test_auc": {
+                g: tested.get(g, {}).get("model", {}).get("roc_auc") for g in params.ladder
+            },
+            "learnt_until": None,
+        }
+    else:
+        name = params.train.mlflow.registered_model
+        registry.configure(project.root, params.train.mlflow.experiment)
+        model = registry.load_version(name, str(scored))
+        metrics, logged = registry.version_run(name, str(scored))
+        valid_end = logged.get("train.valid_end")
+        out = {
+            "version": str(scored),
+            "which": f"version {scored}, which scored the current leads (the latest trained, "
+            f"version {latest.get('model_version')}, does not score them: it failed promotion "
+            "or was not promoted); its test AUCs and cohorts from its MLflow training run",
+            "test_auc": {g: metrics.get(f"test.{g}.model.roc_auc") for g in params.ladder},
+            "learnt_until": pd.Timestamp(valid_end) if valid_end not in (None, "None") else None,
+        }
+    missing = [f for f in model.features if f not in scoring_columns]
+    if missing:
+        raise ReadinessError(
+            f"The model that scored the current leads (version {out['version']}) needs "
+            f"{len(missing)} feature(s) the scoring snapshot lacks: {', '.join(missing[:10])}"
+            f"{' ...' if len(missing) > 10 else ''}. Re-run `readiness features` and "
+            "`readiness score`, or score with a model trained on the current catalogue."
+        )
+    return {**out, "model": model}
+
+
+def activity_days(validated) -> pd.DataFrame:
+    """Every dated sign of life per lead in the validated tables, as the training snapshots count
+    them (features/sources.py): its creation, an engaged action (any event but an email open), a
+    sales touch or meeting, a milestone. Columns lead_id, at; a table the export lacks adds
+    nothing."""
+    parts = []
+    for table, column, filters in (
+        ("leads", "created_at", None),
+        ("events", "occurred_at", [("event_type", "!=", "email_open")]),
+        ("sales_touches", "occurred_at", None),
+        ("milestones", "occurred_at", None),
+    ):
+        folder = validated / table
+        if folder.exists():
+            part = pd.read_parquet(folder, columns=["lead_id", column], filters=filters)
+            parts.append(part.rename(columns={column: "at"}).dropna())
+    if not parts:
+        return pd.DataFrame({"lead_id": pd.Series(dtype=str), "at": pd.Series(dtype="M8[ns]")})
+    return pd.concat(parts, ignore_index=True)
+
+
+def active_at(
+    activity: pd.DataFrame, lead_ids: pd.Series, as_of: pd.Timestamp, dormant_after_days: int
+) -> np.ndarray:
+    """Which of `lead_ids` showed a sign of life in the `dormant_after_days` days before
+    `as_of` (strictly before it): the leads a training snapshot at that date would hold."""
+    recent = activity[
+        (activity["at"] < as_of) & (activity["at"] >= as_of - pd.Timedelta(days=dormant_after_days))
+    ]
+    return lead_ids.isin(recent["lead_id"]).to_numpy()
+
+
+def dormant_calibration(
+    leads: pd.DataFrame, outcomes: pd.DataFrame, dormant: np.ndarray, ladder: tuple[str, ...]
+) -> dict:
+    """On a realised run's dormant leads (no sign of life in the dormancy window: no training
+    snapshot is like them, so their probabilities are the model's extrapolation), per gate: the
+    leads at risk, the crossings their probabilities expected and those that happened."""
+    joined = leads.loc[dormant].merge(outcomes, on="lead_id", how="inner", validate="one_to_one")
+    gates = {}
+    for gate in ladder:
+        col = probability_column(gate)
+        if col not in joined:
+            continue
+        rows = joined[joined[f"at_risk_{gate}"] & joined[col].notna()]
+        gates[gate] = {
+            "at_risk": len(rows),
+            "expected_crossings": round(float(rows[col].sum()), 2),
+            "crossed": int(rows[f"crossed_{gate}"].sum()),
+        }
+    return {"leads": int(dormant.sum()), "gates": gates}
+
+
+def _estimates(leads: pd.DataFrame, rows: np.ndarray, reached: np.ndarray, params) -> dict:
+    """A pending run's label-free AUC estimate per gate on `rows` among the leads at risk of
+    the gate (`reached`: gates crossed when it was scored)."""
+    return {
+        g: estimate_performance(
+            leads.loc[rows & (reached <= i), c].to_numpy(dtype=float), 50, params.monitor.seed
+        )
+        for i, g in enumerate(params.ladder)
+        if (c := probability_column(g)) in leads
     }
 
 
@@ -117,10 +247,12 @@ def published_history(project: ProjectParams, settings: LabelSettings, flat: boo
     runs = sorted(exports.glob("*/run.json")) if exports.is_dir() else []
     if not runs:
         return []
+    validated = project.resolve(params.paths.validated)
     milestones = pd.read_parquet(
-        project.resolve(params.paths.validated) / "milestones",
-        columns=["lead_id", "milestone", "occurred_at"],
+        validated / "milestones", columns=["lead_id", "milestone", "occurred_at"]
     )
+    activity = None if flat else activity_days(validated)
+    dormant_after = params.features.dormant_after_days
     end = pd.Timestamp(settings.end_of_data)
     out = []
     for path in runs:
@@ -158,6 +290,11 @@ def published_history(project: ProjectParams, settings: LabelSettings, flat: boo
                 }
             )
             continue
+        assert activity is not None
+        # the leads a training snapshot at the run's date would hold (a sign of life in the
+        # dormancy window); the dormant rest are scored by extrapolation
+        active = active_at(activity, leads["lead_id"], as_of, dormant_after)
+        entry["active_leads"] = int(active.sum())
         if horizon_ends > end:
             # on the leads at risk of each gate when the run was scored (a gate already crossed
             # has probability 1 and would flatter the estimate)
@@ -165,36 +302,78 @@ def published_history(project: ProjectParams, settings: LabelSettings, flat: boo
                 leads["current_stage"]
                 .map({g: i + 1 for i, g in enumerate(params.ladder)})
                 .fillna(0)
+                .to_numpy()
             )
-            estimates = {
-                g: estimate_performance(
-                    leads.loc[reached.to_numpy() <= i, c].to_numpy(dtype=float),
-                    50,
-                    params.monitor.seed,
-                )
-                for i, g in enumerate(params.ladder)
-                if (c := probability_column(g)) in leads
-            }
+
             out.append(
                 {
                     **entry,
                     "state": "pending",
                     "reason": f"its {settings.horizon_days}-day horizon ends {horizon_ends.date()}, after the data ({end.date()})",
-                    "estimates": estimates,
+                    "estimates": _estimates(
+                        leads, np.ones(len(leads), dtype=bool), reached, params
+                    ),
+                    "estimates_active": _estimates(leads, active, reached, params),
                 }
             )
             continue
         outcomes = realised_outcomes(leads, milestones, params.ladder, as_of, settings.horizon_days)
-        realised = realised_performance(
-            leads,
-            outcomes,
-            params.ladder,
-            params.score.routing.sales_gate,
-            params.score.routing.general_route,
-            params.evaluate.ece_bins,
+        routing = params.score.routing
+        realised, on_active = (
+            realised_performance(
+                part,
+                outcomes,
+                params.ladder,
+                routing.sales_gate,
+                routing.general_route,
+                params.evaluate.ece_bins,
+            )
+            for part in (leads, leads[active])
         )
-        out.append({**entry, "state": "realised", **realised})
+        out.append(
+            {
+                **entry,
+                "state": "realised",
+                **realised,
+                "gates_active": on_active["gates"],
+                "dormant": dormant_calibration(leads, outcomes, ~active, params.ladder),
+            }
+        )
     return sorted(out, key=lambda r: (r["as_of"], r["run_id"]))
+
+
+def estimate_errors(history: list[dict], ladder: tuple[str, ...], key: str = "gates") -> dict:
+    """How far the label-free estimate each realised run gave at publication was from its
+    realised AUC: per gate, the runs compared, the mean absolute error and the mean signed error
+    (estimate minus realised: above 0, the estimate flattered the model); over all gates, the
+    mean absolute error. Unknown (None, with the reason) before any run's horizon has passed.
+    `key` "gates": on every lead at risk; "gates_active": on those with a sign of life in the
+    dormancy window (the population the model learnt from)."""
+    by_gate: dict = {}
+    every: list[float] = []
+    for gate in ladder:
+        errors = [
+            g["estimated_auc_at_publication"] - g["roc_auc"]
+            for r in history
+            if r["state"] == "realised"
+            and (g := r.get(key, {}).get(gate))
+            and g.get("roc_auc") is not None
+            and g.get("estimated_auc_at_publication") is not None
+        ]
+        if errors:
+            by_gate[gate] = {
+                "runs": len(errors),
+                "mae": round(float(np.mean(np.abs(errors))), 5),
+                "mean_signed_error": round(float(np.mean(errors)), 5),
+            }
+            every.extend(abs(e) for e in errors)
+    if not every:
+        return {
+            "mae": None,
+            "reason": "unknown: no published run's horizon has passed yet",
+            "gates": {},
+        }
+    return {"mae": round(float(np.mean(every)), 5), "gate_runs": len(every), "gates": by_gate}
 
 
 def run(project: ProjectParams) -> dict:
@@ -213,9 +392,8 @@ def run(project: ProjectParams) -> dict:
         scored, dormant_after_days=params.features.dormant_after_days, flat=flat
     )
     current = scored[active].reset_index(drop=True)
-    model = ReadinessModel.load(project.resolve(params.paths.models) / "readiness")
-    evaluation = project.resolve(params.paths.metrics) / "evaluate.json"
-    tested = json.loads(evaluation.read_text())["gates"] if evaluation.exists() else {}
+    monitored = monitored_model(project, scored.columns)
+    model = monitored["model"]
 
     rng = np.random.default_rng(p.seed)
     train_rows = np.flatnonzero((cohort == TRAIN).to_numpy())
@@ -232,7 +410,14 @@ def run(project: ProjectParams) -> dict:
     test_probs = model.predict(features[test_rows]) if test_rows.any() else None
     history = published_history(project, settings, flat)
     as_of = pd.Timestamp(scored["cutoff"].max())
-    age = measure_model_age(features, cohort, as_of, limit=p.max_model_age_days, flat=flat)
+    age = measure_model_age(
+        features,
+        cohort,
+        as_of,
+        limit=p.max_model_age_days,
+        flat=flat,
+        learnt_until=monitored["learnt_until"],
+    )
     gates: dict = {}
     for gate in params.ladder:
         col = probability_column(gate)
@@ -253,7 +438,7 @@ def run(project: ProjectParams) -> dict:
             if test_probs is not None
             else {"estimated_auc": None}  # a flat export: no later cohort to compare with
         )
-        test_auc = tested.get(gate, {}).get("model", {}).get("roc_auc")
+        test_auc = monitored["test_auc"].get(gate)
         reasons = []
         if not np.isnan(score_psi) and score_psi >= p.score_psi_alert:
             reasons.append(
@@ -307,6 +492,7 @@ def run(project: ProjectParams) -> dict:
         }
     strong = drift[drift["reading"] == "strong"]
     summary = {
+        "model": {"version": monitored["version"], "which": monitored["which"]},
         "reference": {"cohort": "training", "snapshots": len(reference)},
         "current": {
             "open_leads": len(scored),
@@ -326,6 +512,10 @@ def run(project: ProjectParams) -> dict:
         ),
         "features": drift.round({"psi": 4}).to_dict("records"),
         "published_runs": history,
+        "estimate_vs_realised": {
+            **estimate_errors(history, params.ladder),
+            "active_leads": estimate_errors(history, params.ladder, "gates_active"),
+        },
         "assumption": (
             "the estimate assumes the probabilities stay calibrated on the new leads: it tracks "
             "a change in who the leads are, not in how the signals relate to buying"

@@ -883,6 +883,9 @@ def _monitor_section(inp: ReportInputs) -> Section:
         "a change in who the leads are, not in how the signals relate to buying; realised "
         "figures below settle it once a run's horizon has passed.",
     )
+    watched = mon.get("model", {})
+    if watched.get("version") is not None:
+        s.add_text(f"Model watched: version {watched['version']}, {watched['which']}.")
     cur = mon.get("current", {})
     if "compared_leads" in cur:
         s.add_text(
@@ -1003,6 +1006,37 @@ def _monitor_section(inp: ReportInputs) -> Section:
         "with their horizon passed (realised), the others pending (estimated only) or unknown "
         "(a flat export has no after).",
     )
+    errs = mon.get("estimate_vs_realised") or {}
+    if errs.get("mae") is not None:
+        per_gate = "; ".join(
+            f"{_label(g)} {e['mae']:.3f} (mean signed {e['mean_signed_error']:+.3f}, "
+            f"{e['runs']} run(s))"
+            for g, e in errs["gates"].items()
+        )
+        active = errs.get("active_leads") or {}
+        s.add_text(
+            f"The label-free estimate against the realised AUC: mean absolute error "
+            f"{errs['mae']:.3f} over {errs['gate_runs']} gate-run(s); per gate {per_gate}. "
+            "A positive signed error means the estimate flattered the model."
+            + (
+                f" On the leads with a sign of life when each run was scored (those the model "
+                f"learnt from; dormant leads are scored by extrapolation) the error is "
+                f"{active['mae']:.3f}."
+                if active.get("mae") is not None
+                else ""
+            )
+        )
+        latest = next((r for r in reversed(runs) if r.get("dormant")), None)
+        if latest is not None:
+            first = next(iter(latest["dormant"]["gates"].items()), None)
+            if first is not None:
+                gate, d = first
+                s.add_text(
+                    f"Dormant leads of the latest realised run ({latest['as_of']}): "
+                    f"{latest['dormant']['leads']:,}; at {_label(gate)}, their probabilities "
+                    f"expected {d['expected_crossings']:.1f} crossings and {d['crossed']:,} "
+                    "happened."
+                )
     if outcomes:
         out = pd.DataFrame(outcomes)
         sales = out[out["route"] == "sales_now"]

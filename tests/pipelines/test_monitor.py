@@ -157,13 +157,66 @@ def test_published_runs_are_judged_once_their_horizon_has_passed(scored, tmp_pat
     assert judged["gates"][gate]["rows"] == int(at_risk.sum())
     assert judged["gates"][gate]["positives"] == int((at_risk & in_window).sum()) > 0
     assert sum(r["leads"] for r in judged["routes"].values()) == len(leads)
+    # judged again on the leads with a sign of life in the dormancy window before the run
+    # (creation, an engaged action, a sales touch, a milestone), and the dormant rest's
+    # expected against realised crossings
+    validated = project.resolve(params.paths.validated)
+    events = pd.read_parquet(validated / "events", columns=["lead_id", "occurred_at", "event_type"])
+    signs = pd.concat(
+        [
+            pd.read_parquet(validated / "leads", columns=["lead_id", "created_at"]).set_axis(
+                ["lead_id", "at"], axis=1
+            ),
+            events.loc[events["event_type"] != "email_open", ["lead_id", "occurred_at"]].set_axis(
+                ["lead_id", "at"], axis=1
+            ),
+            pd.read_parquet(
+                validated / "sales_touches", columns=["lead_id", "occurred_at"]
+            ).set_axis(["lead_id", "at"], axis=1),
+            milestones[["lead_id", "occurred_at"]].set_axis(["lead_id", "at"], axis=1),
+        ]
+    )
+    window = pd.Timedelta(days=params.features.dormant_after_days)
+    alive = signs[(signs["at"] < past_as_of) & (signs["at"] >= past_as_of - window)]
+    active = leads["lead_id"].isin(alive["lead_id"])
+    assert 0 < judged["active_leads"] == int(active.sum()) < len(leads)
+    assert judged["gates_active"][gate]["rows"] == int((at_risk & active).sum())
+    assert judged["gates_active"][gate]["positives"] == int((at_risk & active & in_window).sum())
+    dormant = judged["dormant"]["gates"][gate]
+    assert dormant["at_risk"] == int((at_risk & ~active).sum())
+    assert dormant["crossed"] == int((at_risk & ~active & in_window).sum())
+    expected = leads.loc[at_risk & ~active, f"p_{gate}"].sum()
+    assert abs(dormant["expected_crossings"] - expected) < 0.006
+
+    # the estimate the run gave at publication against what happened: only the realised run
+    errors = stage.estimate_errors(runs, params.ladder)
+    g = judged["gates"][gate]
+    assert errors["gates"][gate]["runs"] == 1
+    assert errors["gates"][gate]["mean_signed_error"] == round(
+        g["estimated_auc_at_publication"] - g["roc_auc"], 5
+    )
+    assert errors["gates"][gate]["mae"] == abs(errors["gates"][gate]["mean_signed_error"])
+    assert errors["gate_runs"] == len(errors["gates"])
+    active_errors = stage.estimate_errors(runs, params.ladder, "gates_active")
+    g = judged["gates_active"][gate]
+    assert active_errors["gates"][gate]["mean_signed_error"] == round(
+        g["estimated_auc_at_publication"] - g["roc_auc"], 5
+    )
+    pending = history[run["run_id"]]
+    assert pending["estimates_active"][gate]["estimated_auc"] is not None
+    none_yet = stage.estimate_errors([pending], params.ladder)
+    assert none_yet["mae"] is None and "unknown" in none_yet["reason"]
 
     # the report's last section reads it: estimated against realised, and the route outcomes
     monitored = json.loads((done / "artifacts" / "metrics" / "monitor.json").read_text())
     section = _monitor_section(
-        SimpleNamespace(monitor={**monitored, "published_runs": runs}, ladder=params.ladder)
+        SimpleNamespace(
+            monitor={**monitored, "published_runs": runs, "estimate_vs_realised": errors},
+            ladder=params.ladder,
+        )
     )
     html = "".join(section.blocks)
+    assert f"mean absolute error {errors['mae']:.3f}" in html
     assert "Estimated and realised AUC per published run" in html
     assert "Route outcomes of the published runs" in html
     assert section.summary["realised_runs"] == 1 and section.summary["published_runs"] == 2
@@ -214,3 +267,84 @@ def test_a_rescored_run_says_how_each_lead_moved_since_the_published_one(scored,
     others = leads.drop(index=[first, second])
     assert (others["trend"] == "steady").all() and (others["change_p_mql"].abs() < 1e-9).all()
     assert s["trends"]["steady"] == len(others) + (expected == "steady")
+
+
+def _latest_trained_is_a_newer_version(scored, folder):
+    """A project beside the scored one where a newer model (version 2) was trained since and
+    failed promotion: artifacts/models/run.json names it, data/scores still carries version 1's
+    scores. It has no model folder, and its evaluate.json is bogus, so only the registry (the
+    session's MLflow store) can answer."""
+    import json
+
+    folder.mkdir()
+    project = write_params(folder, scored["sim"])
+    done = scored["folder"]
+    for part in ("data/scores/run.json", "artifacts/models/run.json"):
+        (folder / part).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(done / part, folder / part)
+    assert str(json.loads((folder / "data/scores/run.json").read_text())["model_version"]) == "1"
+    models_run = folder / "artifacts" / "models" / "run.json"
+    models_run.write_text(json.dumps({**json.loads(models_run.read_text()), "model_version": "2"}))
+    bogus = json.loads((done / "artifacts" / "metrics" / "evaluate.json").read_text())
+    for by_model in bogus["gates"].values():
+        by_model["model"]["roc_auc"] = 0.5
+    (folder / "artifacts" / "metrics").mkdir(parents=True, exist_ok=True)
+    (folder / "artifacts" / "metrics" / "evaluate.json").write_text(json.dumps(bogus))
+    return project
+
+
+def test_the_monitor_watches_the_version_that_scored_the_leads_not_a_newer_failed_one(
+    scored, tmp_path
+):
+    from mlflow import MlflowClient
+
+    from pipelines.monitor import stage
+
+    # the session's own run: the latest trained model scored the leads
+    assert scored["monitor"]["model"]["version"] == "1"
+    assert "latest trained" in scored["monitor"]["model"]["which"]
+
+    project = _latest_trained_is_a_newer_version(scored, tmp_path / "challenged")
+    columns = pd.read_parquet(scored["folder"] / "data" / "features" / "scoring.parquet").columns
+    watched = stage.monitored_model(project, columns)
+    assert watched["version"] == "1"
+    assert "version 2" in watched["which"]
+    client = MlflowClient()
+    run_id = client.get_model_version(project.params.train.mlflow.registered_model, "1").run_id
+    logged = client.get_run(run_id).data.metrics
+    for gate, auc in watched["test_auc"].items():
+        assert auc == logged[f"test.{gate}.model.roc_auc"] != 0.5
+        # the same figures as the session's monitor read from evaluate.json for version 1
+        assert auc == scored["monitor"]["gates"][gate]["test_auc"]
+    # the age of version 1's knowledge: the end of its validation cohort
+    assert watched["learnt_until"] == pd.Timestamp(project.params.train.valid_end)
+    cutoffs = pd.DataFrame({"cutoff": pd.to_datetime(["2025-01-05", "2025-09-01"])})
+    age = stage.measure_model_age(
+        cutoffs,
+        pd.Series(["train", "test"]),
+        pd.Timestamp("2026-01-01"),
+        limit=365,
+        flat=False,
+        learnt_until=watched["learnt_until"],
+    )
+    assert age["learnt_until"] == str(project.params.train.valid_end)
+    assert age["days"] == (pd.Timestamp("2026-01-01") - watched["learnt_until"]).days
+    # the version's own predictions: the same model the session scored with
+    X = pd.read_parquet(scored["folder"] / "data" / "features" / "scoring.parquet").head(50)
+    from models.bundle import ReadinessModel
+
+    same = ReadinessModel.load(scored["folder"] / "artifacts" / "models" / "readiness")
+    pd.testing.assert_frame_equal(watched["model"].predict(X), same.predict(X))
+
+
+def test_a_scoring_snapshot_without_a_feature_the_scoring_model_needs_is_named(scored, tmp_path):
+    import pytest
+
+    from pipelines.monitor import stage
+    from readiness.errors import ReadinessError
+
+    project = _latest_trained_is_a_newer_version(scored, tmp_path / "narrowed")
+    columns = pd.read_parquet(scored["folder"] / "data" / "features" / "scoring.parquet").columns
+    needed = stage.monitored_model(project, columns)["model"].features
+    with pytest.raises(ReadinessError, match=f"version 1.*{needed[0]}"):
+        stage.monitored_model(project, columns.drop(needed[0]))
