@@ -6,14 +6,17 @@ leads (`paths.scores`/run.json names its version: `paths.models`/readiness and
 `paths.metrics`/evaluate.json when it is the latest trained one, else that version, its test
 AUCs and cohort dates from the MLflow registry, as after a challenger failed promotion), and the
 history of published runs: `publish.exports`/<run_id>/ (run.json and leads.parquet, checked
-against the run's manifest) with `paths.validated`/milestones (what happened after each run).
-Outputs: `paths.metrics`/monitor.json: feature drift per feature and family (PSI of the open leads
-with a sign of life against the training cohort), the drift of each gate's score distribution,
-each gate's label-free AUC estimate on the current leads next to the same estimate on the test
-cohort and the test cohort's realised AUC, every published run's realised AUC, ECE, lift and route outcomes once its horizon
-has passed (the label-free estimate until then), the age of what the model learnt (its newest
-snapshot against the leads scored now), and a retraining recommendation per gate with
-its reasons.
+against the run's manifest) with `paths.validated` (milestones: what happened after each run;
+leads, events, sales touches: which of its leads had a sign of life when it was scored).
+Outputs: `paths.metrics`/monitor.json: the model watched; feature drift per feature and family
+(PSI of the open leads with a sign of life against the training cohort), the drift of each
+gate's score distribution, each gate's label-free AUC estimate on the current leads next to the
+same estimate on the test cohort and the test cohort's realised AUC; every published run's
+realised AUC, ECE, lift and route outcomes once its horizon has passed (on all its leads and on
+its active ones, with its dormant leads' expected against realised crossings; the label-free
+estimate until then) and the estimate's error against the realised AUC over those runs; the
+age of what the model learnt (its newest snapshot against the leads scored now), and a
+retraining recommendation per gate with its reasons.
 Params: monitor, ladder, train (cohort dates), features.dormant_after_days, publish.exports,
 score.routing.
 """

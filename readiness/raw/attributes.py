@@ -27,6 +27,7 @@ change before its entity was created.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -153,6 +154,28 @@ PLACEHOLDERS = frozenset(
 )
 
 
+# a number as a CRM formats it: a currency sign or code, thousands separated by commas (or
+# spaces), a trailing percent sign; "(1,234)" is an accountant's negative
+_FORMATTED_NUMBER = re.compile(
+    r"^(?P<open>\()?\s*(?P<sign>[+-])?\s*(?:[$€£¥]|USD|EUR|GBP|CAD|AUD)?\s*"
+    r"(?P<digits>\d{1,3}(?:[, ]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
+    r"\s*(?:[$€£¥]|USD|EUR|GBP|CAD|AUD)?\s*(?P<percent>%)?\s*(?P<close>\))?$",
+    re.IGNORECASE,
+)
+
+
+def plain_number(text: str) -> str | None:
+    """A formatted number's plain text ("$26,541,386" -> "26541386", "1,078" -> "1078",
+    "(1,200)" -> "-1200", "12.5 %" -> "12.5": a percentage keeps its scale), or None when the
+    text is no such number. Decimal commas ("1.234,5") are not guessed: they stay unparsed."""
+    m = _FORMATTED_NUMBER.match(text.strip())
+    if m is None or bool(m["open"]) != bool(m["close"]):
+        return None
+    digits = m["digits"].replace(",", "").replace(" ", "")
+    negative = (m["sign"] == "-") != bool(m["open"])
+    return ("-" if negative else "") + digits
+
+
 def clean_values(
     name: str, values: pd.Series, kind: str, missing: list[str]
 ) -> tuple[pd.Series, dict, list[str]]:
@@ -201,6 +224,36 @@ def clean_values(
                 f"unknown, add it to attributes.{name}.missing_values in the mapping"
             )
     if kind == "numeric" and len(present):
+        # formatted numbers ("$26,541,386", "1,078") read as numbers, not as unparseable text
+        # that ingest would quarantine (leaving the big values unknown)
+        plain = pd.to_numeric(present, errors="coerce")
+        formatted = present[plain.isna()]
+        rewritten = formatted.map(plain_number).dropna()
+        if len(rewritten):
+            s = s.copy()
+            s.loc[rewritten.index] = rewritten.astype("string")
+            changes["numbers_unformatted"] = int(len(rewritten))
+            shown = ", ".join(
+                f"{a!r} -> {b}"
+                for a, b in list(
+                    dict(zip(formatted[rewritten.index], rewritten, strict=True)).items()
+                )[:3]
+            )
+            warnings.append(
+                f"attribute '{name}': {len(rewritten)} formatted number(s) read without their "
+                f"currency sign, thousands separators or percent sign ({shown})"
+            )
+            present = s.dropna()
+            present = present[present != ""]
+        still = present[pd.to_numeric(present, errors="coerce").isna()]
+        if len(still):
+            changes["not_numbers"] = int(len(still))
+            examples = ", ".join(repr(v) for v in pd.unique(still)[:5])
+            warnings.append(
+                f"attribute '{name}' is declared numeric, but {len(still)} value(s) are not "
+                f"numbers ({examples}): ingest quarantines them and the leads' value is unknown. "
+                f"Declare it categorical, or list the values in attributes.{name}.missing_values"
+            )
         num = pd.to_numeric(present, errors="coerce").dropna()
         if len(num) >= 20:
             share = num.value_counts(normalize=True)

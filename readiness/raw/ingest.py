@@ -289,8 +289,11 @@ def validate_batch(table: str, df: pd.DataFrame, ctx: Context) -> BatchResult:
                 if reason is None:  # a wrong type: named only when nothing else names the row
                     follow_on.setdefault(int(f["index"]), (f"{f['column']}: wrong type", None))
                     continue
-                label = f"{f['column']}: {reason}" if f["schema_context"] == "Column" else reason
-                problems.setdefault(f["index"], []).append((label, f["failure_case"]))
+                if f["schema_context"] == "Column":
+                    label, value = f"{f['column']}: {reason}", f["failure_case"]
+                else:  # a check across columns fails once per column: one reason, no value
+                    label, value = reason, None
+                problems.setdefault(f["index"], []).append((label, value))
             for idx, problem in follow_on.items():
                 if idx not in problems:  # never drop a row without its reason
                     problems[idx] = [problem]

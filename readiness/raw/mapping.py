@@ -4,9 +4,10 @@ A mapping names the export's files, then for each raw table (DESIGN.md section 3
 comes from and how each of its columns is made:
 
     column: <name>                 the file's column, as is
-    column + values: {...}         through a value map (their names onto ours; null = empty);
-                                   a value the map does not cover is an error, unless the map has
-                                   a "*" entry for "anything else"
+    column + values: {...}         through a value map (their names onto ours; null = empty;
+                                   matched as written, else up to case and spacing); a value the
+                                   map does not cover is an error, unless the map has a "*" entry
+                                   for "anything else"
     column + date_format: "%Y-%m-%d"   parsed as a date/time (an unparseable value is an error)
     column + fill: <value>         empty cells get this value
     key: <namespace> + column      their string ids numbered into our integer ids; the same
@@ -25,7 +26,9 @@ export lacks are written empty: the pipeline trains on what exists and says what
 Assets whose block leaves belief_stage or audience unset are tagged by the mapping's `tagging`
 rules (from the title, the URL or any column of their file; readiness/raw/tagging.py), or get
 `general` / `any`. Events whose asset_id is a key (a page, a URL) the assets table lacks create
-their asset, titled by that name and tagged by the same rules.
+their asset, titled by the file's title column (`title`, `Page Title`, ...) or else that name, and
+tagged by the same rules. A URL is numbered as its canonical form (no tracking parameters, no
+#fragment: `canonical_url`), so the same page reached from two campaigns is one asset.
 
 Every mapping error names the mapping key, the file and the rows.
 """
@@ -34,9 +37,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
@@ -223,18 +228,48 @@ def _rows(index: pd.Index, limit: int = 5) -> str:
     )
 
 
+# query parameters that say how a visitor arrived, not which page it is
+_TRACKING_PARAMS = re.compile(
+    r"^(utm_\w*|gclid|gbraid|wbraid|dclid|fbclid|msclkid|yclid|igshid|mc_cid|mc_eid|_hsenc|_hsmi"
+    r"|hsctatracking|__hstc|__hssc|__hsfp|_ga|_gl|mkt_tok)$",
+    re.IGNORECASE,
+)
+
+
+def canonical_url(text: str) -> str:
+    """A page URL as one page: without tracking parameters (utm_*, gclid, HubSpot's _hsenc, ...)
+    or a #fragment, scheme and host in lower case, no trailing slash on the path. Text that is
+    not an http(s) URL is returned as it is."""
+    if not re.match(r"(?i)^https?://", text):
+        return text
+    parts = urlsplit(text.strip())
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    kept = urlencode([(k, v) for k, v in query if not _TRACKING_PARAMS.match(k)])
+    return urlunsplit(
+        (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), kept, "")
+    )
+
+
 class _Keys:
-    """Their string ids -> our integer ids, one numbering per namespace, stable across files."""
+    """Their string ids -> our integer ids, one numbering per namespace, stable across files.
+    A page URL is numbered as its canonical form (`canonical_url`): the same page reached from
+    two campaigns is one asset."""
 
     def __init__(self):
         self.maps: dict[str, dict[str, int]] = {}
 
     def number(self, namespace: str, values: pd.Series) -> pd.Series:
         m = self.maps.setdefault(namespace, {})
-        for v in pd.unique(values.dropna().astype(str)):
+        text = values.astype("string")
+        urls = text.str.match(r"(?i)^https?://").fillna(False)
+        if urls.any():
+            distinct = pd.unique(text[urls].dropna())
+            canonical = {v: canonical_url(str(v)) for v in distinct}
+            text = text.where(~urls, text.map(canonical))
+        for v in pd.unique(text.dropna().astype(str)):
             if v not in m:
                 m[v] = len(m) + 1
-        return values.astype("string").map(m).astype("Int64")
+        return text.map(m).astype("Int64")
 
 
 def _column(
@@ -271,16 +306,27 @@ def _column(
     if rule.values is not None:
         present = s.notna()
         text = s.astype("string")
-        known = text.isin(list(rule.values)) | ~present
-        if not known.all() and "*" not in rule.values:
+        # a value the map lacks as written but has up to case and spacing (" Paid search") is
+        # read as that entry, unless two entries fold together onto different values
+        folded: dict[str, list[Any]] = {}
+        for k, v in rule.values.items():
+            if k != "*":
+                folded.setdefault(_fold(k), []).append(v)
+        unique = {k: vs[0] for k, vs in folded.items() if len(set(map(str, vs))) == 1}
+        values = dict(rule.values)
+        for v in pd.unique(text.dropna()):
+            if v not in values and _fold(v) in unique:
+                values[v] = unique[_fold(v)]
+        known = text.isin(list(values)) | ~present
+        if not known.all() and "*" not in values:
             bad = text[~known]
             raise ReadinessError(
                 f"Mapping {mapping_path}: {where}.values does not cover {bad.nunique()} value(s) of column "
                 f"'{rule.column}' in {file}: {', '.join(repr(v) for v in bad.unique()[:5])} "
                 f"({len(bad)} rows: {_rows(bad.index)}). Add them to the value map (null leaves the cell empty)."
             )
-        other = rule.values.get("*")
-        s = text.map(lambda v: rule.values.get(v, other) if pd.notna(v) else None).astype(object)
+        other = values.get("*")
+        s = text.map(lambda v: values.get(v, other) if pd.notna(v) else None).astype(object)
     if rule.date_format is not None:
         parsed = pd.to_datetime(s, format=rule.date_format, errors="coerce")
         bad = s.notna() & (s.astype("string").str.strip() != "") & parsed.isna()
@@ -294,6 +340,11 @@ def _column(
     if rule.fill is not None:
         s = s.where(s.notna(), rule.fill)
     return s
+
+
+def _fold(text: str) -> str:
+    """A value as a value map compares it: case and runs of spaces do not matter."""
+    return " ".join(str(text).split()).casefold()
 
 
 def _inside(folder: Path, name: str, key: str, mapping_path: Path) -> Path:
@@ -458,9 +509,10 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
     if "opportunities" in mapping.tables:
         opp = pd.read_parquet(out / "opportunities.parquet")
         if "amount" in opp and len(opp):
-            report["zero_amount_opportunities"] = int(
-                (pd.to_numeric(opp["amount"], errors="coerce") == 0).sum()
-            )
+            amount = pd.to_numeric(opp["amount"], errors="coerce")
+            report["zero_amount_opportunities"] = int((amount == 0).sum())
+            report["blank_amount_opportunities"] = int(amount.isna().sum())
+        report["lost_deals_without_closed_lost"] = _lost_deals_left_open(opp, out)
     if mapping.attributes:
         report["tables"][attributes.TABLE] = _import_attributes(
             mapping, files, folder, keys, mapping_path, out
@@ -488,6 +540,31 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         ", ".join(report["absent_tables"]) or "none",
     )
     return report
+
+
+def _lost_deals_left_open(opp: pd.DataFrame, out: Path) -> int:
+    """Lost deals whose primary lead has no closed_lost milestone in the import: such a lead
+    stays open (only its own closed milestone or its account's won deal closes it) and is
+    routed as a lead with sales. Counted and warned, not guessed: the mapping decides."""
+    if not len(opp) or "outcome" not in opp or "primary_lead_id" not in opp:
+        return 0
+    lost = opp[opp["outcome"].astype("string").str.lower() == "lost"]
+    milestones = out / "milestones.parquet"
+    closed = set()
+    if milestones.exists():
+        ms = pd.read_parquet(milestones, columns=["lead_id", "milestone"])
+        closed = set(ms.loc[ms["milestone"].isin(["closed_lost", "closed_won"]), "lead_id"])
+    left_open = lost["primary_lead_id"].notna() & ~lost["primary_lead_id"].isin(closed)
+    n = int(left_open.sum())
+    if n:
+        log.warning(
+            "import: %d lost deal(s) have a primary lead without a closed_lost milestone: those "
+            "leads stay open and are routed as leads with sales. Map a closed_lost milestone from "
+            "the deals file (a `value: closed_lost` block with `skip_rows_without` its lost rows' "
+            "date) if a lost deal ends the lead",
+            n,
+        )
+    return n
 
 
 class _TagLog:
@@ -560,6 +637,14 @@ def _tag(
         built[target] = current
 
 
+# columns of an activity file that give a page's title, by their plain name (first found wins)
+TITLE_COLUMNS = ("title", "page_title", "asset_title", "content_title", "page_name", "asset_name")
+
+
+def _plain_name(column: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", str(column).strip().lower()).strip("_")
+
+
 def _assets_from_events(
     pages: list[tuple[pd.DataFrame, pd.Series, ColumnRule, str, str]],
     mapping: Mapping,
@@ -569,7 +654,8 @@ def _assets_from_events(
     mapping_path: Path,
 ) -> None:
     """Events that name a page or URL (asset_id from a key) the assets table lacks create their
-    asset: its title is the event file's title column or else the page's name, its tags come
+    asset: its title is the event file's title column (`TITLE_COLUMNS`, by plain name: "Page
+    Title" is page_title) or else the page's name, its tags come
     from the tagging rules (on the event file's columns; title and url are that name where the
     file has none)."""
     assets_spec = mapping.tables.get("assets")
@@ -596,8 +682,13 @@ def _assets_from_events(
             continue
         first = ~ids[missing].duplicated()
         rows = source.loc[missing[missing].index[first.to_numpy()]].copy()
-        name = rows[rule.column].astype(str)
-        for column in ("title", "url"):  # the event file's own, where it has them
+        name = rows[rule.column].astype(str).map(canonical_url)
+        # the event file's own title (a column named like "Page Title") and URL, where it has them
+        titled = {_plain_name(c): c for c in rows.columns}
+        title = next((titled[t] for t in TITLE_COLUMNS if t in titled), None)
+        if title is not None and title != "title":
+            rows["title"] = rows[title]
+        for column in ("title", "url"):
             rows[column] = rows[column].astype("string").fillna(name) if column in rows else name
         new = pd.DataFrame({"asset_id": ids[rows.index].astype("Int64"), "title": rows["title"]})
         _tag(new, rows, mapping, f"{where}.columns.asset_id (pages of {file})", tag_log)
@@ -695,12 +786,14 @@ def _import_attributes(
         if rule.known != "history":  # one value per entity: the file may repeat an entity
             before = len(part)
             conflicting = part.groupby("entity_id")["value"].nunique() > 1
-            part = part.drop_duplicates(["entity_id"], keep="last")
+            # the first row, as ingest keeps a repeated id's first row and quarantines the rest
+            part = part.drop_duplicates(["entity_id"], keep="first")
             repeated = before - len(part)
             if conflicting.any():
                 warnings.append(
                     f"attribute '{name}': {int(conflicting.sum())} {rule.of}(s) appear more than "
-                    f"once in {file} with different values; the last row's value is kept"
+                    f"once in {file} with different values; the first row's value is kept, as "
+                    "ingest keeps the first row of a repeated id"
                 )
         parts.append(part)
         per_attribute[name] = {

@@ -324,3 +324,60 @@ def test_the_shift_screen_leaves_out_a_feature_the_test_rows_have_outgrown():
     # off (null in params): nothing is left out for shift
     off = screen(pd.DataFrame({"y_mql": y}), max_shift_psi=None)
     assert not off["lead_age_days"]["excluded"] and off["lead_age_days"]["test_psi"] > 1.0
+
+
+def test_formatted_numbers_are_read_and_a_repeated_contact_keeps_its_first_row(export):
+    folder, path = export
+    (folder / "contacts.csv").write_text(
+        "contact_id,created,stage,channel,company,page,employees,status\n"
+        'c1,2024-01-05,Lead,web,acme,/pricing,"1,078",open\n'
+        'c2,2024-01-07,MQL,web,acme,/blog,"$26,541,386",open\n'
+        'c3,2024-02-01,SQL,web,beta,/pricing,"(1,200)",won\n'
+        'c4,2024-02-01,SQL,web,beta,/pricing,"1.234,5",won\n'
+        "c1,2024-01-05,Lead,web,acme,/blog,7,open\n"  # c1 again, other values: ingest keeps row 1
+    )
+    report = import_export(path, folder / "raw")
+    t = report["tables"]["attributes"]
+    employees = t["attributes"]["employees"]
+    assert employees["numbers_unformatted"] == 3 and employees["not_numbers"] == 1
+    assert any("'$26,541,386' -> 26541386" in w for w in t["warnings"])
+    assert any("'1.234,5'" in w and "not numbers" in w for w in t["warnings"])
+    assert any("the first row's value is kept" in w for w in t["warnings"])
+    keys = pd.read_parquet(folder / "raw" / "_keys" / "contact.parquet")
+    contact = dict(zip(keys["our_id"], keys["their_id"], strict=True))
+    values = pd.read_parquet(folder / "raw" / "attributes.parquet")
+    by = {
+        (contact[r.entity_id], r.attribute): r.value
+        for r in values.itertuples()
+        if r.attribute in ("employees", "landing_page")
+    }
+    assert by[("c1", "employees")] == "1078" and by[("c1", "landing_page")] == "/pricing"
+    assert by[("c2", "employees")] == "26541386" and by[("c3", "employees")] == "-1200"
+    # ingest reads them as numbers; the decimal comma is not guessed but quarantined, named
+    rep = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    check_reconciled(rep)
+    q = pd.read_parquet(folder / "quarantine" / "attributes")
+    assert q.loc[q["attribute"] == "employees", "value"].tolist() == ["1.234,5"]
+    accepted = pd.read_parquet(folder / "validated" / "attributes")
+    numbers = accepted.loc[accepted["attribute"] == "employees", "value"].astype(float)
+    assert sorted(numbers) == [-1200.0, 1078.0, 26541386.0]
+
+
+@pytest.mark.parametrize(
+    "text, plain",
+    [
+        ("$26,541,386", "26541386"),
+        ("1,078", "1078"),
+        ("(1,200)", "-1200"),
+        ("12.5 %", "12.5"),
+        ("USD 1 200", "1200"),
+        ("€5.5", "5.5"),
+        ("1.234,5", None),  # a decimal comma: not guessed
+        ("12,34", None),
+        ("1,2345", None),
+        ("(12", None),
+        ("abc", None),
+    ],
+)
+def test_plain_number_reads_what_crms_write_and_nothing_ambiguous(text, plain):
+    assert attributes.plain_number(text) == plain

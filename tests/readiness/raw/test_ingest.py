@@ -140,6 +140,9 @@ def test_nan_amounts_and_impossible_opportunities_are_quarantined(tmp_path):
     assert "amount: missing value" in q.loc["501", "reasons"]
     assert "closed_at is before created_at" in q.loc["502", "reasons"]
     assert "open opportunities have no closed_at" in q.loc["503", "reasons"]
+    # a check across columns is one reason, once, without a column's value beside it
+    assert q.loc["503", "reasons"].count("won/lost ones have one") == 1
+    assert "won/lost ones have one (value" not in q.loc["503", "reasons"]
 
 
 def test_milestones_out_of_ladder_order_or_before_the_lead_are_quarantined(tmp_path):

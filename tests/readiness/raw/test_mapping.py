@@ -389,3 +389,78 @@ def test_a_distinct_assets_block_keeps_one_row_per_asset_whatever_the_rules_read
     assert assets["asset_id"].is_unique and len(assets) == 5
     assert assets.set_index("title").loc["https://x.io/about", "belief_stage"] == "general"
     assert sum(report["tables"]["assets"]["tagging"]["belief_stage"].values()) == 5
+
+
+def test_a_page_is_one_asset_whatever_campaign_led_to_it_and_keeps_its_page_title(export):
+    folder, write = export
+    (folder / "visits.csv").write_text(
+        "contact_id,url,visited,kind,Page Title\n"
+        "c1,https://x.io/blog/cost-of-doing-nothing?utm_source=li&utm_campaign=q1,2024-01-06,"
+        "blog,The Cost of doing nothing\n"
+        "c2,https://X.io/blog/cost-of-doing-nothing/?gclid=abc#top,2024-01-09,blog,"
+        "The Cost of doing nothing\n"
+        "c3,https://x.io/product?id=7&utm_medium=email,2024-02-02,page,Product tour\n"
+        "c3,https://x.io/product?id=8,2024-02-03,page,Another product\n"
+    )
+    (folder / "pages.csv").write_text(PAGES)
+    report = import_export(write(_content_mapping()), folder / "raw")
+    assets = pd.read_parquet(folder / "raw" / "assets.parquet").set_index("title")
+    # the two variants of the blog post are one asset; ?id= still tells two products apart
+    assert report["tables"]["assets"]["created_from_events"] == 3
+    assert list(assets.index[2:]) == [
+        "The Cost of doing nothing",
+        "Product tour",
+        "Another product",
+    ]
+    assert assets.loc["The Cost of doing nothing", "belief_stage"] == "urgency"  # title rule
+    pages = pd.read_parquet(folder / "raw" / "_keys" / "page.parquet")["their_id"].tolist()
+    assert "https://x.io/product?id=7" in pages
+    assert "https://x.io/blog/cost-of-doing-nothing" in pages and len(pages) == 5
+    events = pd.read_parquet(folder / "raw" / "events.parquet")
+    assert events["asset_id"].tolist()[:2] == [events["asset_id"].iloc[0]] * 2
+    ing = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    assert ing["tables"]["events"]["quarantined"] == 0
+
+
+def test_lost_deals_that_leave_their_lead_open_are_counted(export):
+    folder, write = export
+    m = mapping()
+    deals = m["tables"]["opportunities"]["columns"]
+    deals["outcome"] = {"value": "lost"}
+    deals["primary_lead_id"] = {"key": "contact", "column": "contact_id"}
+    m["tables"]["milestones"] = m["tables"]["milestones"][:1]  # no closed milestone mapped
+    report = import_export(write(m), folder / "raw")
+    assert report["lost_deals_without_closed_lost"] == 2
+    m["tables"]["milestones"].append(
+        {
+            "from": "deals",
+            "columns": {
+                "lead_id": {"key": "contact", "column": "contact_id"},
+                "milestone": {"value": "closed_lost"},
+                "occurred_at": {"column": "closed", "date_format": "%Y-%m-%d %H:%M:%S"},
+            },
+        }
+    )
+    assert import_export(write(m), folder / "raw")["lost_deals_without_closed_lost"] == 0
+
+
+def test_a_value_map_matches_up_to_case_and_spacing_but_never_guesses_between_entries(export):
+    folder, write = export
+    (folder / "contacts.csv").write_text(
+        "contact_id,created,stage,channel,company\n"
+        "c1,2024-01-05,Lead, Web,acme\n"
+        "c2,2024-01-07,MQL,FAIR  ,acme\n"
+        "c3,2024-02-01,SQL,web,beta\n"
+    )
+    import_export(write(mapping()), folder / "raw")
+    leads = pd.read_parquet(folder / "raw" / "leads.parquet")
+    assert leads["source_channel"].tolist() == ["organic_search", "events", "organic_search"]
+    # two entries that fold together onto different values: only exact spellings match
+    m = mapping()
+    m["tables"]["leads"]["columns"]["source_channel"]["values"] = {
+        "web": "organic_search",
+        "WEB": "paid_search",
+        "fair": "events",
+    }
+    with pytest.raises(ReadinessError, match=r"does not cover 1 value\(s\).*' Web'"):
+        import_export(write(m), folder / "raw")
