@@ -289,6 +289,10 @@ def validate_batch(table: str, df: pd.DataFrame, ctx: Context) -> BatchResult:
                 if reason is None:  # a wrong type: named only when nothing else names the row
                     follow_on.setdefault(int(f["index"]), (f"{f['column']}: wrong type", None))
                     continue
+                if str(f["check"]).startswith("coerce_dtype") and pd.isna(f["failure_case"]):
+                    # an empty cell that cannot be an integer: "missing value" names it
+                    follow_on.setdefault(int(f["index"]), (f"{f['column']}: {reason}", None))
+                    continue
                 if f["schema_context"] == "Column":
                     label, value = f"{f['column']}: {reason}", f["failure_case"]
                 else:  # a check across columns fails once per column: one reason, no value
@@ -332,7 +336,7 @@ def _quarantine_frame(original: pd.DataFrame, problems: dict) -> pd.DataFrame:
             "reasons": [
                 "; ".join(
                     dict.fromkeys(
-                        f"{label} (value {_text(v)!r})" if v is not None else label
+                        f"{label} (value {_text(v)!r})" if _text(v) is not None else label
                         for label, v in problems[r]
                     )
                 )

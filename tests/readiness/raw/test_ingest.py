@@ -284,3 +284,12 @@ def test_malformed_form_answers_are_quarantined(tmp_path):
     assert report["tables"]["events"]["quarantine_reasons"] == {
         "properties: properties is not a JSON object": 1
     }
+
+
+def test_an_empty_id_is_one_missing_value_not_also_a_wrong_type(tmp_path):
+    tables = tiny_tables()
+    tables["leads"]["account_id"] = pd.array([1, None, 2], dtype="Int64").astype(float)
+    rep = run(tmp_path, tables, fmt="csv")
+    assert rep["tables"]["leads"]["quarantined"] == 1
+    q = quarantine(tmp_path, "leads")
+    assert q["reasons"].tolist() == ["account_id: missing value"]
