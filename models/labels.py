@@ -181,6 +181,8 @@ def deal_sizes(
     won = opportunities[opportunities["outcome"] == "won"].merge(
         accounts[["account_id", "employee_band"]], on="account_id", how="left"
     )
+    unsized = int(won["amount"].isna().sum())
+    won = won[won["amount"].notna()]  # a deal without an amount says nothing of deal sizes
     closed = pd.to_datetime(won["closed_at"])
     fit, check = won[closed < fitted_before], won[closed >= fitted_before]
     if fit.empty:  # expected revenue is unknown, not 0: the export says nothing of deal sizes
@@ -189,8 +191,8 @@ def deal_sizes(
             "won_deals": 0,
             "overall_mean": None,
             "by_employee_band": {},
-            "unknown": f"no won opportunity closed before {fitted_before.date()}: deal sizes, "
-            "and with them expected revenue, are unknown",
+            "unknown": f"no won opportunity with an amount closed before {fitted_before.date()}: "
+            "deal sizes, and with them expected revenue, are unknown",
         }
     overall = float(fit["amount"].mean())
     grouped = fit.groupby("employee_band")["amount"].agg(["mean", "count"])
@@ -205,6 +207,8 @@ def deal_sizes(
         "by_employee_band": {k: round(v, 2) for k, v in by_band.items()},
         "deals_by_employee_band": {str(k): int(v) for k, v in grouped["count"].items()},
     }
+    if unsized:
+        out["won_deals_without_amount"] = unsized
     if len(check):
         pred = check["employee_band"].astype(str).map(by_band).fillna(overall)
         out["check"] = {

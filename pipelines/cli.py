@@ -107,15 +107,15 @@ def import_(
         typer.echo(f"  note: {r['zero_amount_opportunities']:,} opportunities have amount 0")
     if r.get("blank_amount_opportunities"):
         typer.echo(
-            f"  note: {r['blank_amount_opportunities']:,} opportunities have no amount: ingest "
-            "quarantines them (and the milestones that name them)"
+            f"  note: {r['blank_amount_opportunities']:,} opportunities have no amount: kept "
+            "with the amount unknown, left out of the deal-size means"
         )
     if r.get("lost_deals_without_closed_lost"):
         typer.echo(
             f"  note: {r['lost_deals_without_closed_lost']:,} lost deal(s) leave their primary "
             "lead open: no closed_lost milestone is mapped for it"
         )
-    for w in r["tables"].get("attributes", {}).get("warnings", []):
+    for w in [*r.get("unparsed_dates", []), *r["tables"].get("attributes", {}).get("warnings", [])]:
         typer.echo(f"  note: {w}")
     assets = r["tables"].get("assets", {})
     if assets.get("created_from_events"):

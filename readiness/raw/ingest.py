@@ -353,6 +353,19 @@ def _quarantine_frame(original: pd.DataFrame, problems: dict) -> pd.DataFrame:
     return out
 
 
+def _with_origins(quarantined: pd.DataFrame, origins: pd.DataFrame) -> pd.DataFrame:
+    """Quarantined rows of an imported table with the export file and data row each came from
+    (after source_row, the raw table's row): the row a user can find in their own file."""
+    where = origins.reindex(quarantined["source_row"].to_numpy())
+    out = quarantined.copy()
+    at = list(out.columns).index("source_row") + 1
+    out.insert(
+        at, "file", where["file"].astype("str").where(where["file"].notna(), None).to_numpy()
+    )
+    out.insert(at + 1, "file_row", where["file_row"].astype("Int64").to_numpy())
+    return out
+
+
 def _schema_problem(table: str, fc: pd.DataFrame) -> str:
     first = fc.iloc[0]
     return (
@@ -405,8 +418,11 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
         accepted_keys: list[pd.Series] = []
         lead_created: list[pd.Series] = []
         part = 0
+        origins = io.row_origins(source, table)
         for batch in io.iter_batches(path, params.batch_rows):
             res = validate_batch(table, batch, ctx)
+            if origins is not None and len(res.quarantined):
+                res.quarantined = _with_origins(res.quarantined, origins)
             read += len(batch)
             accepted += len(res.accepted)
             quarantined += len(res.quarantined)
@@ -443,6 +459,12 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
                 warnings.append(
                     f"{zero} won opportunit{'y has' if zero == 1 else 'ies have'} amount 0 "
                     "(kept; they count in the deal-size means)"
+                )
+            blank = int(opp["amount"].isna().sum())
+            if blank:
+                warnings.append(
+                    f"{blank} opportunit{'y has' if blank == 1 else 'ies have'} no amount "
+                    "(kept with the amount unknown: left out of the deal-size means)"
                 )
         report["tables"][table] = {
             "source": str(path),
@@ -510,6 +532,9 @@ def _ingest_attributes(
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
     accepted.to_parquet(out_dir / "part-00000.parquet", index=False)
+    origins = io.row_origins(source, attributes.TABLE)
+    if origins is not None and len(quarantined):
+        quarantined = _with_origins(quarantined, origins)
     if len(quarantined):
         quarantined.to_parquet(q_dir / "part-00000.parquet", index=False)
     attributes.write_declarations(validated, specs)

@@ -22,8 +22,23 @@ RAW_NAMES = (
     attributes.DECLARATIONS,
     flat.FILE,
     "_keys",
+    "_rows",
     "_import.json",
 )
+# import's record of where each raw row came from: <table>.parquet with file, file_row (the
+# export file's data row, 1 = the first after the header) in raw-table row order
+ROW_ORIGINS = "_rows"
+
+
+def row_origins(source: Path, table: str) -> pd.DataFrame | None:
+    """The export file and row of each row of raw table `table`, indexed by its 1-based row in
+    the raw table (ingest's source_row); None when `source` was not imported from an export."""
+    path = source / ROW_ORIGINS / f"{table}.parquet"
+    if not path.is_file():
+        return None
+    origins = pd.read_parquet(path)
+    origins.index = pd.RangeIndex(1, len(origins) + 1)
+    return origins
 
 
 def locate_table(source: Path, table: str) -> Path:

@@ -8,7 +8,9 @@ comes from and how each of its columns is made:
                                    matched as written, else up to case and spacing); a value the
                                    map does not cover is an error, unless the map has a "*" entry
                                    for "anything else"
-    column + date_format: "%Y-%m-%d"   parsed as a date/time (an unparseable value is an error)
+    column + date_format: "%Y-%m-%d"   parsed as a date/time; a few values that do not parse
+                                   are noted and their rows quarantined at ingest (most not
+                                   parsing is an error: the format is wrong)
     column + fill: <value>         empty cells get this value
     key: <namespace> + column      their string ids numbered into our integer ids; the same
                                    namespace gives the same number in every file (a lead's mql_id
@@ -38,7 +40,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -50,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from readiness.errors import ReadinessError
 from readiness.raw import attributes, flat, tagging
+from readiness.raw.io import ROW_ORIGINS
 from readiness.raw.schemas import TABLES, columns_of, timestamp_columns
 from readiness.raw.tagging import Tagging
 
@@ -273,8 +276,17 @@ class _Keys:
 
 
 def _column(
-    frame: pd.DataFrame, rule: ColumnRule, where: str, file: str, keys: _Keys, mapping_path: Path
+    frame: pd.DataFrame,
+    rule: ColumnRule,
+    where: str,
+    file: str,
+    keys: _Keys,
+    mapping_path: Path,
+    unparsed: list[str] | None = None,
 ) -> pd.Series:
+    """The column `rule` makes from `frame`. Given `unparsed`, a date column whose format parses
+    most of its values passes the few it does not on as their text (ingest quarantines those rows
+    with their value) and notes them there; otherwise, or when most do not parse, an error."""
     if rule.value is not None:
         return pd.Series([rule.value] * len(frame), index=frame.index, dtype=object)
     if rule.row_number:
@@ -329,7 +341,16 @@ def _column(
         s = text.map(lambda v: values.get(v, other) if pd.notna(v) else None).astype(object)
     if rule.date_format is not None:
         parsed = pd.to_datetime(s, format=rule.date_format, errors="coerce")
-        bad = s.notna() & (s.astype("string").str.strip() != "") & parsed.isna()
+        given = s.notna() & (s.astype("string").str.strip() != "")
+        bad = given & parsed.isna()
+        if bad.any() and unparsed is not None and bad.sum() * 2 < given.sum():
+            unparsed.append(
+                f"{where}.date_format '{rule.date_format}' does not parse {int(bad.sum())} of "
+                f"{int(given.sum())} value(s) of column '{rule.column}' in {file} (rows "
+                f"{_rows(s.index[bad])}; e.g. {', '.join(repr(v) for v in s[bad].head(3))}): "
+                "ingest quarantines those rows"
+            )
+            return _dates_with_text(parsed, s, bad)
         if bad.any():
             raise ReadinessError(
                 f"Mapping {mapping_path}: {where}.date_format '{rule.date_format}' does not parse {int(bad.sum())} "
@@ -340,6 +361,20 @@ def _column(
     if rule.fill is not None:
         s = s.where(s.notna(), rule.fill)
     return s
+
+
+def _dates_with_text(parsed: pd.Series, text: pd.Series, bad: pd.Series) -> pd.Series:
+    """Parsed dates as ISO 8601 text, and the values that did not parse as they were written:
+    ingest parses the one and quarantines the other, naming the value."""
+    iso = parsed.map(lambda t: t.isoformat() if pd.notna(t) else None)
+    return iso.where(~bad, text.astype("string")).astype(object)
+
+
+def _as_text(v: object) -> object:
+    """A parsed date as ISO 8601 text, a missing one as None, text as it is."""
+    if v is pd.NaT or v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return v.isoformat() if isinstance(v, datetime) else v
 
 
 def _fold(text: str) -> str:
@@ -430,6 +465,7 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
     tag_log = _TagLog()
     pages: list[tuple[pd.DataFrame, pd.Series, ColumnRule, str, str]] = []
     row_keys: list[pd.DataFrame] = []  # leads or accounts numbered by row: (file, row, our_id)
+    unparsed: list[str] = []  # date values a column's date_format does not parse
     for table in TABLES:
         spec = mapping.tables.get(table)
         cols = list(columns_of(table))
@@ -437,11 +473,13 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
             pd.DataFrame({c: pd.Series(dtype=object) for c in cols}).to_parquet(
                 out / f"{table}.parquet", index=False
             )
+            (out / ROW_ORIGINS / f"{table}.parquet").unlink(missing_ok=True)
             report["absent_tables"].append(table)
             report["tables"][table] = {"rows": 0, "absent": True}
             continue
         blocks = spec if isinstance(spec, list) else [spec]
-        parts, per_block = [], []
+        parts, per_block, origins = [], [], []
+        noted = len(unparsed)
         numbered = 0  # row numbers run on across the table's blocks: ids never collide
         for i, block in enumerate(blocks):
             where = f"tables.{table}" + (f"[{i}]" if isinstance(spec, list) else "")
@@ -449,7 +487,15 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
             file = folder / mapping.files[block.from_]
             built = pd.DataFrame(
                 {
-                    c: _column(frame, rule, f"{where}.columns.{c}", str(file), keys, mapping_path)
+                    c: _column(
+                        frame,
+                        rule,
+                        f"{where}.columns.{c}",
+                        str(file),
+                        keys,
+                        mapping_path,
+                        unparsed,
+                    )
                     for c, rule in block.columns.items()
                 },
                 index=frame.index,
@@ -486,6 +532,9 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
                     (frame.loc[built.index], built["asset_id"], asset_rule, where, str(file))
                 )
             parts.append(built)
+            origins.append(
+                pd.DataFrame({"file": mapping.files[block.from_], "file_row": built.index + 1})
+            )
             per_block.append(
                 {"from": block.from_, "rows": len(built), "skipped_rows_without_values": skipped}
             )
@@ -494,10 +543,18 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
             if c not in result:
                 result[c] = None
         result = result[cols]
+        if len(unparsed) > noted:  # a block passed dates it could not parse on as text
+            for c in timestamp_columns(table):
+                result[c] = result[c].map(_as_text)
         dated: dict[str, int] = {}
         if mapping.flat is not None:
             result, dated = _date_flat(result, table, mapping.flat.as_of, mapping_path)
         result.to_parquet(out / f"{table}.parquet", index=False)
+        # where each row came from: ingest names the file's row beside a quarantined row
+        (out / ROW_ORIGINS).mkdir(exist_ok=True)
+        pd.concat(origins, ignore_index=True).to_parquet(
+            out / ROW_ORIGINS / f"{table}.parquet", index=False
+        )
         report["tables"][table] = {"rows": len(result), "from": per_block}
         if dated:
             report["tables"][table]["dated_by_flat_as_of"] = dated
@@ -506,6 +563,9 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         if table == "events" and pages:
             _assets_from_events(pages, mapping, out, report, tag_log, mapping_path)
     tag_log.check(mapping, mapping_path)
+    report["unparsed_dates"] = unparsed
+    for note in unparsed:
+        log.warning("Mapping %s: %s", mapping_path, note)
     if "opportunities" in mapping.tables:
         opp = pd.read_parquet(out / "opportunities.parquet")
         if "amount" in opp and len(opp):
@@ -723,7 +783,9 @@ def _date_flat(
     for c in timestamp_columns(table):
         outcome = c in flat.OUTCOME_COLUMNS.get(table, ())
         fill = day if outcome else day - pd.Timedelta(days=1)
-        values = pd.to_datetime(result[c])
+        given = result[c]
+        values = pd.to_datetime(given, errors="coerce", format="ISO8601")
+        text = given.notna() & values.isna()  # a value its date_format did not parse: kept
         late = values.notna() & ((values > day) if outcome else (values >= day))
         if late.any():
             raise ReadinessError(
@@ -732,13 +794,13 @@ def _date_flat(
                 f"{_rows(result.index[late])}): a flat export is a snapshot at its as-of date; "
                 "move as_of after the export's last date."
             )
-        empty = values.isna()
+        empty = given.isna()
         if c == "closed_at":  # only a won or lost deal is closed
             empty &= result["outcome"].isin(["won", "lost"])
         if empty.any():
             values = values.where(~empty, fill)
             dated[c] = int(empty.sum())
-        result[c] = values
+        result[c] = _dates_with_text(values, given, text) if text.any() else values
     return result, dated
 
 
@@ -752,7 +814,7 @@ def _import_attributes(
 ) -> dict:
     """The attributes table (long form) and its declarations from the mapping's `attributes`,
     with what was cleaned and warnings about values that look wrong (logged and reported)."""
-    parts, per_attribute, warnings = [], {}, []
+    parts, per_attribute, warnings, origins = [], {}, [], []
     for name, rule in mapping.attributes.items():
         where = f"attributes.{name}"
         frame = files[rule.from_]
@@ -796,6 +858,9 @@ def _import_attributes(
                     "ingest keeps the first row of a repeated id"
                 )
         parts.append(part)
+        origins.append(
+            pd.DataFrame({"file": mapping.files[rule.from_], "file_row": part.index + 1})
+        )
         per_attribute[name] = {
             "rows": len(part),
             "empty_cells": int((~keep).sum()),
@@ -804,6 +869,11 @@ def _import_attributes(
         }
     table = pd.concat(parts, ignore_index=True) if parts else attributes.empty_table()
     table.to_parquet(out / f"{attributes.TABLE}.parquet", index=False)
+    if origins:
+        (out / ROW_ORIGINS).mkdir(exist_ok=True)
+        pd.concat(origins, ignore_index=True).to_parquet(
+            out / ROW_ORIGINS / f"{attributes.TABLE}.parquet", index=False
+        )
     attributes.write_declarations(
         out,
         {

@@ -122,7 +122,9 @@ class OpportunitiesSchema(pa.DataFrameModel):
     created_at: Series[pd.Timestamp] = pa.Field()
     closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
     outcome: Series[str] = pa.Field(isin=OPPORTUNITY_OUTCOMES)
-    amount: Series[float] = pa.Field(ge=0, nullable=False)
+    # a deal without an amount is still a deal: its milestones are the labels (unknown amount,
+    # left out of the deal-size means)
+    amount: Series[float] = pa.Field(ge=0, nullable=True)
 
     class Config:
         coerce = True
@@ -130,7 +132,7 @@ class OpportunitiesSchema(pa.DataFrameModel):
 
     @pa.check("amount", name="finite", error="not a finite number")
     def _amount_finite(cls, s: Series[float]) -> Series[bool]:
-        return pd.Series(np.isfinite(s.to_numpy(dtype=float)), index=s.index)
+        return s.isna() | pd.Series(np.isfinite(s.to_numpy(dtype=float)), index=s.index)
 
     @pa.dataframe_check(name="closed_after_created", error="closed_at is before created_at")
     def _closed_after_created(cls, df: pd.DataFrame) -> Series[bool]:

@@ -177,6 +177,11 @@ def test_deal_size_is_the_band_mean_of_earlier_wins_only():
     assert d["won_deals"] == 3 and d["check"]["won_deals"] == 1
     thin = deal_sizes(opps, accounts, pd.Timestamp("2025-06-01"), min_deals=2)
     assert thin["by_employee_band"]["1001+"] == pytest.approx(80_000.0)  # falls back to overall
+    # a win without an amount is left out of the means, and counted
+    blank = opps.assign(amount=opps["amount"].where(opps.index != 0))
+    b = deal_sizes(blank, accounts, pd.Timestamp("2025-06-01"), min_deals=1)
+    assert b["by_employee_band"] == {"1-50": 30_000.0, "1001+": 200_000.0}
+    assert b["won_deals"] == 2 and b["won_deals_without_amount"] == 1
     none = deal_sizes(opps, accounts, pd.Timestamp("2024-01-01"))  # unknown, not 0, not an error
     assert none["overall_mean"] is None and none["won_deals"] == 0
     assert "unknown" in none["unknown"]

@@ -89,6 +89,13 @@ def test_attributes_are_imported_checked_and_quarantined_with_reasons(export):
     assert reasons["pro"] == "changed_at: before its lead was created"  # c2: 2024-01-01 < 01-07
     assert reasons["basic"] == "changed_at: before its lead was created"
     assert sorted(q["source_row"]) == sorted(q["source_row"].unique())  # one row each
+    # and the row of the user's file each came from: employees 'abc' is c2's (contacts row 2)
+    where = {v: (f, r) for v, f, r in zip(q["value"], q["file"], q["file_row"], strict=True)}
+    assert where == {
+        "abc": ("contacts.csv", 2),
+        "pro": ("plans.csv", 3),
+        "basic": ("plans.csv", 4),
+    }
     accepted = pd.read_parquet(folder / "validated" / "attributes")
     assert len(accepted) == t["accepted"] == 9 and t["quarantined"] == 3
     assert attributes.read_declarations(folder / "validated") == specs

@@ -121,23 +121,40 @@ def test_non_utf8_text_is_quarantined_not_a_crash(tmp_path):
     assert report["reconciled"]
 
 
-def test_nan_amounts_and_impossible_opportunities_are_quarantined(tmp_path):
+def test_a_deal_without_an_amount_is_kept_with_the_milestones_that_name_it(tmp_path):
+    """A blank amount used to quarantine the deal and, by reference, its lead's opportunity and
+    closed_won milestones: the labels were lost for want of a deal size."""
+    tables = tiny_tables()
+    tables["opportunities"]["amount"] = float("nan")
+    report = run(tmp_path, tables)
+    assert report["reconciled"]
+    assert report["tables"]["opportunities"]["quarantined"] == 0
+    assert report["tables"]["milestones"]["quarantined"] == 0
+    opp = validated(tmp_path, "opportunities")
+    assert opp["amount"].isna().all() and opp["opportunity_id"].tolist() == [500]
+    ms = validated(tmp_path, "milestones")
+    assert set(ms.loc[ms["opportunity_id"] == 500, "milestone"]) == {"opportunity", "closed_won"}
+    assert any(
+        "1 opportunity has no amount" in w for w in report["tables"]["opportunities"]["warnings"]
+    )
+
+
+def test_impossible_opportunities_are_quarantined(tmp_path):
     tables = tiny_tables()
     extra = pd.DataFrame(
         {
-            "opportunity_id": [501, 502, 503],
-            "account_id": [2, 2, 2],
-            "primary_lead_id": pd.array([12, 12, 12], dtype="Int64"),
-            "created_at": [T("2024-03-01")] * 3,
-            "closed_at": [pd.NaT, T("2024-02-01"), pd.NaT],
-            "outcome": ["open", "lost", "won"],
-            "amount": [float("nan"), 1000.0, 5000.0],
+            "opportunity_id": [502, 503],
+            "account_id": [2, 2],
+            "primary_lead_id": pd.array([12, 12], dtype="Int64"),
+            "created_at": [T("2024-03-01")] * 2,
+            "closed_at": [T("2024-02-01"), pd.NaT],
+            "outcome": ["lost", "won"],
+            "amount": [1000.0, 5000.0],
         }
     )
     tables["opportunities"] = pd.concat([tables["opportunities"], extra], ignore_index=True)
     run(tmp_path, tables)
     q = quarantine(tmp_path, "opportunities").set_index("opportunity_id")
-    assert "amount: missing value" in q.loc["501", "reasons"]
     assert "closed_at is before created_at" in q.loc["502", "reasons"]
     assert "open opportunities have no closed_at" in q.loc["503", "reasons"]
     # a check across columns is one reason, once, without a column's value beside it

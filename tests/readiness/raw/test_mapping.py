@@ -69,6 +69,9 @@ def test_a_small_export_becomes_the_raw_tables(export):
     ing = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
     assert ing["reconciled"]
     assert ing["tables"]["milestones"]["quarantined"] == 1  # c9 is no known lead
+    # named by the row of the user's file it came from, beside the raw table's row
+    q = pd.read_parquet(folder / "quarantine" / "milestones")
+    assert q[["source_row", "file", "file_row"]].values.tolist() == [[4, "deals.csv", 2]]
     assert any("amount 0" in w for w in ing["tables"]["opportunities"]["warnings"])
     # the families the export cannot feed are named, with the reason
     from features.build import family_availability
@@ -122,13 +125,26 @@ def test_mapping_errors_name_the_key_the_file_and_the_rows(export, change, messa
         import_export(write(mapping(**change)), folder / "raw")
 
 
-def test_a_date_that_does_not_parse_names_its_row(export):
+def test_a_date_that_does_not_parse_is_noted_and_only_its_rows_are_quarantined(export):
+    """One bad date used to stop the whole import; most dates not parsing still does (the format
+    is wrong), but a few are their rows' problem, named with their value at ingest."""
     folder, write = export
     (folder / "contacts.csv").write_text(CONTACTS.replace("2024-02-01", "2024-02-31"))
-    with pytest.raises(
-        ReadinessError, match=r"does not parse 1 value\(s\) .*\(rows 3; e.g. '2024-02-31'\)"
-    ):
-        import_export(write(mapping()), folder / "raw")
+    report = import_export(write(mapping()), folder / "raw")
+    notes = report["unparsed_dates"]
+    assert len(notes) == 2  # the lead's created_at and its milestone's occurred_at
+    assert (
+        "tables.leads.columns.created_at.date_format '%Y-%m-%d' does not parse 1 of 3" in notes[0]
+    )
+    assert "(rows 3; e.g. '2024-02-31')" in notes[0]
+    ing = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    assert ing["reconciled"]
+    leads = pd.read_parquet(folder / "validated" / "leads")
+    assert sorted(leads["lead_id"]) == [1, 2]  # the other leads keep their parsed dates
+    assert leads.set_index("lead_id").loc[2, "created_at"] == pd.Timestamp("2024-01-07")
+    q = pd.concat(pd.read_parquet(p) for p in (folder / "quarantine" / "leads").glob("*.parquet"))
+    assert q["reasons"].str.contains("created_at: .*'2024-02-31'").tolist() == [True]
+    assert q[["file", "file_row"]].values.tolist() == [["contacts.csv", 3]]
 
 
 @pytest.mark.skipif(
