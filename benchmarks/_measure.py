@@ -78,6 +78,30 @@ def measure(fn: Callable[[], object], repeat: int) -> dict:
     }
 
 
+BASELINE_WORKLOAD = (
+    "LightGBM, 150 trees on 200,000 x 20 synthetic rows (seed 0, 2 threads), then a pandas "
+    "group-by of 2,000,000 rows: the pipeline's two kinds of work, fixed"
+)
+
+
+def baseline_seconds() -> float:
+    """Wall seconds of a fixed workload (BASELINE_WORKLOAD), run beside a benchmark's own runs
+    so its figures can be read as ratios: timings on a shared machine vary two-fold between days,
+    a ratio against the same machine at the same moment much less."""
+    import lightgbm as lgb
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200_000, 20))
+    y = (X[:, 0] + 0.5 * X[:, 1] * X[:, 2] + rng.normal(size=len(X)) > 1).astype(int)
+    frame = pd.DataFrame({"k": rng.integers(0, 50_000, 2_000_000), "v": rng.normal(size=2_000_000)})
+    t0 = time.perf_counter()
+    lgb.LGBMClassifier(n_estimators=150, num_threads=2, random_state=0, verbose=-1).fit(X, y)
+    frame.groupby("k")["v"].agg(["mean", "std", "count"])
+    return round(time.perf_counter() - t0, 3)
+
+
 def machine() -> dict:
     return {
         "cpus": os.cpu_count(),

@@ -23,7 +23,13 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import ROOT, run_stages, write_results  # noqa: E402
+from _measure import (  # noqa: E402
+    BASELINE_WORKLOAD,
+    ROOT,
+    baseline_seconds,
+    run_stages,
+    write_results,
+)
 
 from readiness.params import load_params  # noqa: E402
 
@@ -56,17 +62,36 @@ def main() -> None:
     work_project = load_params(WORK / "params.yaml")
     runs = []
     for i in range(args.repeat):
+        base = baseline_seconds()  # the machine's speed just before this run
         seconds = run_stages(work_project, ("train", "evaluate"), work=WORK, label=f"run {i + 1}")
-        runs.append({**seconds, "train_and_evaluate": round(sum(seconds.values()), 2)})
+        total = round(sum(seconds.values()), 2)
+        runs.append(
+            {
+                **seconds,
+                "train_and_evaluate": total,
+                "baseline_seconds": base,
+                "ratio_to_baseline": round(total / base, 1),
+            }
+        )
     totals = [r["train_and_evaluate"] for r in runs]
     median = statistics.median(totals)
+    ratio = statistics.median(r["ratio_to_baseline"] for r in runs)
     results = {
         "runs": runs,
         "train_and_evaluate_median_seconds": round(median, 2),
+        "baseline": {
+            "workload": BASELINE_WORKLOAD,
+            "median_seconds": statistics.median(r["baseline_seconds"] for r in runs),
+        },
+        # the same retrain in units of the baseline: comparable across days and machines
+        "ratio_to_baseline_median": ratio,
         "target_seconds": TARGET_SECONDS,
         "met": median < TARGET_SECONDS,
     }
-    print(f"train + evaluate: median {median:.1f} s over {len(runs)} runs ({totals})")
+    print(
+        f"train + evaluate: median {median:.1f} s over {len(runs)} runs ({totals}); "
+        f"{ratio:.1f}x the baseline workload"
+    )
     write_results("train_evaluate", results)
 
 

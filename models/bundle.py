@@ -293,6 +293,9 @@ class LogisticBaseline:
     unknown_flag: list[str] = field(default_factory=list)
     plain: bool = False  # numbers on their own scale only (no log terms)
     every_level: bool = False  # a column per code and one for others; older bundles: codes[1:]
+    # each design column's training mean: a contribution is measured from it (older bundles:
+    # none, contributions from 0)
+    centre: list[float] = field(default_factory=list)
     # rarer codes (a landing page seen once), and any beyond the most frequent MAX_LEVELS, share
     # the column of any other code
     MAX_LEVELS: ClassVar[int] = 1000
@@ -323,7 +326,7 @@ class LogisticBaseline:
             # the frequent codes get a column each (a landing-page id may have hundreds)
             frequent = counts[counts >= cls.MIN_LEVEL_ROWS].index[: cls.MAX_LEVELS]
             cats[c] = sorted(float(v) for v in frequent)
-        return cls(
+        made = cls(
             list(numeric),
             cats,
             mean,
@@ -335,6 +338,21 @@ class LogisticBaseline:
             plain=plain,
             every_level=True,
         )
+        made.centre = made._training_centre(X)
+        return made
+
+    def _training_centre(self, X: pd.DataFrame) -> list[float]:
+        """The mean of each design column over the training rows `X`, without building the
+        matrix: 0 for the standardised terms (unknown values sit at the mean), the share of
+        unknown values for an indicator, the share of each code (and of any other) for a
+        category."""
+        out = [0.0] * (len(self.numeric) + len(self.also_raw))
+        out += [float(X[c].isna().mean()) for c in self.unknown_flag]
+        for c, codes in self.categorical.items():
+            v = X[c].to_numpy(dtype=float)
+            shares = [float(np.mean(v == code)) for code in codes]
+            out += [*shares, float(np.mean(~np.isin(v, codes)))]
+        return out
 
     @staticmethod
     def _scaled(num: pd.DataFrame, plain: bool) -> np.ndarray:
@@ -381,13 +399,19 @@ class LogisticBaseline:
 
     def contributions(self, X: pd.DataFrame, gate: str) -> np.ndarray:
         """(rows x features) log-odds contributions of `gate`'s regression, in the order of
-        `numeric` then `categorical`: exactly additive (they sum to the margin minus the
-        intercept). Numeric features are standardised, so 0 is the training mean (a feature's
-        raw term and unknown indicator add to its log term); a category contributes its code's
-        weight (a rare or unseen code the weight of any other code; in an older bundle, relative
-        to the first code)."""
+        `numeric` then `categorical`, each measured from the average training row: exactly
+        additive (they sum to the margin minus the margin of the training mean,
+        `centre_margin`). Numeric features are standardised, so 0 is the training mean (a
+        feature's raw term and unknown indicator add to its log term); a category contributes
+        its code's weight less the training rows' average weight of that category, so a
+        category every row shares (a column the export lacks, "unknown" on every lead)
+        contributes 0 and a sign says above or below the average. Older bundles (no centre):
+        from 0, relative to the first code."""
         w = np.asarray(self.coefs[gate]["w"])
-        design = self.matrix(X) * w
+        m = self.matrix(X)
+        if self.centre:
+            m = m - np.asarray(self.centre)
+        design = m * w
         n_num, n_raw, n_flag = len(self.numeric), len(self.also_raw), len(self.unknown_flag)
         numeric = design[:, :n_num].copy()
         where = {c: i for i, c in enumerate(self.numeric)}
@@ -402,6 +426,12 @@ class LogisticBaseline:
             parts.append(design[:, start : start + width].sum(axis=1, keepdims=True))
             start += width
         return np.hstack(parts)
+
+    def centre_margin(self, gate: str) -> float:
+        """The log-odds of the average training row (the intercept, for an older bundle): the
+        point contributions are measured from."""
+        c = self.coefs[gate]
+        return float(np.dot(self.centre, c["w"]) + c["b"]) if self.centre else float(c["b"])
 
     def for_gate(self, gate: str) -> LogisticBaseline:
         """A copy holding only `gate`'s coefficients (no calibrators): a gate model's logistic side."""
@@ -422,6 +452,7 @@ class LogisticBaseline:
             "unknown_flag": self.unknown_flag,
             "plain": self.plain,
             "every_level": self.every_level,
+            "centre": self.centre,
             "coefs": self.coefs,
             "calibrators": {g: c.to_dict() for g, c in self.calibrators.items()},
         }
@@ -441,6 +472,7 @@ class LogisticBaseline:
             d.get("unknown_flag", []),
             d.get("plain", False),
             d.get("every_level", False),
+            d.get("centre", []),  # bundles written before: contributions from 0
         )
 
 

@@ -110,6 +110,17 @@ def import_(
             f"  note: {r['blank_amount_opportunities']:,} opportunities have no amount: kept "
             "with the amount unknown, left out of the deal-size means"
         )
+    deal_accounts = r.get("opportunity_accounts", {})
+    if deal_accounts.get("from_primary_lead"):
+        typer.echo(
+            f"  note: {deal_accounts['from_primary_lead']:,} opportunities without an account take "
+            "their primary lead's"
+        )
+    if deal_accounts.get("differ_from_primary_lead"):
+        typer.echo(
+            f"  note: {deal_accounts['differ_from_primary_lead']:,} opportunities name an account "
+            "other than their primary lead's (kept as mapped; check the key of account_id)"
+        )
     if r.get("lost_deals_without_closed_lost"):
         typer.echo(
             f"  note: {r['lost_deals_without_closed_lost']:,} lost deal(s) leave their primary "

@@ -271,7 +271,8 @@ class EvaluateParams:
     # simulated data only: compare with the simulator's true probabilities on a sample of test
     # snapshots (all positives up to ground_truth_positives per gate, plus random negatives)
     ground_truth: bool = True
-    ground_truth_rollouts: Annotated[int, Field(ge=1)] = 160
+    # at least 2: the truth's standard error needs two roll-outs
+    ground_truth_rollouts: Annotated[int, Field(ge=2)] = 160
     ground_truth_positives: Annotated[int, Field(ge=1)] = 400
     ground_truth_negatives: Annotated[int, Field(ge=1)] = 600
     promotion: PromotionParams = PromotionParams()

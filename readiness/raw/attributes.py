@@ -164,10 +164,14 @@ _FORMATTED_NUMBER = re.compile(
 )
 
 
-def plain_number(text: str) -> str | None:
+def plain_number(text: str, decimal: str = ".") -> str | None:
     """A formatted number's plain text ("$26,541,386" -> "26541386", "1,078" -> "1078",
     "(1,200)" -> "-1200", "12.5 %" -> "12.5": a percentage keeps its scale), or None when the
-    text is no such number. Decimal commas ("1.234,5") are not guessed: they stay unparsed."""
+    text is no such number. Decimal commas ("1.234,5") are not guessed: they stay unparsed,
+    unless `decimal` is "," (the mapping's attributes.<name>.decimal), when "€3.676.725,16" is
+    3676725.16 and "1.078" is 1078."""
+    if decimal == ",":
+        text = text.translate(str.maketrans(",.", ".,"))
     m = _FORMATTED_NUMBER.match(text.strip())
     if m is None or bool(m["open"]) != bool(m["close"]):
         return None
@@ -176,8 +180,14 @@ def plain_number(text: str) -> str | None:
     return ("-" if negative else "") + digits
 
 
+def fold(text: object) -> str:
+    """A value as spellings compare it: case and runs of spaces do not matter (the value maps
+    of the mapping and the merging of an attribute's spellings alike)."""
+    return " ".join(str(text).split()).casefold()
+
+
 def clean_values(
-    name: str, values: pd.Series, kind: str, missing: list[str]
+    name: str, values: pd.Series, kind: str, missing: list[str], decimal: str = "."
 ) -> tuple[pd.Series, dict, list[str]]:
     """One attribute column's text values as the import keeps them, what was changed, and
     warnings for what looks wrong but is kept (the user decides).
@@ -199,8 +209,7 @@ def clean_values(
         # each distinct value once, most rows first (ties: first seen first)
         counts = present.value_counts().reindex(pd.unique(present))
         counts = counts.sort_values(ascending=False, kind="stable")
-        key = pd.Series(counts.index, index=counts.index).str.casefold()
-        key = key.str.replace(r"\s+", " ", regex=True)
+        key = pd.Series(counts.index, index=counts.index).map(fold)
         shared = key.duplicated(keep=False).to_numpy()
         spelling: dict[str, str] = {}
         for _, variants in key[shared].groupby(key[shared].to_numpy(), sort=False):
@@ -227,8 +236,10 @@ def clean_values(
         # formatted numbers ("$26,541,386", "1,078") read as numbers, not as unparseable text
         # that ingest would quarantine (leaving the big values unknown)
         plain = pd.to_numeric(present, errors="coerce")
-        formatted = present[plain.isna()]
-        rewritten = formatted.map(plain_number).dropna()
+        # with decimal commas every value is read as written ("1.234" is 1234, not 1.234)
+        formatted = present if decimal == "," else present[plain.isna()]
+        rewritten = formatted.map(lambda t: plain_number(t, decimal)).dropna()
+        rewritten = rewritten[rewritten != formatted[rewritten.index]]
         if len(rewritten):
             s = s.copy()
             s.loc[rewritten.index] = rewritten.astype("string")
@@ -243,16 +254,37 @@ def clean_values(
                 f"attribute '{name}': {len(rewritten)} formatted number(s) read without their "
                 f"currency sign, thousands separators or percent sign ({shown})"
             )
+            if decimal == ",":
+                # '$767,315' is 767.315 with decimal commas, but 767315 if the column mixes in
+                # thousands commas: read as the mapping says, and said
+                ambiguous = formatted[rewritten.index][
+                    formatted[rewritten.index].str.fullmatch(r"[^\d.,]*\d{1,3},\d{3}[^\d.,]*")
+                ]
+                if len(ambiguous):
+                    changes["ambiguous_decimal_commas"] = int(len(ambiguous))
+                    warnings.append(
+                        f"attribute '{name}': {len(ambiguous)} value(s) such as "
+                        f"{ambiguous.iloc[0]!r} are read with a decimal comma "
+                        f"({rewritten[ambiguous.index[0]]}) as decimal: ',' says; if the column "
+                        "also writes thousands with commas, these are 1000 times too small"
+                    )
             present = s.dropna()
             present = present[present != ""]
         still = present[pd.to_numeric(present, errors="coerce").isna()]
         if len(still):
             changes["not_numbers"] = int(len(still))
             examples = ", ".join(repr(v) for v in pd.unique(still)[:5])
+            hint = (
+                f"Declare it categorical, or list the values in attributes.{name}.missing_values"
+                if decimal == ","
+                else f"Declare it categorical, list the values in attributes.{name}."
+                f"missing_values, or, if the export writes decimal commas (1.234,5), set "
+                f"attributes.{name}.decimal: ','"
+            )
             warnings.append(
                 f"attribute '{name}' is declared numeric, but {len(still)} value(s) are not "
-                f"numbers ({examples}): ingest quarantines them and the leads' value is unknown. "
-                f"Declare it categorical, or list the values in attributes.{name}.missing_values"
+                f"numbers ({examples}): ingest quarantines them and the leads' value is unknown, "
+                f"unless another row of the lead or account has one. {hint}"
             )
         num = pd.to_numeric(present, errors="coerce").dropna()
         if len(num) >= 20:

@@ -135,7 +135,7 @@ def contract(table: str, ctx: Context) -> pa.DataFrameSchema:
                     error="milestone dated before its lead was created",
                 ),
                 pa.Check(
-                    _in_ladder_order,
+                    lambda df: _in_ladder_order(df, dup),
                     name="ladder_order",
                     error="milestone dated before an earlier milestone of the ladder",
                 ),
@@ -144,18 +144,23 @@ def contract(table: str, ctx: Context) -> pa.DataFrameSchema:
     return schema
 
 
-def _in_ladder_order(df: pd.DataFrame) -> pd.Series:
-    """False for a milestone dated before a milestone that comes earlier on the ladder."""
+def _in_ladder_order(df: pd.DataFrame, duplicates: pd.Index | None = None) -> pd.Series:
+    """False for a milestone dated before a milestone that comes earlier on the ladder. The
+    rows quarantined as repeats of a (lead, milestone) (`duplicates`) are neither judged nor a
+    measure: a lead's second lost deal, dated later, must not put its first closed_lost out of
+    order."""
+    repeat = df.index.isin(duplicates) if duplicates is not None else np.zeros(len(df), bool)
     rank = df["milestone"].map(_MILESTONE_RANK)
     frame = pd.DataFrame({"lead": df["lead_id"], "rank": rank, "t": df["occurred_at"]})
-    per_rank = frame.groupby(["lead", "rank"], sort=True)["t"].max().reset_index()
+    kept = frame[~repeat]
+    per_rank = kept.groupby(["lead", "rank"], sort=True)["t"].max().reset_index()
     per_rank["prior_max"] = (
         per_rank.groupby("lead")["t"].cummax().groupby(per_rank["lead"]).shift(1)
     )
     prior = frame.merge(per_rank[["lead", "rank", "prior_max"]], on=["lead", "rank"], how="left")[
         "prior_max"
     ]
-    ok = prior.isna().to_numpy() | (frame["t"].to_numpy() >= prior.to_numpy())
+    ok = prior.isna().to_numpy() | (frame["t"].to_numpy() >= prior.to_numpy()) | repeat
     return pd.Series(ok, index=df.index)
 
 

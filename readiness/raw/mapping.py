@@ -24,6 +24,14 @@ A table may take rows from several files (a list of such blocks: milestones from
 and a deals file), keep `distinct` rows (assets from the landing pages the leads arrived on) and
 `skip_rows_without` some columns (a milestone only where its date column is filled). Tables the
 export lacks are written empty: the pipeline trains on what exists and says what is missing.
+A `distinct` block that still repeats an id (accounts off a contacts file) gives one row per id:
+the earliest date, the first filled value. A milestone repeated for a lead is kept at its
+earliest date. A deal without an account takes its primary lead's. A column referring to
+another table numbers its ids in that table's key namespace, or the mapping is refused.
+
+Files: a CSV's separator is read off its header, a byte-order mark and the spaces around a
+header name do not count; `read_options` go to pandas.read_csv, shared or under a file's name.
+An attribute's `decimal: ","` reads decimal commas.
 
 Assets whose block leaves belief_stage or audience unset are tagged by the mapping's `tagging`
 rules (from the title, the URL or any column of their file; readiness/raw/tagging.py), or get
@@ -37,6 +45,7 @@ Every mapping error names the mapping key, the file and the rows.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import re
@@ -48,15 +57,28 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from readiness.errors import ReadinessError
 from readiness.raw import attributes, flat, tagging
 from readiness.raw.io import ROW_ORIGINS
-from readiness.raw.schemas import TABLES, columns_of, timestamp_columns
+from readiness.raw.schemas import KEYS, TABLES, columns_of, timestamp_columns
 from readiness.raw.tagging import Tagging
 
 log = logging.getLogger(__name__)
+
+
+def _header_name(name: object) -> str:
+    """A column name as the import compares it: without a byte-order mark or the spaces around
+    it (" Contact ID" in a header is Contact ID)."""
+    return str(name).lstrip("\ufeff").strip()
 
 
 class ColumnRule(BaseModel):
@@ -70,6 +92,11 @@ class ColumnRule(BaseModel):
     value: Any = None
     template: str | None = None
     row_number: bool = False
+
+    @field_validator("column")
+    @classmethod
+    def _header(cls, v: str | None) -> str | None:
+        return _header_name(v) if v is not None else None  # as _read reads the file's headers
 
     @model_validator(mode="after")
     def _one_source(self) -> ColumnRule:
@@ -115,6 +142,13 @@ class AttributeRule(BaseModel):
     changed_at: ColumnRule | None = None  # history attributes: when each value took effect
     # values that mean "unknown" in this column (a form's "Select", a 999 code): read as empty
     missing_values: list[str] = []
+    # a numeric column written with decimal commas ("1.234,5"): "," reads it so
+    decimal: Literal[".", ","] = "."
+
+    @field_validator("column")
+    @classmethod
+    def _header(cls, v: str) -> str:
+        return _header_name(v)
 
     @model_validator(mode="after")
     def _dated_history(self) -> AttributeRule:
@@ -221,7 +255,63 @@ def load_mapping(path: Path) -> Mapping:
                     f"Mapping {path}: {where}.columns names {unknown}, not columns of raw table '{table}' "
                     f"({', '.join(columns_of(table))})."
                 )
+    _check_references(mapping, path)
     return mapping
+
+
+def _blocks(mapping: Mapping, table: str) -> list[tuple[str, Block]]:
+    spec = mapping.tables.get(table)
+    if spec is None:
+        return []
+    if isinstance(spec, list):
+        return [(f"tables.{table}[{i}]", b) for i, b in enumerate(spec)]
+    return [(f"tables.{table}", spec)]
+
+
+def _numbering(rule: ColumnRule) -> str:
+    return f"key namespace '{rule.key}'" if rule.key is not None else "no key (used as written)"
+
+
+def _check_references(mapping: Mapping, path: Path) -> None:
+    """A column that refers to another table (a deal's account_id, an event's lead_id, an
+    attribute's id) must number its ids as that table's own id column does: the same key
+    namespace. Numbered in another namespace, contact C-17 would silently become whichever
+    account got number 17."""
+    from readiness.raw.ingest import REFERENCES
+
+    refs = [
+        (f"{where}.columns.{column}", block.columns[column], ref)
+        for table, pairs in REFERENCES.items()
+        for where, block in _blocks(mapping, table)
+        for column, ref in pairs
+        if column in block.columns
+    ]
+    refs += [
+        (f"attributes.{name}.id", rule.id, f"{rule.of}s")
+        for name, rule in mapping.attributes.items()
+    ]
+    for key, rule, ref in refs:
+        if rule.value is not None:
+            continue  # a constant (every deal of one account): nothing is numbered
+        id_column = KEYS[ref][0]
+        own = [
+            (w, b.columns[id_column]) for w, b in _blocks(mapping, ref) if id_column in b.columns
+        ]
+        other = next(((w, r) for w, r in own if r.key != rule.key), None)
+        if other is None:  # the same numbering, or the referenced table is not mapped
+            continue
+        w, r = other
+        hint = (
+            " Or leave opportunities.account_id out: a deal then takes its primary lead's account."
+            if key.startswith("tables.opportunities") and ref == "accounts"
+            else ""
+        )
+        raise ReadinessError(
+            f"Mapping {path}: {key} refers to {ref} with {_numbering(rule)}, but "
+            f"{w}.columns.{id_column} numbers them with {_numbering(r)}: the ids would point at "
+            f"unrelated {ref}. Give it {'`key: ' + str(r.key) + '`' if r.key else 'the same numbering'} "
+            f"on a column holding the {ref[:-1]}'s own id.{hint}"
+        )
 
 
 def _rows(index: pd.Index, limit: int = 5) -> str:
@@ -310,7 +400,7 @@ def _column(
     if rule.column not in frame.columns:
         raise ReadinessError(
             f"Mapping {mapping_path}: {where}.column names column '{rule.column}' that {file} lacks "
-            f"(it has: {', '.join(frame.columns)})."
+            f"{_has(frame, str(rule.column))}"
         )
     s = frame[rule.column]
     if rule.key is not None:
@@ -323,12 +413,12 @@ def _column(
         folded: dict[str, list[Any]] = {}
         for k, v in rule.values.items():
             if k != "*":
-                folded.setdefault(_fold(k), []).append(v)
+                folded.setdefault(attributes.fold(k), []).append(v)
         unique = {k: vs[0] for k, vs in folded.items() if len(set(map(str, vs))) == 1}
         values = dict(rule.values)
         for v in pd.unique(text.dropna()):
-            if v not in values and _fold(v) in unique:
-                values[v] = unique[_fold(v)]
+            if v not in values and attributes.fold(v) in unique:
+                values[v] = unique[attributes.fold(v)]
         known = text.isin(list(values)) | ~present
         if not known.all() and "*" not in values:
             bad = text[~known]
@@ -344,12 +434,25 @@ def _column(
         given = s.notna() & (s.astype("string").str.strip() != "")
         bad = given & parsed.isna()
         if bad.any() and unparsed is not None and bad.sum() * 2 < given.sum():
-            unparsed.append(
-                f"{where}.date_format '{rule.date_format}' does not parse {int(bad.sum())} of "
-                f"{int(given.sum())} value(s) of column '{rule.column}' in {file} (rows "
-                f"{_rows(s.index[bad])}; e.g. {', '.join(repr(v) for v in s[bad].head(3))}): "
-                "ingest quarantines those rows"
-            )
+            # a value written as ISO 8601 (2024-03-05) is unambiguous: read as such, and said
+            iso = pd.to_datetime(s.where(bad), errors="coerce", format="ISO8601")
+            read_iso = bad & iso.notna()
+            bad &= ~read_iso
+            if read_iso.any():
+                parsed = parsed.astype(object).where(~read_iso, iso.astype(object))
+                unparsed.append(
+                    f"{where}: {int(read_iso.sum())} value(s) of column '{rule.column}' in {file} "
+                    f"are not in date_format '{rule.date_format}' but ISO 8601 dates, read as "
+                    f"such (rows {_rows(s.index[read_iso])}; e.g. "
+                    f"{', '.join(repr(v) for v in s[read_iso].head(3))})"
+                )
+            if bad.any():
+                unparsed.append(
+                    f"{where}.date_format '{rule.date_format}' does not parse {int(bad.sum())} of "
+                    f"{int(given.sum())} value(s) of column '{rule.column}' in {file} (rows "
+                    f"{_rows(s.index[bad])}; e.g. {', '.join(repr(v) for v in s[bad].head(3))}): "
+                    "ingest quarantines those rows"
+                )
             return _dates_with_text(parsed, s, bad)
         if bad.any():
             raise ReadinessError(
@@ -361,6 +464,23 @@ def _column(
     if rule.fill is not None:
         s = s.where(s.notna(), rule.fill)
     return s
+
+
+def _has(frame: pd.DataFrame, column: str) -> str:
+    """What a file has instead of `column`: the nearest names, and a hint when the file came in
+    as one column (another separator: read_options.sep)."""
+    names = [str(c) for c in frame.columns]
+    near = difflib.get_close_matches(column.casefold(), [n.casefold() for n in names], n=3)
+    near_names = [n for n in names if n.casefold() in near]
+    text = f"(it has {len(names)} column(s): {', '.join(repr(n) for n in names[:30])}"
+    text += ", ...)" if len(names) > 30 else ")"
+    text += f"; did you mean {' or '.join(repr(n) for n in near_names)}?" if near_names else "."
+    if len(names) == 1 and any(sep in names[0] for sep in _SEPARATORS):
+        text += (
+            " The file was read as one column: give its separator as "
+            "read_options: {<file>: {sep: ...}}"
+        )
+    return text
 
 
 def _dates_with_text(parsed: pd.Series, text: pd.Series, bad: pd.Series) -> pd.Series:
@@ -375,11 +495,6 @@ def _as_text(v: object) -> object:
     if v is pd.NaT or v is None or (isinstance(v, float) and np.isnan(v)):
         return None
     return v.isoformat() if isinstance(v, datetime) else v
-
-
-def _fold(text: str) -> str:
-    """A value as a value map compares it: case and runs of spaces do not matter."""
-    return " ".join(str(text).split()).casefold()
 
 
 def _inside(folder: Path, name: str, key: str, mapping_path: Path) -> Path:
@@ -401,15 +516,46 @@ def _inside(folder: Path, name: str, key: str, mapping_path: Path) -> Path:
     return path
 
 
+def _file_options(options: dict[str, Any], key: str, files: dict[str, str]) -> dict[str, Any]:
+    """pandas.read_csv options for file `key`: the mapping's read_options, where an entry named
+    after a file (`contacts: {sep: ";"}`) is that file's own and overrides the shared ones."""
+    shared = {k: v for k, v in options.items() if k not in files}
+    own = options.get(key, {})
+    return {**shared, **(own if isinstance(own, dict) else {})}
+
+
+_SEPARATORS = (",", ";", "\t", "|")
+
+
+def _separator(path: Path, encoding: str) -> str:
+    """The CSV's separator, read off its header line: of , ; tab and |, the one it holds most of
+    (a comma when it holds none)."""
+    try:
+        with path.open(encoding=encoding, errors="replace", newline="") as f:
+            header = f.readline()
+    except OSError:
+        return ","
+    counts = {sep: header.count(sep) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda sep: counts[sep])  # ties: the earlier, the comma first
+    return best if counts[best] > 0 else ","
+
+
 def _read(path: Path, options: dict[str, Any]) -> pd.DataFrame:
+    """An export file as text columns. A CSV's separator is read off its header unless
+    read_options give one; a byte-order mark is dropped (utf-8-sig unless read_options give an
+    encoding); a header's surrounding spaces do not count."""
     if not path.exists():
         raise ReadinessError(
             f"Export file {path} (named under the mapping's files) does not exist."
         )
     try:
         if path.suffix == ".parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], **options)
+            frame = pd.read_parquet(path)
+        else:
+            options = {"encoding": "utf-8-sig", **options}
+            if "sep" not in options and "delimiter" not in options:
+                options["sep"] = _separator(path, str(options["encoding"]))
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], **options)
     except pd.errors.EmptyDataError as exc:
         raise ReadinessError(
             f"Export file {path} is empty: it needs at least a header row."
@@ -429,6 +575,15 @@ def _read(path: Path, options: dict[str, Any]) -> pd.DataFrame:
             f"Export file {path} is not readable ({type(exc).__name__}: {detail}); it is damaged "
             "or truncated (an unbalanced quote in a CSV, corrupt Parquet pages): export it again."
         ) from exc
+    names = [_header_name(c) for c in frame.columns]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ReadinessError(
+            f"Export file {path} has two columns named {', '.join(repr(n) for n in twice)} "
+            "(ignoring surrounding spaces): rename one in the export."
+        )
+    frame.columns = names
+    return frame
 
 
 def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> dict:
@@ -439,7 +594,10 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         mapping_path.parent / mapping.source if mapping.source else mapping_path.parent
     )
     files = {
-        k: _read(_inside(folder, v, k, mapping_path), mapping.read_options)
+        k: _read(
+            _inside(folder, v, k, mapping_path),
+            _file_options(mapping.read_options, k, mapping.files),
+        )
         for k, v in mapping.files.items()
     }
     keys = _Keys()
@@ -521,8 +679,12 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
                 keep = built[block.skip_rows_without].notna().all(axis=1)
                 skipped = int((~keep).sum())
                 built = built[keep]
+            merged = 0
             if block.distinct:
                 built = built.drop_duplicates()
+                before = len(built)
+                built = _one_row_per_key(built, table)
+                merged = before - len(built)
             if table == "assets":  # each kept asset, by the file row it came from
                 built = built.copy()
                 _tag(built, frame.loc[built.index], mapping, f"{where} ({file})", tag_log)
@@ -536,13 +698,24 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
                 pd.DataFrame({"file": mapping.files[block.from_], "file_row": built.index + 1})
             )
             per_block.append(
-                {"from": block.from_, "rows": len(built), "skipped_rows_without_values": skipped}
+                {
+                    "from": block.from_,
+                    "rows": len(built),
+                    "skipped_rows_without_values": skipped,
+                    **({"rows_merged_per_id": merged} if merged else {}),
+                }
             )
         result = pd.concat(parts, ignore_index=True)
         for c in cols:
             if c not in result:
                 result[c] = None
         result = result[cols]
+        order = np.arange(len(result))
+        if table == "milestones":
+            order = _earliest_first(result)
+            result = result.iloc[order].reset_index(drop=True)
+        if table == "opportunities":
+            result, report["opportunity_accounts"] = _deal_accounts(result, out)
         if len(unparsed) > noted:  # a block passed dates it could not parse on as text
             for c in timestamp_columns(table):
                 result[c] = result[c].map(_as_text)
@@ -552,10 +725,14 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         result.to_parquet(out / f"{table}.parquet", index=False)
         # where each row came from: ingest names the file's row beside a quarantined row
         (out / ROW_ORIGINS).mkdir(exist_ok=True)
-        pd.concat(origins, ignore_index=True).to_parquet(
+        pd.concat(origins, ignore_index=True).iloc[order].to_parquet(
             out / ROW_ORIGINS / f"{table}.parquet", index=False
         )
         report["tables"][table] = {"rows": len(result), "from": per_block}
+        if table == "milestones":
+            report["tables"][table]["repeated_milestones_earliest_kept"] = int(
+                (order != np.arange(len(order))).sum() // 2
+            )
         if dated:
             report["tables"][table]["dated_by_flat_as_of"] = dated
         if table == "assets":
@@ -600,6 +777,84 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         ", ".join(report["absent_tables"]) or "none",
     )
     return report
+
+
+def _earliest_first(ms: pd.DataFrame) -> np.ndarray:
+    """Row order for the milestones table in which a milestone repeated for a lead (a deal
+    file's rows, a stage history) comes first at its earliest date: ingest keeps the first row
+    of a repeated (lead, milestone) and quarantines the rest, so the label's date no longer
+    depends on how the export is sorted. Only the first and the earliest row of such a repeat
+    trade places; every other row keeps its own."""
+    order = np.arange(len(ms))
+    key = ["lead_id", "milestone"]
+    dup = ms.duplicated(key, keep=False).to_numpy()
+    if not dup.any():
+        return order
+    when = pd.to_datetime(ms["occurred_at"], errors="coerce", format="ISO8601", utc=True)
+    rows = pd.DataFrame(
+        {
+            "lead": ms["lead_id"].to_numpy()[dup],
+            "milestone": ms["milestone"].to_numpy()[dup],
+            "at": when.fillna(pd.Timestamp.max.tz_localize("UTC")).to_numpy()[dup],
+            "pos": order[dup],
+        }
+    )
+    rows = rows.sort_values(["at", "pos"], kind="stable")  # the earliest, ties by file order
+    groups = rows.groupby(["lead", "milestone"], sort=False, dropna=False)["pos"]
+    first, earliest = groups.min().to_numpy(), groups.first().to_numpy()
+    order[first], order[earliest] = earliest, first
+    return order
+
+
+def _one_row_per_key(built: pd.DataFrame, table: str) -> pd.DataFrame:
+    """A `distinct` block's rows, one per id: accounts read off a contacts file repeat a company
+    on every contact's row, with that contact's date. Left distinct by every column, each
+    repeat would be quarantined as a duplicate id, and a company whose first row had a bad date
+    lost with all its leads. Per id: the earliest of each date, the first filled value of the
+    rest; the row keeps its first file row."""
+    key = KEYS[table]
+    if len(key) != 1 or key[0] not in built or not built[key[0]].duplicated().any():
+        return built
+    groups = built.groupby(key[0], sort=False, dropna=False)
+    merged = groups.first()  # the first filled value of each column
+    for c in timestamp_columns(table):
+        if c not in built:
+            continue
+        if pd.api.types.is_datetime64_any_dtype(built[c]):
+            merged[c] = groups[c].min()
+            continue
+        # dates passed on as text (a few did not parse): the earliest that did, as text; an id
+        # none of whose dates parsed keeps its first, for ingest to name
+        when = pd.to_datetime(built[c], errors="coerce", format="ISO8601", utc=True)
+        earliest = when.groupby(built[key[0]], sort=False, dropna=False).min()
+        text = earliest.map(lambda t: t.isoformat() if pd.notna(t) else None)
+        merged[c] = np.where(text.notna().to_numpy(), text.to_numpy(), merged[c].to_numpy())
+    merged = merged.reset_index()[list(built.columns)]
+    merged.index = built.index[~built[key[0]].duplicated()]
+    return merged
+
+
+def _deal_accounts(opp: pd.DataFrame, out: Path) -> tuple[pd.DataFrame, dict]:
+    """A deal without an account (a deals file that names only the contact) takes its primary
+    lead's account; a deal whose account differs from its primary lead's is counted (kept as
+    mapped: a contact may buy for another company, but usually it is a wrong key)."""
+    leads = pd.read_parquet(out / "leads.parquet", columns=["lead_id", "account_id"])
+    leads = leads.dropna(subset=["lead_id"]).drop_duplicates("lead_id")  # as ingest keeps them
+    lead_ids = pd.to_numeric(leads["lead_id"], errors="coerce")
+    account_of = pd.Series(leads["account_id"].to_numpy(), index=lead_ids.to_numpy())
+    lead = pd.to_numeric(opp["primary_lead_id"], errors="coerce")
+    theirs = lead.map(account_of)
+    blank = opp["account_id"].isna() & theirs.notna()
+    opp = opp.copy()
+    if blank.any():
+        filled = opp["account_id"].astype(object).where(~blank, theirs.astype(object))
+        opp["account_id"] = filled.map(lambda v: None if pd.isna(v) else v)
+    given = pd.to_numeric(opp["account_id"], errors="coerce")
+    differs = given.notna() & theirs.notna() & (given != pd.to_numeric(theirs, errors="coerce"))
+    return opp, {
+        "from_primary_lead": int(blank.sum()),
+        "differ_from_primary_lead": int(differs.sum()),
+    }
 
 
 def _lost_deals_left_open(opp: pd.DataFrame, out: Path) -> int:
@@ -718,21 +973,7 @@ def _assets_from_events(
     Title" is page_title) or else the page's name, its tags come
     from the tagging rules (on the event file's columns; title and url are that name where the
     file has none)."""
-    assets_spec = mapping.tables.get("assets")
-    blocks = (
-        []
-        if assets_spec is None
-        else (assets_spec if isinstance(assets_spec, list) else [assets_spec])
-    )
-    asset_keys = {b.columns["asset_id"].key for b in blocks if "asset_id" in b.columns}
-    for _, _, rule, where, _ in pages:
-        if asset_keys and asset_keys != {rule.key}:
-            raise ReadinessError(
-                f"Mapping {mapping_path}: {where}.columns.asset_id numbers its ids in key namespace "
-                f"'{rule.key}', but tables.assets.columns.asset_id "
-                f"{'uses ' + repr(sorted(k for k in asset_keys if k)) if any(asset_keys) else 'is not a key'}: "
-                f"give both `key: {rule.key}` so that events find their assets."
-            )
+    # events and assets number their ids alike (load_mapping's _check_references)
     assets = pd.read_parquet(out / "assets.parquet")
     known = set(pd.to_numeric(assets["asset_id"], errors="coerce").dropna().astype(int))
     created = []
@@ -822,7 +1063,7 @@ def _import_attributes(
         if rule.column not in frame.columns:
             raise ReadinessError(
                 f"Mapping {mapping_path}: {where}.column names column '{rule.column}' that {file} "
-                f"lacks (it has: {', '.join(frame.columns)})."
+                f"lacks {_has(frame, rule.column)}"
             )
         ids = _column(frame, rule.id, f"{where}.id", file, keys, mapping_path)
         changed = (
@@ -831,7 +1072,7 @@ def _import_attributes(
             else pd.Series(pd.NaT, index=frame.index)
         )
         values, changes, notes = attributes.clean_values(
-            name, frame[rule.column], rule.type, rule.missing_values
+            name, frame[rule.column], rule.type, rule.missing_values, rule.decimal
         )
         warnings.extend(notes)
         keep = values.notna() & (values != "") & ids.notna()
@@ -847,15 +1088,21 @@ def _import_attributes(
         repeated = 0
         if rule.known != "history":  # one value per entity: the file may repeat an entity
             before = len(part)
-            conflicting = part.groupby("entity_id")["value"].nunique() > 1
+            compared = part["value"]
+            if rule.type == "numeric":  # a row whose value is a number before one whose is not
+                compared = pd.to_numeric(part["value"], errors="coerce")  # 1200 is 1200.00
+                number = compared.notna()
+                part = part.loc[number.sort_values(ascending=False, kind="stable").index]
+            conflicting = compared.groupby(part["entity_id"]).nunique() > 1
             # the first row, as ingest keeps a repeated id's first row and quarantines the rest
             part = part.drop_duplicates(["entity_id"], keep="first")
             repeated = before - len(part)
             if conflicting.any():
                 warnings.append(
                     f"attribute '{name}': {int(conflicting.sum())} {rule.of}(s) appear more than "
-                    f"once in {file} with different values; the first row's value is kept, as "
-                    "ingest keeps the first row of a repeated id"
+                    f"once in {file} with different values; the first row's value is kept (for "
+                    "a number, the first row that holds one), as ingest keeps the first row of a "
+                    "repeated id"
                 )
         parts.append(part)
         origins.append(

@@ -387,7 +387,7 @@ def test_a_users_numeric_column_enters_the_regression_on_its_own_scale_too():
     # the drivers stay exact: a feature's log, raw and unknown terms add up to its contribution
     c = yours.contributions(X.iloc[te], "g")
     assert c.shape == (len(te), 2)
-    assert np.allclose(c.sum(axis=1), yours.margin(X.iloc[te], "g") - yours.coefs["g"]["b"])
+    assert np.allclose(c.sum(axis=1), yours.margin(X.iloc[te], "g") - yours.centre_margin("g"))
     # and a flag (two values) gets no raw term: it would repeat its log term
     flag = pd.DataFrame({"f": rng.integers(0, 2, 100).astype(float)})
     assert LogisticBaseline.design(flag, ["f"], [], flexible={"f"}).also_raw == []
@@ -415,14 +415,25 @@ def test_a_category_has_a_column_per_frequent_code_and_one_for_any_other():
     # no reference level: the common converting page is up, the common dead one down
     contrib = design.contributions(new, "won")[:, 0]
     assert contrib[0] > 0 > contrib[1]
-    # contributions add up to the margin exactly, and survive a round trip
-    assert np.allclose(contrib + lr.intercept_[0], design.margin(new, "won"))
+    # contributions add up to the margin exactly, from the average training row's
+    assert np.allclose(contrib + design.centre_margin("won"), design.margin(new, "won"))
+    # which is where the average training row's contributions sum to 0
+    train_contrib = design.contributions(X, "won")[:, 0]
+    assert abs(train_contrib.mean()) < 1e-9
+    # a category every row shares (a column the export lacks: 'unknown' on every lead) is no
+    # driver, whatever weight the regression gave its one column
+    same = pd.DataFrame({"page": X["page"], "region": 0.0})
+    both = LogisticBaseline.design(same, [], ["page", "region"])
+    lr2 = LogisticRegression().fit(both.matrix(same), y)
+    both.coefs["won"] = {"w": lr2.coef_[0].tolist(), "b": float(lr2.intercept_[0])}
+    assert lr2.coef_[0][-2] != 0  # the shared code's column has a weight ...
+    assert np.allclose(both.contributions(same, "won")[:, 1], 0.0)  # ... that moves no lead
     again = LogisticBaseline.from_dict(design.to_dict())
     assert np.allclose(again.margin(new, "won"), design.margin(new, "won"))
     # a bundle written before (no every_level key): the first code is the reference, with no
     # column, and a rare or unseen code reads as it
     old = design.to_dict() | {"coefs": {"won": {"w": [0.5, -0.5], "b": 0.0}}}
-    del old["every_level"]
+    del old["every_level"], old["centre"]
     before = LogisticBaseline.from_dict(old)
     assert before.matrix(new).tolist() == [[0, 0], [1, 0], [0, 0]]
     assert np.allclose(before.contributions(new, "won")[:, 0], [0.0, 0.5, 0.0])

@@ -34,6 +34,10 @@ def test_paths_resolve_against_the_params_folder_not_the_cwd(tmp_path, monkeypat
         ("simulate:\n  typo_key: 1\n", "simulate.typo_key"),
         ("ladder: [mql, mql]\n", "each milestone once"),
         ("[1, 2]\n", "mapping of sections"),
+        (
+            "evaluate:\n  ground_truth_rollouts: 1\n",
+            "evaluate.ground_truth_rollouts: Input should be greater than or equal to 2",
+        ),
     ],
 )
 def test_invalid_params_name_the_problem(tmp_path, text, fragment):

@@ -342,11 +342,13 @@ def test_formatted_numbers_are_read_and_a_repeated_contact_keeps_its_first_row(e
         'c3,2024-02-01,SQL,web,beta,/pricing,"(1,200)",won\n'
         'c4,2024-02-01,SQL,web,beta,/pricing,"1.234,5",won\n'
         "c1,2024-01-05,Lead,web,acme,/blog,7,open\n"  # c1 again, other values: ingest keeps row 1
+        "c5,2024-02-01,SQL,web,beta,/pricing,n/a,won\n"  # c5's first number is on its next row
+        "c5,2024-02-01,SQL,web,beta,/pricing,50,won\n"
     )
     report = import_export(path, folder / "raw")
     t = report["tables"]["attributes"]
     employees = t["attributes"]["employees"]
-    assert employees["numbers_unformatted"] == 3 and employees["not_numbers"] == 1
+    assert employees["numbers_unformatted"] == 3 and employees["not_numbers"] == 2
     assert any("'$26,541,386' -> 26541386" in w for w in t["warnings"])
     assert any("'1.234,5'" in w and "not numbers" in w for w in t["warnings"])
     assert any("the first row's value is kept" in w for w in t["warnings"])
@@ -360,6 +362,7 @@ def test_formatted_numbers_are_read_and_a_repeated_contact_keeps_its_first_row(e
     }
     assert by[("c1", "employees")] == "1078" and by[("c1", "landing_page")] == "/pricing"
     assert by[("c2", "employees")] == "26541386" and by[("c3", "employees")] == "-1200"
+    assert by[("c5", "employees")] == "50"  # not lost to the unreadable 'n/a' before it
     # ingest reads them as numbers; the decimal comma is not guessed but quarantined, named
     rep = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
     check_reconciled(rep)
@@ -367,7 +370,7 @@ def test_formatted_numbers_are_read_and_a_repeated_contact_keeps_its_first_row(e
     assert q.loc[q["attribute"] == "employees", "value"].tolist() == ["1.234,5"]
     accepted = pd.read_parquet(folder / "validated" / "attributes")
     numbers = accepted.loc[accepted["attribute"] == "employees", "value"].astype(float)
-    assert sorted(numbers) == [-1200.0, 1078.0, 26541386.0]
+    assert sorted(numbers) == [-1200.0, 50.0, 1078.0, 26541386.0]
 
 
 @pytest.mark.parametrize(
@@ -388,3 +391,32 @@ def test_formatted_numbers_are_read_and_a_repeated_contact_keeps_its_first_row(e
 )
 def test_plain_number_reads_what_crms_write_and_nothing_ambiguous(text, plain):
     assert attributes.plain_number(text) == plain
+
+
+def test_decimal_commas_are_read_when_the_mapping_says_so():
+    """A trial's revenue column ('€3.676.725,16') was 'not numbers' with no way to say so."""
+    texts = ["€3.676.725,16", "1.078", "12,5", "1234", "(1.200,50)", "abc"]
+    assert [attributes.plain_number(t, ",") for t in texts] == [
+        "3676725.16",
+        "1078",
+        "12.5",
+        "1234",
+        "-1200.50",
+        None,
+    ]
+    values, changes, notes = attributes.clean_values(
+        "revenue", pd.Series(texts), "numeric", [], decimal=","
+    )
+    # every value read as written: "1.078" is 1078, not 1.078; 'abc' is left for ingest to name
+    assert values.tolist()[:5] == ["3676725.16", "1078", "12.5", "1234", "-1200.50"]
+    assert changes["numbers_unformatted"] == 4 and changes["not_numbers"] == 1
+    # without the setting, the hint says how; with it, it does not repeat it
+    _, _, plain_notes = attributes.clean_values("revenue", pd.Series(texts), "numeric", [])
+    assert any("attributes.revenue.decimal: ','" in n for n in plain_notes)
+    assert not any("decimal: ','" in n for n in notes)
+    # '$767,315' in a column read with decimal commas is 767.315: read so, and said
+    _, mixed, mixed_notes = attributes.clean_values(
+        "revenue", pd.Series(["$767,315", "3.676.725,16"]), "numeric", [], decimal=","
+    )
+    assert mixed["ambiguous_decimal_commas"] == 1
+    assert any("'$767,315' are read with a decimal comma (767.315)" in n for n in mixed_notes)

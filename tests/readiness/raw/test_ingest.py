@@ -139,6 +139,29 @@ def test_a_deal_without_an_amount_is_kept_with_the_milestones_that_name_it(tmp_p
     )
 
 
+def test_a_repeated_milestone_does_not_put_the_next_one_out_of_ladder_order(tmp_path):
+    """A lead's second deal (its opportunity milestone repeated, dated after the first deal was
+    won) is quarantined as a repeat; it used to quarantine the closed_won too, as 'dated before an
+    earlier milestone of the ladder', measured against the repeat."""
+    tables = tiny_tables()
+    again = pd.DataFrame(
+        {
+            "lead_id": [10],
+            "milestone": ["opportunity"],
+            "occurred_at": [T("2024-05-01")],
+            "opportunity_id": pd.array([500], dtype="Int64"),
+        }
+    )
+    tables["milestones"] = pd.concat([tables["milestones"], again], ignore_index=True)
+    report = run(tmp_path, tables)
+    q = quarantine(tmp_path, "milestones")
+    assert report["tables"]["milestones"]["quarantined"] == 1
+    assert q["reasons"].str.contains("duplicate lead_id+milestone", regex=False).all()
+    assert not q["reasons"].str.contains("ladder").any()
+    kept = validated(tmp_path, "milestones")
+    assert "closed_won" in set(kept["milestone"])
+
+
 def test_impossible_opportunities_are_quarantined(tmp_path):
     tables = tiny_tables()
     extra = pd.DataFrame(

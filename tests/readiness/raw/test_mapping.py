@@ -125,6 +125,151 @@ def test_mapping_errors_name_the_key_the_file_and_the_rows(export, change, messa
         import_export(write(mapping(**change)), folder / "raw")
 
 
+def test_a_semicolon_file_with_a_byte_order_mark_and_spaced_headers_reads_as_a_comma_one(export):
+    """A trial's contacts file (';', a BOM, ' contact_id') beside a comma-separated deals file:
+    one read_options for every file could not read both, and the BOM and the space were
+    invisible in the error."""
+    folder, write = export
+    lines = CONTACTS.splitlines()
+    header = " contact_id ; created;stage;channel;company"
+    text = "\n".join([header, *(line.replace(",", ";") for line in lines[1:])]) + "\n"
+    (folder / "contacts.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    import_export(write(mapping()), folder / "raw")
+    plain = folder / "plain"
+    (folder / "contacts.csv").write_text(CONTACTS)
+    import_export(write(mapping()), plain)
+    for table in ("leads", "milestones", "opportunities"):
+        a = pd.read_parquet(folder / "raw" / f"{table}.parquet")
+        b = pd.read_parquet(plain / f"{table}.parquet")
+        pd.testing.assert_frame_equal(a, b)
+    # a file's own read_options override the shared ones
+    m = {**mapping(), "read_options": {"sep": ";", "deals": {"sep": ","}}}
+    (folder / "contacts.csv").write_text(text)
+    import_export(write(m), folder / "raw")
+    # a name that is nearly right is suggested
+    near = mapping(**{"tables.leads.columns.created_at": {"column": "Created"}})
+    with pytest.raises(
+        ReadinessError, match=r"lacks \(it has 5 column\(s\): .*did you mean 'created'\?"
+    ):
+        import_export(write(near), folder / "raw")
+
+
+def test_a_reference_numbered_in_another_key_namespace_is_refused(export):
+    """A deals file naming only the contact, mapped as account_id: {key: contact}, used to put
+    deal of contact c3 (number 3) on whichever account got number 3: silently wrong."""
+    folder, write = export
+    wrong = mapping(
+        **{"tables.opportunities.columns.account_id": {"key": "contact", "column": "contact_id"}}
+    )
+    with pytest.raises(
+        ReadinessError,
+        match=r"tables\.opportunities\.columns\.account_id refers to accounts with key namespace "
+        r"'contact', but tables\.accounts\.columns\.account_id numbers them with key namespace "
+        r"'company'.*leave opportunities\.account_id out",
+    ):
+        import_export(write(wrong), folder / "raw")
+
+
+def test_a_deal_without_an_account_takes_its_primary_leads(export):
+    folder, write = export
+    m = mapping()
+    opp = m["tables"]["opportunities"]["columns"]
+    del opp["account_id"]
+    opp["primary_lead_id"] = {"key": "contact", "column": "contact_id"}
+    report = import_export(write(m), folder / "raw")
+    deals = pd.read_parquet(folder / "raw" / "opportunities.parquet")
+    leads = pd.read_parquet(folder / "raw" / "leads.parquet").set_index("lead_id")
+    # d1 is c3's (lead 3, of beta: account 2); d2's contact c9 is no lead: no account, quarantined
+    assert deals["account_id"].tolist()[0] == leads.loc[3, "account_id"] == 2
+    assert pd.isna(deals["account_id"].tolist()[1])
+    assert report["opportunity_accounts"] == {"from_primary_lead": 1, "differ_from_primary_lead": 0}
+    # a deal mapped to an account other than its lead's is counted
+    opp["account_id"] = {"value": 1}
+    report = import_export(write(m), folder / "raw")
+    assert report["opportunity_accounts"] == {"from_primary_lead": 0, "differ_from_primary_lead": 1}
+
+
+def test_accounts_read_off_a_contacts_file_are_one_row_per_company_dated_by_its_earliest(export):
+    """`distinct` by every column gave one account row per (company, contact date): every repeat
+    was quarantined as a duplicate id, and the account dated by its first row, not its earliest."""
+    folder, write = export
+    (folder / "contacts.csv").write_text(CONTACTS.replace("c1,2024-01-05", "c1,2024-01-09"))
+    m = mapping(
+        **{
+            "tables.accounts.columns.created_at": {"column": "created", "date_format": "%Y-%m-%d"},
+            "tables.accounts.columns.industry": {
+                "column": "stage",
+                "values": {"*": None, "MQL": "software"},
+            },
+        }
+    )
+    report = import_export(write(m), folder / "raw")
+    accounts = pd.read_parquet(folder / "raw" / "accounts.parquet")
+    assert accounts["account_id"].tolist() == [1, 2]
+    # acme: rows c1 (2024-01-09, no industry) and c2 (2024-01-07, software)
+    assert accounts.loc[0, "created_at"] == pd.Timestamp("2024-01-07")
+    assert accounts.loc[0, "industry"] == "software"  # the first filled value
+    assert report["tables"]["accounts"]["from"][0]["rows_merged_per_id"] == 1
+    ing = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    assert (
+        ing["tables"]["accounts"]["quarantined"] == 0 and ing["tables"]["leads"]["quarantined"] == 0
+    )
+    # a company whose first row's date does not parse keeps the earliest date that does: it is
+    # not lost (with its leads) for one bad cell
+    (folder / "contacts.csv").write_text(CONTACTS.replace("c1,2024-01-05", "c1,2024-02-31"))
+    report = import_export(write(m), folder / "raw")
+    assert len(report["unparsed_dates"]) >= 1
+    accounts = pd.read_parquet(folder / "raw" / "accounts.parquet")
+    assert pd.Timestamp(accounts.loc[0, "created_at"]).tz_localize(None) == pd.Timestamp(
+        "2024-01-07"
+    )
+    ing = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    assert ing["tables"]["accounts"]["quarantined"] == 0
+    assert ing["tables"]["leads"]["quarantined"] == 1  # c1 itself, its created_at named
+
+
+def test_a_date_written_as_iso_in_a_column_of_another_format_is_read_and_said(export):
+    folder, write = export
+    text = CONTACTS.replace("2024-01-05", "05.01.2024").replace("2024-01-07", "07.01.2024")
+    (folder / "contacts.csv").write_text(text)  # c3 keeps 2024-02-01
+    dotted = {"column": "created", "date_format": "%d.%m.%Y"}
+    m = mapping(
+        **{
+            "tables.leads.columns.created_at": dotted,
+            "tables.milestones.0.columns.occurred_at": dotted,
+        }
+    )
+    report = import_export(write(m), folder / "raw")
+    assert len(report["unparsed_dates"]) == 2
+    assert "1 value(s) of column 'created'" in report["unparsed_dates"][0]
+    assert "ISO 8601 dates, read as such (rows 3; e.g. '2024-02-01')" in report["unparsed_dates"][0]
+    ing = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    leads = pd.read_parquet(folder / "validated" / "leads").set_index("lead_id")["created_at"]
+    assert ing["tables"]["leads"]["quarantined"] == 0
+    assert leads.to_dict() == {
+        1: pd.Timestamp("2024-01-05"),
+        2: pd.Timestamp("2024-01-07"),
+        3: pd.Timestamp("2024-02-01"),
+    }
+
+
+def test_a_repeated_milestone_is_kept_at_its_earliest_date_whatever_the_file_order(export):
+    """Ingest keeps the first row of a repeated (lead, milestone): a later deal listed first used
+    to date the label, and the earlier milestones then failed the ladder order."""
+    folder, write = export
+    (folder / "deals.csv").write_text(DEALS + "d3,c3,2024-02-20 10:00:00,100\n")
+    report = import_export(write(mapping()), folder / "raw")
+    assert report["tables"]["milestones"]["repeated_milestones_earliest_kept"] == 1
+    ing = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    assert ing["reconciled"]
+    ms = pd.read_parquet(folder / "validated" / "milestones")
+    won = ms[(ms["lead_id"] == 3) & (ms["milestone"] == "closed_won")]
+    assert won["occurred_at"].tolist() == [pd.Timestamp("2024-02-20 10:00:00")]
+    q = pd.read_parquet(folder / "quarantine" / "milestones")
+    later = q[q["reasons"].str.contains("duplicate lead_id+milestone", regex=False)]
+    assert later[["file", "file_row"]].values.tolist() == [["deals.csv", 1]]
+
+
 def test_a_date_that_does_not_parse_is_noted_and_only_its_rows_are_quarantined(export):
     """One bad date used to stop the whole import; most dates not parsing still does (the format
     is wrong), but a few are their rows' problem, named with their value at ingest."""
@@ -376,7 +521,10 @@ def test_events_and_assets_in_different_key_namespaces_are_refused(export):
     (folder / "pages.csv").write_text(PAGES)
     m = _content_mapping()
     m["tables"]["assets"]["columns"]["asset_id"]["key"] = "asset"
-    with pytest.raises(ReadinessError, match="key namespace 'page'.*give both `key: page`"):
+    with pytest.raises(
+        ReadinessError,
+        match="key namespace 'page', but .*key namespace 'asset'.*Give it `key: asset`",
+    ):
         import_export(write(m), folder / "raw")
 
 
