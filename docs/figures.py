@@ -730,16 +730,33 @@ def _bench_train(b: dict) -> list[str]:
     command="`python benchmarks/train_evaluate.py`",
 )
 def _bench_train_evaluate(b: dict) -> list[str]:
-    out = _head("run", "train", "evaluate", "train + evaluate")
+    based = "baseline" in b  # older results had no in-run baseline
+    out = _head(
+        "run",
+        "train",
+        "evaluate",
+        "train + evaluate",
+        *(("baseline workload", "ratio to it") if based else ()),
+    )
     for i, r in enumerate(b["runs"], 1):
-        out.append(_row(i, _secs(r["train"]), _secs(r["evaluate"]), _secs(r["train_and_evaluate"])))
+        extra = (_secs(r["baseline_seconds"]), f"{r['ratio_to_baseline']}x") if based else ()
+        out.append(
+            _row(i, _secs(r["train"]), _secs(r["evaluate"]), _secs(r["train_and_evaluate"]), *extra)
+        )
     median = b["train_and_evaluate_median_seconds"]
     verdict = "met" if median < b["target_seconds"] else "**missed**"
+    ratio = (
+        f" The baseline workload, run before each run on the same machine: "
+        f"{b['baseline']['workload']}; median ratio {b['ratio_to_baseline_median']}x, the "
+        "figure to compare across days."
+        if based
+        else ""
+    )
     return [
         *out,
         "",
         f"{_machine(b)} Target: train + evaluate at the default size under "
-        f"{b['target_seconds']} s: {verdict} (median {_secs(median)}).",
+        f"{b['target_seconds']} s: {verdict} (median {_secs(median)}).{ratio}",
     ]
 
 

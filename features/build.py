@@ -23,7 +23,13 @@ from features import profile
 from features.catalog import Feature, build_catalog, catalog_version
 from features.engine import required_aggregates, snapshot_features
 from features.schemas import features_schema
-from features.snapshots import calendar, flat_snapshots, scoring_snapshot, training_snapshots
+from features.snapshots import (
+    calendar,
+    flat_snapshots,
+    lead_states,
+    scoring_snapshot,
+    training_snapshots,
+)
 from features.sources import (
     data_end_day,
     day_stream,
@@ -301,7 +307,24 @@ def _build_scoring(
         len(df),
         seconds,
     )
-    return {"as_of": day_date(as_of_day), "open_leads": len(df), "seconds": seconds}
+    states = lead_states(t, as_of_day, closing_that_day=not flat_export)
+    if states["open"] != len(df):
+        raise ReadinessError(
+            f"The scoring snapshot at {day_date(as_of_day)} holds {len(df):,} leads, but "
+            f"{states['open']:,} are open: leads were lost between the two. Please report this."
+        )
+    if states["closed_by_account"]:
+        log.info(
+            "features: %d lead(s) are not scored because their account won a deal (%s)",
+            states["closed_by_account"],
+            states,
+        )
+    return {
+        "as_of": day_date(as_of_day),
+        "open_leads": len(df),
+        "leads": states,
+        "seconds": seconds,
+    }
 
 
 def _build_training(

@@ -36,7 +36,34 @@ def closed_days(t: Tables) -> ir.Table:
     leads = t.leads.select("lead_id", "account_id", created_day=day_of(t.leads.created_at))
     x = leads.left_join(own, "lead_id").select(leads, "own_closed").left_join(won, "account_id")
     closed = ibis.least(x.own_closed.fill_null(2**30), x.account_won.fill_null(2**30))
-    return x.select("lead_id", "account_id", "created_day", closed_day=closed.cast("int64"))
+    return x.select(
+        "lead_id",
+        "account_id",
+        "created_day",
+        closed_day=closed.cast("int64"),
+        by_account=(x.account_won.fill_null(2**30) < x.own_closed.fill_null(2**30)),
+    )
+
+
+def lead_states(t: Tables, as_of_day: int, *, closing_that_day: bool = True) -> dict[str, int]:
+    """Every lead at the as-of date, counted once: open (the scoring snapshot, with the same
+    rule as `scoring_snapshot`), closed by its own outcome, closed because its account won a
+    deal (a colleague's: on contact-level data many leads close so), or not yet created. They
+    add up to the leads table, so no lead leaves the scores unaccounted for."""
+    life = closed_days(t)
+    created = life.created_day < as_of_day
+    still_open = life.closed_day >= as_of_day if closing_that_day else life.closed_day > as_of_day
+    row = life.aggregate(
+        leads=life.count(),
+        open=(created & still_open).cast("int64").sum(),
+        closed_by_account=(created & ~still_open & life.by_account).cast("int64").sum(),
+        not_yet_created=(~created).cast("int64").sum(),
+    ).execute()
+    counts = {k: int(row[k].fillna(0).iloc[0]) for k in row.columns}
+    counts["closed_by_own_outcome"] = (
+        counts["leads"] - counts["open"] - counts["closed_by_account"] - counts["not_yet_created"]
+    )
+    return counts
 
 
 def training_snapshots(

@@ -247,6 +247,15 @@ def features(
     if "scoring" in s:
         done.append(f"scoring {s['scoring']['open_leads']:,} open leads at {s['scoring']['as_of']}")
     typer.echo(f"features: {s['features']} features; {'; '.join(done)} ({s['seconds']:.1f}s)")
+    states = s.get("scoring", {}).get("leads", {})
+    if states:
+        typer.echo(
+            f"  of {states['leads']:,} leads: {states['open']:,} open (scored), "
+            f"{states['closed_by_own_outcome']:,} closed by their own outcome, "
+            f"{states['closed_by_account']:,} closed because their account won a deal (not "
+            f"scored; a later crossing of theirs is no label), {states['not_yet_created']:,} "
+            "created on or after the as-of date"
+        )
 
 
 @app.command()

@@ -474,7 +474,9 @@ def run(project: ProjectParams) -> dict:
         if age.get("too_old"):
             reasons.append(
                 f"the newest snapshot it learnt from ({age['learnt_until']}) is {age['days']} days "
-                f"before the leads scored now, more than {age['limit_days']}"
+                f"before the leads scored now, more than {age['limit_days']}; a retrain learns "
+                "nothing newer until the cohort dates move: set train.train_end, valid_start, "
+                "valid_end and test_start later in params.yaml"
             )
         gates[gate] = {
             "score_psi": None if np.isnan(score_psi) else round(score_psi, 4),

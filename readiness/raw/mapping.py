@@ -679,9 +679,11 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
                 keep = built[block.skip_rows_without].notna().all(axis=1)
                 skipped = int((~keep).sum())
                 built = built[keep]
-            merged = 0
+            merged = identical = 0
             if block.distinct:
+                identical = len(built)
                 built = built.drop_duplicates()
+                identical -= len(built)
                 before = len(built)
                 built = _one_row_per_key(built, table)
                 merged = before - len(built)
@@ -702,6 +704,7 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
                     "from": block.from_,
                     "rows": len(built),
                     "skipped_rows_without_values": skipped,
+                    **({"identical_rows_dropped": identical} if identical else {}),
                     **({"rows_merged_per_id": merged} if merged else {}),
                 }
             )
@@ -741,8 +744,8 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
             _assets_from_events(pages, mapping, out, report, tag_log, mapping_path)
     tag_log.check(mapping, mapping_path)
     report["unparsed_dates"] = unparsed
-    for note in unparsed:
-        log.warning("Mapping %s: %s", mapping_path, note)
+    for note in unparsed:  # the CLI prints them as notes: logged for other callers
+        log.info("Mapping %s: %s", mapping_path, note)
     if "opportunities" in mapping.tables:
         opp = pd.read_parquet(out / "opportunities.parquet")
         if "amount" in opp and len(opp):
@@ -1130,6 +1133,6 @@ def _import_attributes(
             for name, r in mapping.attributes.items()
         },
     )
-    for w in warnings:
-        log.warning("import: %s", w)
+    for w in warnings:  # the CLI prints them as notes: logged for other callers
+        log.info("import: %s", w)
     return {"rows": len(table), "attributes": per_attribute, "warnings": warnings}

@@ -6,7 +6,7 @@ import ibis
 import pandas as pd
 from feature_world import LADDER, frames, tables
 
-from features.snapshots import calendar, scoring_snapshot, training_snapshots
+from features.snapshots import calendar, lead_states, scoring_snapshot, training_snapshots
 from features.sources import day_stream, lead_measures
 
 EPOCH = pd.Timestamp("1970-01-01")
@@ -98,6 +98,21 @@ def test_closing_stops_snapshots_for_the_lead_and_a_won_account_for_all_its_lead
     assert got[12] == ["2024-03-25"]  # created 03-20, account won 03-27
     # account 2 is unaffected by account 1's win: active until 60 days after its 02-10 action
     assert got[20][-1] == "2024-04-08"
+    # at a later as-of date every lead is counted once: lead 10 closed by its own loss, 11 and
+    # 12 by their account's win (not scored, and not silently: features.json says so)
+    t = tables(ibis.duckdb.connect(), data)
+    states = lead_states(t, day("2024-04-15"))
+    open_now = sorted(scoring_snapshot(t, day("2024-04-15")).to_pandas()["lead_id"])
+    assert states["open"] == len(open_now) and 10 not in open_now and 11 not in open_now
+    assert states["closed_by_own_outcome"] == 1 and states["closed_by_account"] == 2
+    assert (
+        states["leads"]
+        == len(data["leads"])
+        == sum(
+            states[k]
+            for k in ("open", "closed_by_own_outcome", "closed_by_account", "not_yet_created")
+        )
+    )
 
 
 def test_a_close_on_the_cutoff_day_leaves_the_lead_open_at_that_cutoff():

@@ -55,6 +55,8 @@ def test_a_small_export_becomes_the_raw_tables(export):
         [4, "closed_won"],
     ]
     assert report["tables"]["milestones"]["from"][0]["skipped_rows_without_values"] == 1
+    # acme's two contacts give the same account row: one dropped as identical, and counted
+    assert report["tables"]["accounts"]["from"][0]["identical_rows_dropped"] == 1
     assert set(report["absent_tables"]) == {"assets", "events", "sales_touches"}
     assert pd.read_parquet(folder / "raw" / "events.parquet").empty
     assert report["zero_amount_opportunities"] == 1
@@ -210,6 +212,7 @@ def test_accounts_read_off_a_contacts_file_are_one_row_per_company_dated_by_its_
     assert accounts.loc[0, "created_at"] == pd.Timestamp("2024-01-07")
     assert accounts.loc[0, "industry"] == "software"  # the first filled value
     assert report["tables"]["accounts"]["from"][0]["rows_merged_per_id"] == 1
+    assert "identical_rows_dropped" not in report["tables"]["accounts"]["from"][0]
     ing = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
     assert (
         ing["tables"]["accounts"]["quarantined"] == 0 and ing["tables"]["leads"]["quarantined"] == 0
