@@ -845,6 +845,8 @@ def _deal_accounts(opp: pd.DataFrame, out: Path) -> tuple[pd.DataFrame, dict]:
     leads = leads.dropna(subset=["lead_id"]).drop_duplicates("lead_id")  # as ingest keeps them
     lead_ids = pd.to_numeric(leads["lead_id"], errors="coerce")
     account_of = pd.Series(leads["account_id"].to_numpy(), index=lead_ids.to_numpy())
+    # ids that are no numbers (ingest quarantines those leads) or collide once read as numbers
+    account_of = account_of[account_of.index.notna() & ~account_of.index.duplicated()]
     lead = pd.to_numeric(opp["primary_lead_id"], errors="coerce")
     theirs = lead.map(account_of)
     blank = opp["account_id"].isna() & theirs.notna()

@@ -231,6 +231,27 @@ def test_accounts_read_off_a_contacts_file_are_one_row_per_company_dated_by_its_
     assert ing["tables"]["leads"]["quarantined"] == 1  # c1 itself, its created_at named
 
 
+def test_text_lead_ids_without_a_key_reach_ingest_not_a_pandas_error(export):
+    """Lead ids used as written ('c1': no key) are ingest's to quarantine; looking up the deals'
+    accounts must not fail on them first."""
+    folder, write = export
+    as_written = {"column": "contact_id"}
+    m = mapping(
+        **{
+            "tables.leads.columns.lead_id": as_written,
+            "tables.milestones.0.columns.lead_id": as_written,
+            "tables.milestones.1.columns.lead_id": as_written,
+        }
+    )
+    del m["tables"]["opportunities"]["columns"]["account_id"]
+    m["tables"]["opportunities"]["columns"]["primary_lead_id"] = as_written
+    report = import_export(write(m), folder / "raw")
+    assert report["opportunity_accounts"] == {"from_primary_lead": 0, "differ_from_primary_lead": 0}
+    ing = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    assert ing["reconciled"] and ing["tables"]["leads"]["quarantined"] == 3
+    assert "lead_id: not a valid int64" in ing["tables"]["leads"]["quarantine_reasons"]
+
+
 def test_a_date_written_as_iso_in_a_column_of_another_format_is_read_and_said(export):
     folder, write = export
     text = CONTACTS.replace("2024-01-05", "05.01.2024").replace("2024-01-07", "07.01.2024")
