@@ -37,6 +37,33 @@ def _optional_csv(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.exists() else None
 
 
+def _data_notes(imported: dict, ingested: dict) -> list[str]:
+    """What the import and ingest set aside or read with a caveat, for the top of the report:
+    rows quarantined per table with their commonest reason, and the import's notes."""
+    notes = []
+    quarantined = {
+        table: t for table, t in ingested.get("tables", {}).items() if t.get("quarantined")
+    }
+    if quarantined:
+        parts = []
+        for table, t in quarantined.items():
+            reason = next(iter(t.get("quarantine_reasons", {})), None)
+            parts.append(
+                f"{table} {t['quarantined']:,} of {t['read']:,}"
+                + (f" (mostly '{reason}')" if reason else "")
+            )
+        notes.append(
+            "Ingest set rows aside, each with its reasons (and, for an imported export, its file "
+            f"and row) in the quarantine folder: {'; '.join(parts)}."
+        )
+    said = [*imported.get("unparsed_dates", [])]
+    said += imported.get("tables", {}).get("attributes", {}).get("warnings", [])
+    if said:
+        shown = "; ".join(said[:3]) + (f"; and {len(said) - 3} more" if len(said) > 3 else "")
+        notes.append(f"The import read some values with a caveat ({len(said)} note(s)): {shown}.")
+    return notes
+
+
 def _optional_json(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -108,6 +135,13 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
         notes.append(
             f"The export has no {', '.join(imported['absent_tables'])}: those tables are empty, and "
             "nothing built on them is shown as if it were measured."
+        )
+    notes += _data_notes(imported or {}, _optional_json(metrics / "ingest.json") or {})
+    states = ((_optional_json(metrics / "features.json") or {}).get("scoring") or {}).get("leads")
+    if states and states.get("closed_by_account"):
+        notes.append(
+            f"{states['closed_by_account']:,} of {states['leads']:,} leads are not scored because "
+            "their account won a deal (a colleague's); a later crossing of theirs is no label."
         )
     return ReportInputs(
         ladder=params.ladder,
