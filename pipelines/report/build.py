@@ -489,10 +489,14 @@ def _revenue_section(inp: ReportInputs, crossings: pd.DataFrame) -> Section:
             "whether they went on to an opportunity.",
         )
     else:
-        s.add_text(
-            "Interested leads that consumed urgency content: unknown (no consumed content is "
-            "tagged with the urgency belief, or the ladder lacks mql or opportunity)."
+        lacks = [g for g in ("mql", "opportunity") if g not in crossings]
+        why = (
+            f"the ladder has no {' and no '.join(lacks)}"
+            if lacks
+            else "no consumed content is tagged with the urgency belief: tag it (the mapping's "
+            "tagging rules; `readiness assets --untagged` lists the most-read untagged assets)"
         )
+        s.add_text(f"Interested leads that consumed urgency content: unknown ({why}).")
     stake = m.stakeholder_accounts(inp.events, inp.assets, inp.leads, inp.opportunities)
     if inp.assets["audience"].isin(STAKEHOLDER_AUDIENCES).any():
         s.add_table(

@@ -5,6 +5,7 @@ reason; the general route takes its configured name."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pandas as pd
 from small_project import write_params
@@ -60,3 +61,7 @@ def test_without_belief_tags_no_lead_is_given_a_belief(trained_project, tmp_path
     assert any("No open lead has a known weakest belief" in n for n in rep["notes"])
     coverage = rep["sections"]["stall"]["content_coverage"]
     assert coverage["tagged_share"] == 0.0 and "readiness assets --untagged" in coverage["reading"]
+    # the urgency table is unknown, and says which of its two causes holds here
+    html = Path(rep["file"]).read_text()
+    assert "urgency content: unknown (no consumed content is tagged with the urgency belief" in html
+    assert "the ladder has no" not in html
