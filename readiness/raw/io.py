@@ -14,6 +14,9 @@ from readiness.errors import ReadinessError
 from readiness.raw import attributes, flat
 from readiness.raw.schemas import TABLES
 
+# import's record of where each raw row came from: <table>.parquet with file, file_row (the
+# export file's data row, 1 = the first after the header) in raw-table row order
+ROW_ORIGINS = "_rows"
 # what import (or the simulator) writes into paths.raw: a folder written before markers existed
 # is recognised by it
 RAW_NAMES = (
@@ -22,12 +25,9 @@ RAW_NAMES = (
     attributes.DECLARATIONS,
     flat.FILE,
     "_keys",
-    "_rows",
+    ROW_ORIGINS,
     "_import.json",
 )
-# import's record of where each raw row came from: <table>.parquet with file, file_row (the
-# export file's data row, 1 = the first after the header) in raw-table row order
-ROW_ORIGINS = "_rows"
 
 
 def row_origins(source: Path, table: str) -> pd.DataFrame | None:

@@ -237,13 +237,12 @@ def load_mapping(path: Path) -> Mapping:
                 f"Mapping {path}: attributes.{name}: an attribute name is letters, digits and _ "
                 "(it becomes a feature name)."
             )
-    for table, blocks in mapping.tables.items():
+    for table in mapping.tables:
         if table not in TABLES:
             raise ReadinessError(
                 f"Mapping {path}: tables.{table} is not a raw table; known: {', '.join(TABLES)}."
             )
-        for i, block in enumerate(blocks if isinstance(blocks, list) else [blocks]):
-            where = f"tables.{table}" + (f"[{i}]" if isinstance(blocks, list) else "")
+        for where, block in _blocks(mapping, table):
             if block.from_ not in mapping.files:
                 raise ReadinessError(
                     f"Mapping {path}: {where}.from names file '{block.from_}', which is not under files "
@@ -260,6 +259,8 @@ def load_mapping(path: Path) -> Mapping:
 
 
 def _blocks(mapping: Mapping, table: str) -> list[tuple[str, Block]]:
+    """The blocks feeding raw table `table`, each with its mapping key (tables.x or tables.x[i]);
+    none when the table is not mapped or mapped to an empty list."""
     spec = mapping.tables.get(table)
     if spec is None:
         return []
@@ -486,8 +487,7 @@ def _has(frame: pd.DataFrame, column: str) -> str:
 def _dates_with_text(parsed: pd.Series, text: pd.Series, bad: pd.Series) -> pd.Series:
     """Parsed dates as ISO 8601 text, and the values that did not parse as they were written:
     ingest parses the one and quarantines the other, naming the value."""
-    iso = parsed.map(lambda t: t.isoformat() if pd.notna(t) else None)
-    return iso.where(~bad, text.astype("string")).astype(object)
+    return parsed.map(_as_text).where(~bad, text.astype("string")).astype(object)
 
 
 def _as_text(v: object) -> object:
@@ -625,9 +625,9 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
     row_keys: list[pd.DataFrame] = []  # leads or accounts numbered by row: (file, row, our_id)
     unparsed: list[str] = []  # date values a column's date_format does not parse
     for table in TABLES:
-        spec = mapping.tables.get(table)
+        blocks = _blocks(mapping, table)
         cols = list(columns_of(table))
-        if spec is None or spec == []:  # not mapped, or mapped to no block at all: empty
+        if not blocks:  # not mapped, or mapped to no block at all: empty
             pd.DataFrame({c: pd.Series(dtype=object) for c in cols}).to_parquet(
                 out / f"{table}.parquet", index=False
             )
@@ -635,12 +635,10 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
             report["absent_tables"].append(table)
             report["tables"][table] = {"rows": 0, "absent": True}
             continue
-        blocks = spec if isinstance(spec, list) else [spec]
         parts, per_block, origins = [], [], []
         noted = len(unparsed)
         numbered = 0  # row numbers run on across the table's blocks: ids never collide
-        for i, block in enumerate(blocks):
-            where = f"tables.{table}" + (f"[{i}]" if isinstance(spec, list) else "")
+        for where, block in blocks:
             frame = files[block.from_]
             file = folder / mapping.files[block.from_]
             built = pd.DataFrame(
@@ -830,7 +828,7 @@ def _one_row_per_key(built: pd.DataFrame, table: str) -> pd.DataFrame:
         # none of whose dates parsed keeps its first, for ingest to name
         when = pd.to_datetime(built[c], errors="coerce", format="ISO8601", utc=True)
         earliest = when.groupby(built[key[0]], sort=False, dropna=False).min()
-        text = earliest.map(lambda t: t.isoformat() if pd.notna(t) else None)
+        text = earliest.map(_as_text)
         merged[c] = np.where(text.notna().to_numpy(), text.to_numpy(), merged[c].to_numpy())
     merged = merged.reset_index()[list(built.columns)]
     merged.index = built.index[~built[key[0]].duplicated()]
