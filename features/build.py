@@ -25,6 +25,7 @@ from features.engine import required_aggregates, snapshot_features
 from features.schemas import features_schema
 from features.snapshots import (
     calendar,
+    dormant_snapshots,
     flat_snapshots,
     lead_states,
     scoring_snapshot,
@@ -108,7 +109,9 @@ def _add_profile(
     training part), point in time, and check them against their contract."""
     schema = profile.profile_schema(features)
     files = ([out / "scoring.parquet"] if "scoring" in parts else []) + (
-        sorted((out / "training").glob("*.parquet")) if "training" in parts else []
+        sorted((out / "training").glob("*.parquet")) + sorted((out / "dormant").glob("*.parquet"))
+        if "training" in parts
+        else []
     )
     for f in files:
         df = pd.read_parquet(f)
@@ -164,8 +167,8 @@ def _static_gaps(read) -> dict[str, str]:
     return out
 
 
-_FEATURE_NAMES = ("scoring.parquet", "training", "_work", "catalog.json")
-_PART_NAMES = {"scoring": "scoring.parquet", "training": "training"}
+_FEATURE_NAMES = ("scoring.parquet", "training", "dormant", "_work", "catalog.json")
+_PART_NAMES = {"scoring": ("scoring.parquet",), "training": ("training", "dormant")}
 
 
 def build_features(
@@ -183,7 +186,7 @@ def build_features(
     # written into a fresh folder, in place only once the build succeeds (and only when the old
     # folder is this stage's: paths.features: . must not delete the project); the part not
     # rebuilt is carried over from the previous build
-    keep = tuple(name for part, name in _PART_NAMES.items() if part not in parts)
+    keep = tuple(n for part, names in _PART_NAMES.items() if part not in parts for n in names)
     output = Output(out, "paths.features", _FEATURE_NAMES, keep=keep)
     with replacing("features", output) as (written,):
         return _build_into(validated, written, p, ladder, parts)
@@ -294,7 +297,8 @@ def _build_scoring(
 ) -> dict:
     """One row per open lead at the as-of date: one group-by per stream over its rows."""
     t0 = time.perf_counter()
-    snap = scoring_snapshot(t, as_of_day, closing_that_day=not flat_export)
+    by_account = p.account_win_closes_leads
+    snap = scoring_snapshot(t, as_of_day, closing_that_day=not flat_export, by_account=by_account)
     scoring = snapshot_features(streams, snap, static, catalog, p.recency_days, "join")
     df = _validated_frame(
         scoring, schema, catalog, f"the scoring snapshot at {day_date(as_of_day)}"
@@ -307,7 +311,7 @@ def _build_scoring(
         len(df),
         seconds,
     )
-    states = lead_states(t, as_of_day, closing_that_day=not flat_export)
+    states = lead_states(t, as_of_day, closing_that_day=not flat_export, by_account=by_account)
     if states["open"] != len(df):
         raise ReadinessError(
             f"The scoring snapshot at {day_date(as_of_day)} holds {len(df):,} leads, but "
@@ -315,7 +319,8 @@ def _build_scoring(
         )
     if states["closed_by_account"]:
         log.info(
-            "features: %d lead(s) are not scored because their account won a deal (%s)",
+            "features: %d lead(s) are not scored because their account won a deal (%s); on "
+            "contact-level data, features.account_win_closes_leads: false keeps them open",
             states["closed_by_account"],
             states,
         )
@@ -359,39 +364,63 @@ def _build_training(
     snapshots = (
         flat_snapshots(t, cutoffs[0])
         if flat_export
-        else training_snapshots(t, lead_days_all, cutoffs, p.dormant_after_days)
+        else training_snapshots(
+            t, lead_days_all, cutoffs, p.dormant_after_days, p.account_win_closes_leads
+        )
     )
     con.to_parquet(
         by_bucket(snapshots),
         work / "snapshots",
         partition_by="bucket",
     )
+    # a sample of the dormant (lead, cutoff) pairs the model does not learn from, on which the
+    # train stage recalibrates dormant leads (models/dormant.py); a flat export has none
+    sample_dormant = not flat_export and p.dormant_sample > 0
+    if sample_dormant:
+        (out / "dormant").mkdir(parents=True, exist_ok=True)
+        active = con.read_parquet(str(work / "snapshots" / "*" / "*.parquet"))
+        con.to_parquet(
+            by_bucket(
+                dormant_snapshots(t, active, cutoffs, p.dormant_sample, p.account_win_closes_leads)
+            ),
+            work / "dormant_snapshots",
+            partition_by="bucket",
+        )
     streams_seconds = round(time.perf_counter() - t0, 2)
-    n_rows, n_leads = 0, 0
+    n_rows, n_leads, n_dormant = 0, 0, 0
     for b in range(buckets):
         folder = f"bucket={b}"
-        if not (work / "snapshots" / folder).exists():
-            continue
-        snaps_b = con.read_parquet(str(work / "snapshots" / folder / "*.parquet"))
         days = {
             n: con.read_parquet(str(work / n / folder / "*.parquet"))
             if (work / n / folder).exists()
             else None
             for n in stream_names
         }
-        expr = snapshot_features(
-            days, snaps_b, static, catalog, p.recency_days, p.training_strategy
-        )
-        df = _validated_frame(expr, schema, catalog, f"training bucket {b + 1}/{buckets}")
+
+        def part(snapshots: str, what: str, folder=folder, days=days, b=b) -> pd.DataFrame:
+            snaps_b = con.read_parquet(str(work / snapshots / folder / "*.parquet"))
+            expr = snapshot_features(
+                days, snaps_b, static, catalog, p.recency_days, p.training_strategy
+            )
+            return _validated_frame(expr, schema, catalog, f"{what} {b + 1}/{buckets}")
+
+        if sample_dormant and (work / "dormant_snapshots" / folder).exists():
+            df = part("dormant_snapshots", "dormant sample, bucket")
+            df.to_parquet(out / "dormant" / f"part-{b:05d}.parquet", index=False)
+            n_dormant += len(df)
+        if not (work / "snapshots" / folder).exists():
+            continue
+        df = part("snapshots", "training bucket")
         df.to_parquet(out / "training" / f"part-{b:05d}.parquet", index=False)
         n_rows += len(df)
         n_leads += df["lead_id"].nunique()
         log.info(
-            "features: training bucket %d/%d: %d snapshots (%d so far)",
+            "features: training bucket %d/%d: %d snapshots (%d so far; %d dormant sampled)",
             b + 1,
             buckets,
             len(df),
             n_rows,
+            n_dormant,
         )
     return {
         "snapshots": n_rows,
@@ -402,5 +431,9 @@ def _build_training(
         "buckets": buckets,
         "strategy": p.training_strategy,
         "streams_seconds": streams_seconds,
+        # dormant (lead, cutoff) pairs built for their recalibration (models/dormant.py)
+        "dormant_sample": {"share": p.dormant_sample, "snapshots": n_dormant}
+        if sample_dormant
+        else None,
         "seconds": round(time.perf_counter() - t0, 2),
     }

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from models.calibration import Calibrator
+from models.dormant import DormantMap, is_dormant
 from readiness.errors import ReadinessError
 from readiness.scores import probability_column
 
@@ -125,6 +126,8 @@ class ReadinessModel:
         catalog_version: str,
         gates: dict[str, GateModel],
         horizon_days: int,
+        dormant_after_days: int | None = None,
+        dormant: dict[str, DormantMap] | None = None,
     ):
         self.ladder = tuple(ladder)
         self.features = list(features)
@@ -132,8 +135,11 @@ class ReadinessModel:
         self.catalog_version = catalog_version
         self.gates = gates
         self.horizon_days = horizon_days
+        # dormant leads' maps (models/dormant.py): none on a flat export and in older bundles
+        self.dormant_after_days = dormant_after_days
+        self.dormant: dict[str, DormantMap] = dict(dormant or {})
 
-    def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
+    def matrix(self, X: pd.DataFrame) -> pd.DataFrame:
         missing = [f for f in self.features if f not in X.columns]
         if missing:
             raise ReadinessError(
@@ -143,17 +149,25 @@ class ReadinessModel:
         return X[self.features].astype(float)
 
     def predict_uncalibrated(self, X: pd.DataFrame) -> pd.DataFrame:
-        M = self._matrix(X)
+        M = self.matrix(X)
         return pd.DataFrame(
             {probability_column(g): self.gates[g].raw(M) for g in self.ladder}, index=X.index
         )
 
-    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
-        """One column p_<gate> per gate: calibrated and coherent along the ladder."""
-        M = self._matrix(X)
+    def predict(self, X: pd.DataFrame, dormant: np.ndarray | None = None) -> pd.DataFrame:
+        """One column p_<gate> per gate: calibrated (a dormant lead's by its own map,
+        models/dormant.py) and coherent along the ladder. `dormant`: which rows are dormant
+        (default: read from X's "days since" features)."""
+        M = self.matrix(X)
         probs = pd.DataFrame(
             {probability_column(g): self.gates[g].proba(M) for g in self.ladder}, index=X.index
         )
+        if self.dormant:
+            idle = is_dormant(X, self.dormant_after_days) if dormant is None else dormant
+            if idle.any():
+                for g, m in self.dormant.items():
+                    col = probability_column(g)
+                    probs.loc[idle, col] = m.calibrator.apply(probs.loc[idle, col].to_numpy())
         stage = X["ladder_stage"].to_numpy() if "ladder_stage" in X.columns else np.zeros(len(X))
         return coherent(probs, self.ladder, stage)
 
@@ -165,6 +179,8 @@ class ReadinessModel:
             "categorical": self.categorical,
             "catalog_version": self.catalog_version,
             "horizon_days": self.horizon_days,
+            "dormant_after_days": self.dormant_after_days,
+            "dormant": {g: m.to_dict() for g, m in self.dormant.items()},
             "gates": {},
         }
         for g, m in self.gates.items():
@@ -217,6 +233,8 @@ class ReadinessModel:
             meta["catalog_version"],
             gates,
             meta["horizon_days"],
+            meta.get("dormant_after_days"),
+            {g: DormantMap.from_dict(m) for g, m in (meta.get("dormant") or {}).items()},
         )
 
 

@@ -86,10 +86,18 @@ def gate_metrics(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict:
     return out
 
 
-def auc_difference(y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray) -> dict:
+def auc_difference(
+    y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray, groups: np.ndarray | None = None
+) -> dict:
     """ROC AUC of `p_a` minus that of `p_b` on the same rows, with DeLong's standard error for
     two correlated AUCs (DeLong, DeLong & Clarke-Pearson 1988; the fast form of Sun & Xu 2014)
-    and its 95 % interval: whether a difference is more than noise."""
+    and its 95 % interval: whether a difference is more than noise.
+
+    With `groups` (each row's lead: a lead has a snapshot at every cutoff it was open, about
+    ten in a test cohort, and its rows are not independent), the variance is the clustered
+    form of Obuchowski (1997): each lead's structural components are summed and the variance
+    taken over leads, so a difference carried by a few leads seen many times is not mistaken for
+    a sure one. One row per group gives DeLong's variance again (up to I/(I-1))."""
     y = np.asarray(y, dtype=int)
     preds = np.vstack([np.asarray(p_a, dtype=float), np.asarray(p_b, dtype=float)])
     pos, neg = preds[:, y == 1], preds[:, y == 0]
@@ -102,19 +110,41 @@ def auc_difference(y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray) -> dict:
     aucs = (tz[:, :m].sum(axis=1) / m - (m + 1) / 2) / n
     v01 = (tz[:, :m] - tx) / n  # each positive's share of negatives ranked below it
     v10 = 1 - (tz[:, m:] - ty) / m  # each negative's share of positives ranked above it
-    cov = np.cov(v01) / m + np.cov(v10) / n
-    se = float(np.sqrt(max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 0.0)))
     diff = float(aucs[0] - aucs[1])
+    if groups is None:
+        cov = np.cov(v01) / m + np.cov(v10) / n
+        se = float(np.sqrt(max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 0.0)))
+    else:
+        se = _clustered_se(y, v01[0] - v01[1], v10[0] - v10[1], diff, np.asarray(groups))
+
     return {"difference": diff, "se": se, "low": diff - 1.96 * se, "high": diff + 1.96 * se}
+
+
+def _clustered_se(
+    y: np.ndarray, d01: np.ndarray, d10: np.ndarray, diff: float, groups: np.ndarray
+) -> float:
+    """Obuchowski's clustered variance of an AUC difference from the per-row components of the
+    difference (positives' `d01`, negatives' `d10`) and each row's cluster."""
+    _, cluster = np.unique(groups, return_inverse=True)
+    k = int(cluster.max()) + 1
+    if k < 2:
+        return float("nan")
+    pos, neg = cluster[y == 1], cluster[y == 0]
+    m, n = len(pos), len(neg)
+    x = np.bincount(pos, weights=d01, minlength=k) - np.bincount(pos, minlength=k) * diff
+    z = np.bincount(neg, weights=d10, minlength=k) - np.bincount(neg, minlength=k) * diff
+    var = k / (k - 1) * ((x**2).sum() / m**2 + (z**2).sum() / n**2 + 2 * (x * z).sum() / (m * n))
+    return float(np.sqrt(max(var, 0.0)))
 
 
 def compare_with_baselines(
     labels: pd.DataFrame, preds: dict[str, pd.DataFrame], ladder: tuple[str, ...]
 ) -> dict:
     """Per gate and baseline, the model's AUC minus the baseline's on the same rows, with its
-    DeLong 95 % interval ({gate: {baseline: {difference, se, low, high}}})."""
+    DeLong 95 % interval, clustered by lead ({gate: {baseline: {difference, se, low, high}}})."""
     out: dict = {}
     col_of = probability_column
+    leads = labels["lead_id"].to_numpy() if "lead_id" in labels else np.arange(len(labels))
     for gate in ladder:
         y_all = labels[label_column(gate)]
         known = y_all.notna().to_numpy()
@@ -125,7 +155,7 @@ def compare_with_baselines(
         for name, frame in preds.items():
             if name == "model" or col_of(gate) not in frame:
                 continue
-            d = auc_difference(y, p_model, frame[col_of(gate)].to_numpy()[known])
+            d = auc_difference(y, p_model, frame[col_of(gate)].to_numpy()[known], leads[known])
             if d:
                 out.setdefault(gate, {})[name] = {k: round(v, 5) for k, v in d.items()}
     return out

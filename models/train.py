@@ -160,6 +160,7 @@ def train_models(
     lgb_params = _lightgbm_params(p, _monotone(catalog, names, p.monotone_beliefs))
     numeric = [n for n in names if n not in categorical]
     train_rows = (cohort == TRAIN).to_numpy()
+    leads = features["lead_id"].to_numpy()  # a lead's snapshots: one cluster of the gains' errors
     lr_rows = np.flatnonzero(train_rows)
     if len(lr_rows) > p.logistic_max_rows:
         lr_rows = np.sort(rng.choice(lr_rows, p.logistic_max_rows, replace=False))
@@ -234,7 +235,7 @@ def train_models(
             rng=rng,
             designs=designs,
         )
-        _choose_blend(gates[gate], linears, X, y, rows=(st, ca), p=p, designs=designs)
+        _choose_blend(gates[gate], linears, X, y, rows=(st, ca), p=p, designs=designs, groups=leads)
         if refit:
             _refit(
                 gates[gate],
@@ -449,8 +450,10 @@ def _choose_blend(
     rows: tuple[np.ndarray, np.ndarray],
     p: TrainParams,
     designs: _Designs | None = None,
+    groups: np.ndarray | None = None,
 ) -> None:
-    """Pick the gate's scorer on the stop (validation) rows. The simplest, the logistic regression
+    """Pick the gate's scorer on the stop (validation) rows (`groups`: each row's lead, whose
+    repeated snapshots the standard error clusters). The simplest, the logistic regression
     on every feature, is the default; LightGBM alone, a blend of the two, or the regression on the
     user's own columns replaces it only where its validation ROC AUC is higher by at least
     `blend_min_gain` and the gain is more than noise: DeLong's paired difference minus
@@ -477,7 +480,9 @@ def _choose_blend(
         # ties: the larger LightGBM share, then the regression on every feature
         best = max(scores, key=lambda k: (scores[k], k[0], k[1] == "logistic"))
         if best != simplest and scores[best] - scores[simplest] >= p.blend_min_gain:
-            gain = auc_difference(y[st], margins[best], margins[simplest])
+            gain = auc_difference(
+                y[st], margins[best], margins[simplest], None if groups is None else groups[st]
+            )
             if gain and gain["difference"] - p.blend_confidence_z * gain["se"] > 0:
                 chosen = best
     elif scores:  # no regression on every feature to compare with: the booster alone

@@ -126,7 +126,11 @@ def import_(
             f"  note: {r['lost_deals_without_closed_lost']:,} lost deal(s) leave their primary "
             "lead open: no closed_lost milestone is mapped for it"
         )
-    for w in [*r.get("unparsed_dates", []), *r["tables"].get("attributes", {}).get("warnings", [])]:
+    for w in [
+        *r.get("unparsed_dates", []),
+        *r.get("notes", []),
+        *r["tables"].get("attributes", {}).get("warnings", []),
+    ]:
         typer.echo(f"  note: {w}")
     assets = r["tables"].get("assets", {})
     if assets.get("created_from_events"):

@@ -101,6 +101,12 @@ class FeaturesParams:
     last_cutoff: date | None = None  # null = the end of the data
     # a lead with no sign of life for this many days is dormant: no training snapshot
     dormant_after_days: Annotated[int, Field(ge=1)] = 120
+    # a lead closes when its account wins a deal (DESIGN.md); false: only its own outcome closes
+    # it (contact-level exports, where colleagues of a customer go on to buy on their own)
+    account_win_closes_leads: bool = True
+    # the share of dormant (lead, cutoff) pairs also built, chosen by a fixed hash: the train
+    # stage recalibrates dormant leads' probabilities on them (models/dormant.py); 0 = none
+    dormant_sample: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.2
     # scoring snapshot: one row per open lead at this date; null = the end of the data
     as_of: date | None = None
     # time constant (days) of the recency-weighted sums
@@ -275,6 +281,9 @@ class EvaluateParams:
     ground_truth_rollouts: Annotated[int, Field(ge=2)] = 160
     ground_truth_positives: Annotated[int, Field(ge=1)] = 400
     ground_truth_negatives: Annotated[int, Field(ge=1)] = 600
+    # your own columns alone ranking a gate at this test AUC or more are implausible for values
+    # known at a lead's creation: a warning that one is probably filled in after the outcome
+    implausible_your_columns_auc: Annotated[float, Field(gt=0.5, le=1, allow_inf_nan=False)] = 0.95
     promotion: PromotionParams = PromotionParams()
 
 
@@ -613,7 +622,11 @@ def load_params(path: Path | str | None = None) -> ProjectParams:
         params = Params(**sections)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in exc.errors()
+            # a check of the whole file has no key; pydantic's "Value error, " says nothing
+            ".".join(str(x) for x in err["loc"])
+            + ": " * bool(err["loc"])
+            + str(err["msg"]).removeprefix("Value error, ")
+            for err in exc.errors()
         )
         raise ReadinessError(f"Params file {path} is invalid: {problems}.") from exc
     except TypeError as exc:

@@ -53,6 +53,7 @@ HANDOFF_COLUMNS = (
 # a handoff as sales receives it (the handoffs view of the database and the CRM export)
 HANDOFF_RECORD = (
     "lead_id",
+    "crm_id",
     "account_id",
     *HANDOFF_COLUMNS,
     "p_next_gate",
@@ -76,6 +77,20 @@ def check_run_id(run_id: object, where: str = "run.json") -> str:
             "refused. Run `readiness score` again to write a fresh run."
         )
     return run_id
+
+
+def with_crm_ids(frame: pd.DataFrame, ids: pd.Series | None, id_column: str) -> pd.DataFrame:
+    """`frame` with a `crm_id` column right after `id_column`: the export's own id of each row
+    (`ids`, indexed by our id), or our id as text where there is none (simulated data, raw
+    tables written by hand, where our ids are theirs)."""
+    ours = frame[id_column]
+    crm = ours.astype("int64").astype(str)
+    if ids is not None:
+        mapped = ours.map(ids).astype(object)
+        crm = mapped.where(mapped.notna(), crm)
+    out = frame.drop(columns="crm_id", errors="ignore")
+    out.insert(out.columns.get_loc(id_column) + 1, "crm_id", crm.astype(str).to_numpy())
+    return out
 
 
 def probability_column(gate: str) -> str:
@@ -184,6 +199,9 @@ def score_schema(
     return pa.DataFrameSchema(
         {
             "lead_id": pa.Column("int64", pa.Check.ge(1), unique=True),
+            # the export's own id of the lead (readiness/raw/io.py, crm_ids); runs scored
+            # before it lack it
+            "crm_id": pa.Column(str, nullable=False, required=False),
             "account_id": pa.Column("int64", pa.Check.ge(1)),
             "scored_at": pa.Column("datetime64[ns]"),
             "current_stage": pa.Column(str, pa.Check.isin([NO_STAGE, *ladder])),

@@ -24,9 +24,10 @@ import pandas as pd
 
 from models import registry
 from models.bundle import ReadinessModel, load_baselines
-from models.cohorts import TEST, evaluation_method, is_flat, training_cohorts
+from models.cohorts import TEST, assign_cohorts, evaluation_method, is_flat, training_cohorts
 from models.crossval import CV_FILE, unpack
 from models.dataset import load_training_frame
+from models.dormant import dormant_figures, load_dormant_frame
 from models.evaluate import (
     HEADLINE_METRICS,
     compare_with_baselines,
@@ -77,6 +78,13 @@ def run(project: ProjectParams) -> dict:
         X, y = features[test].reset_index(drop=True), labels[test].reset_index(drop=True)
         model = ReadinessModel.load(models_dir / "readiness")
         preds = predictions(X, model, load_baselines(models_dir / "baselines"))
+    # dormant leads, recalibrated on their own sample (models/dormant.py): the test cohort's
+    dormant = None
+    if not flat_export:
+        idle, idle_labels = load_dormant_frame(project)
+        if not idle.empty:
+            rows = (assign_cohorts(idle["cutoff"], params.train) == TEST).to_numpy()
+            dormant = dormant_figures(model, idle, idle_labels, rows)
     if not params.train.points:  # no hand-written points configured: no points baseline
         preds.pop("points", None)
     headline, by_group = evaluate_test(X, y, preds, params.ladder, p.segments, p.ece_bins)
@@ -145,6 +153,9 @@ def run(project: ProjectParams) -> dict:
                     "roll-outs (evaluate.ground_truth_rollouts)."
                 )
     targets = _targets(metrics, truth, versus)
+    implausible = _implausible_your_columns(metrics, p.implausible_your_columns_auc, models_dir)
+    for gate, w in implausible.items():
+        warnings.append(f"{gate}: {w}")
 
     # the promotion gate: challenger vs champion on this (the newest) cohort
     run_info = json.loads((models_dir / "run.json").read_text())
@@ -171,6 +182,8 @@ def run(project: ProjectParams) -> dict:
             "gates": metrics,
             "model_minus_baseline_auc": versus,
             "targets": targets,
+            "dormant": dormant,
+            "implausible_your_columns": implausible,
         },
     )
     write_json(out / "promotion.json", promotion)
@@ -196,10 +209,43 @@ def run(project: ProjectParams) -> dict:
         "metrics": metrics,
         "model_minus_baseline_auc": versus,
         "targets": targets,
+        "dormant": dormant,
         "promotion": promotion,
         "warnings": warnings,
         "test_rows": int(test.sum()),
     }
+
+
+def _implausible_your_columns(metrics: dict, bound: float, models_dir) -> dict[str, str]:
+    """Gates that the user's own columns alone rank at an AUC of `bound` or more on the test
+    rows: columns known when a lead was created rarely do, so one of them is probably filled in
+    after the outcome (a score, a status, a lifecycle stage exported today) yet declared
+    at_creation, which the guard cannot see. Per gate, the warning naming the strongest ones
+    (the leakage screen's AUC alone)."""
+    screen_file = models_dir / "leakage_screen.json"
+    screen = json.loads(screen_file.read_text()) if screen_file.exists() else []
+    out: dict[str, str] = {}
+    for gate, by_model in metrics.items():
+        auc = (by_model.get("your_columns") or {}).get("roc_auc")
+        if auc is None or auc < bound:
+            continue
+        own = sorted(
+            (r for r in screen if r.get("family") == "profile" and r.get("single_feature_auc")),
+            key=lambda r: -r["single_feature_auc"],
+        )[:3]
+        named = ", ".join(
+            f"{r['feature']} (AUC alone {r['single_feature_auc']:.3f} on its strongest gate)"
+            for r in own
+        )
+        out[gate] = (
+            f"your own columns alone rank it at AUC {auc:.3f} on the test rows (>= "
+            f"evaluate.implausible_your_columns_auc {bound}): columns known when a lead is created rarely do, so "
+            "one is probably filled in after the outcome (a score, a status, a lifecycle stage "
+            "exported today) though declared at_creation"
+            + (f"; the strongest: {named}" if named else "")
+            + ". Declare such a column known: at_export, or every figure here is inflated."
+        )
+    return out
 
 
 def _cross_validated(

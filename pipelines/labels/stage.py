@@ -3,7 +3,8 @@
 Inputs: `paths.features`/training (the snapshot keys) and catalog.json, `paths.validated`
 (milestones, opportunities, and the end of the data).
 Outputs: `paths.labels`/labels.parquet (snapshot keys + a nullable 0/1 label per gate, with its
-settings in the file's metadata), `paths.labels`/settings.json, `paths.labels`/deal_size.json (expected deal size by employee band), and `paths.metrics`/labels.json
+settings in the file's metadata), `paths.labels`/dormant.parquet (the same for the features'
+dormant sample, models/dormant.py, when there is one), `paths.labels`/settings.json, `paths.labels`/deal_size.json (expected deal size by employee band), and `paths.metrics`/labels.json
 (labelled snapshots and positives per gate and cohort).
 Params: labels, ladder, train (cohort dates, for the counts).
 """
@@ -60,6 +61,19 @@ def run(project: ProjectParams) -> dict:
         settings,
     )
     labels = labels_schema(params.ladder).validate(labels)
+    # the dormant sample (models/dormant.py): labelled the same way, kept apart
+    dormant_dir = features_dir / "dormant"
+    dormant = None
+    if any(dormant_dir.glob("*.parquet")):
+        idle = pd.read_parquet(dormant_dir, columns=["lead_id", "account_id", "cutoff"])
+        dormant = labels_schema(params.ladder).validate(
+            make_labels(
+                idle.sort_values(["lead_id", "cutoff"]),
+                pd.read_parquet(validated / "milestones"),
+                pd.read_parquet(validated / "opportunities"),
+                settings,
+            )
+        )
     # expected revenue = P(closed_won) x deal size: fitted on deals closed before the test cohort
     deals = deal_sizes(
         pd.read_parquet(validated / "opportunities"),
@@ -76,6 +90,8 @@ def run(project: ProjectParams) -> dict:
 
     def write(folder: Path) -> None:
         pq.write_table(table, folder / "labels.parquet")
+        if dormant is not None:
+            dormant.to_parquet(folder / "dormant.parquet", index=False)
         (folder / "settings.json").write_text(settings.to_json() + "\n")
         write_json(folder / "deal_size.json", deals)
 
@@ -84,7 +100,7 @@ def run(project: ProjectParams) -> dict:
         "labels",
         write,
         setting="paths.labels",
-        owned_names=("labels.parquet", "settings.json", "deal_size.json"),
+        owned_names=("labels.parquet", "dormant.parquet", "settings.json", "deal_size.json"),
     )
     cohorts = training_cohorts(labels, labels, catalog, params.train, params.ladder)
     suff = sufficiency(labels, params.ladder, cohorts.fillna("outside"))
@@ -93,6 +109,7 @@ def run(project: ProjectParams) -> dict:
         "end_of_data": end,  # the day after the last record (exclusive)
         "flat_as_of": catalog["flat"]["as_of"] if is_flat(catalog) else None,
         "deal_size": deals,
+        "dormant_snapshots": 0 if dormant is None else len(dormant),
         "gates": {
             gate: {
                 row.cohort: {"labelled": row.labelled_snapshots, "positives": row.positives}

@@ -33,6 +33,7 @@ from models import registry
 from models.bundle import ReadinessModel, probability_column
 from models.cohorts import CALIBRATE, STOP, TEST, TRAIN, is_flat, training_cohorts
 from models.dataset import load_training_frame
+from models.dormant import is_dormant
 from models.labels import LabelSettings
 from models.monitor import (
     estimate_performance,
@@ -57,15 +58,6 @@ def _at_risk(X: pd.DataFrame, ladder: tuple[str, ...], gate: str) -> np.ndarray:
     return X["ladder_stage"].to_numpy() <= ladder.index(gate)
 
 
-# "days since" features of the scoring snapshot that tell a sign of life (features/snapshots.py)
-SIGNS_OF_LIFE = (
-    "lead_age_days",
-    "engaged_days_since_last",
-    "sales_touch_days_since",
-    "milestone_days_since",
-)
-
-
 def select_comparable_leads(
     current: pd.DataFrame, *, dormant_after_days: int, flat: bool
 ) -> np.ndarray:
@@ -73,15 +65,11 @@ def select_comparable_leads(
     of life (creation, an engaged action, a sales touch, a milestone) in the last
     `dormant_after_days`, as every training snapshot has; dormant leads are scored too, but the
     model never learnt from a dormant snapshot, so comparing them with the training cohort
-    would report the dormant backlog as drift. A flat export: every lead.
-
-    Read from the scoring snapshot's "days since" features, which see a little less than the
-    snapshot rule (features/snapshots.py): a meeting is not a sales touch there, and only the
-    ladder's milestones count, so a lead whose one sign of life is a meeting is left out."""
-    signs = [c for c in SIGNS_OF_LIFE if c in current]
-    if flat or not signs:
+    would report the dormant backlog as drift (they are recalibrated on a sample of their own,
+    models/dormant.py, whose rule this is). A flat export: every lead."""
+    if flat:
         return np.ones(len(current), dtype=bool)
-    return (current[signs].min(axis=1) <= dormant_after_days).to_numpy()
+    return ~is_dormant(current, dormant_after_days)
 
 
 def measure_model_age(

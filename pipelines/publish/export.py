@@ -63,9 +63,8 @@ def export_run(
     run_id = check_run_id(run.get("run_id"))
     folder.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(folder)
-    handoffs = leads.loc[leads["route"] == "sales_now", list(HANDOFF_RECORD)].sort_values(
-        ["sla_due", "lead_id"]
-    )
+    record = [c for c in HANDOFF_RECORD if c in leads.columns]  # older runs: no crm_id
+    handoffs = leads.loc[leads["route"] == "sales_now", record].sort_values(["sla_due", "lead_id"])
     files = {"leads": leads, "accounts": accounts, "handoffs": handoffs}
     work = folder / f".partial-{run_id}-{os.getpid()}"
     work.mkdir()

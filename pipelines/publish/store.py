@@ -199,7 +199,8 @@ def _ensure(conn: Connection, names: Names, tables: dict) -> None:
             table.create(conn)
             log.info("publish: created table %s", table.name)
     q = lambda n: names.qualified(conn, n)  # noqa: E731
-    handoff_cols = ", ".join(f"l.{c}" for c in HANDOFF_RECORD)
+    # a run scored before the export's own ids were kept has no crm_id column
+    handoff_cols = ", ".join(f"l.{c}" for c in HANDOFF_RECORD if c in tables["leads"].columns)
     views = {
         "current_leads": f"SELECT l.* FROM {q('leads')} l JOIN {q('current')} c ON l.run_id = c.run_id",
         "current_accounts": f"SELECT a.* FROM {q('accounts')} a JOIN {q('current')} c ON a.run_id = c.run_id",
@@ -215,17 +216,19 @@ def _ensure(conn: Connection, names: Names, tables: dict) -> None:
             conn.exec_driver_sql(f"CREATE VIEW {q(name)} AS {body}")
 
 
-def _is_trend(column: str) -> bool:
-    return column == "trend" or column.startswith("change_p_")
+def _added_later(column: str) -> bool:
+    """A column of the leads table that runs scored by an older version lack: the score trend
+    and the export's own id."""
+    return column in ("trend", "crm_id") or column.startswith("change_p_")
 
 
 def _migrate_trends(conn: Connection, names: Names, table: sa.Table, have: list[str]) -> list[str]:
-    """A leads table from before score trends gets the trend columns (empty for its old runs);
-    a run scored before trends fits a table that has them (its trend cells stay empty). Returns
-    the columns to compare with the run's."""
+    """A leads table from before score trends (or the export's own ids) gets those columns
+    (empty for its old runs); a run scored before them fits a table that has them (its cells
+    stay empty). Returns the columns to compare with the run's."""
     want = [c.name for c in table.columns]
     missing = [c for c in want if c not in have]
-    if missing and all(_is_trend(c) for c in missing):
+    if missing and all(_added_later(c) for c in missing):
         for c in missing:
             column = table.c[c].type.compile(conn.dialect)
             conn.exec_driver_sql(
@@ -235,7 +238,7 @@ def _migrate_trends(conn: Connection, names: Names, table: sa.Table, have: list[
             log.info("publish: added column %s to %s", c, table.name)
         have = [*have, *missing]
     extra = [c for c in have if c not in want]
-    if extra and all(_is_trend(c) for c in extra):
+    if extra and all(_added_later(c) for c in extra):
         have = [c for c in have if c not in extra]
     return have
 

@@ -621,6 +621,8 @@ def _trust_section(inp: ReportInputs) -> Section:
         "validation rows (LightGBM, a logistic regression, or a blend; the base rate when the gate "
         "had too little data).",
     )
+    for gate, warning in ((inp.evaluation or {}).get("implausible_your_columns") or {}).items():
+        s.notes.append(f"{_label(gate)}: {warning}")
     versus = (inp.evaluation or {}).get("model_minus_baseline_auc", {})
     behind = []
     for r in rows:
@@ -648,6 +650,40 @@ def _trust_section(inp: ReportInputs) -> Section:
                 ("predicted", "observed", "predicted probability", "observed rate"),
                 markers=True,
             )
+        )
+    dormant = (inp.evaluation or {}).get("dormant") or {}
+    if dormant.get("gates"):
+        idle = pd.DataFrame([{"gate": g, **d} for g, d in dormant["gates"].items()])
+        first = idle.iloc[0]
+        s.add_table(
+            "Dormant leads: expected against realised crossings on the test cohort's sample",
+            idle[
+                [
+                    "gate",
+                    "snapshots",
+                    "positives",
+                    "expected_before",
+                    "expected_after",
+                    "auc",
+                    "map",
+                ]
+            ],
+            {
+                "snapshots": "int",
+                "positives": "int",
+                "expected_before": "float",
+                "expected_after": "float",
+                "auc": "float",
+                "gate": "label",
+                "map": "label",
+            },
+            "A lead with no sign of life for a while has no training snapshot, yet it is scored: "
+            "its probabilities are recalibrated on a sample of dormant snapshots of the "
+            "validation cohorts (platt: Platt scaling; shift: the log-odds shifted, with few "
+            "positives; none: the model's own, consistent with what happened). On "
+            f"{int(first['snapshots']):,} dormant test snapshots at {_label(first['gate'])}, "
+            f"{int(first['positives']):,} crossed; the model alone expected "
+            f"{first['expected_before']:.1f}, recalibrated {first['expected_after']:.1f}.",
         )
     if inp.lift is not None and not inp.lift.empty:
         best = table.loc[table["model_top_decile_lift"].idxmax()]
@@ -677,11 +713,18 @@ def _trust_section(inp: ReportInputs) -> Section:
     if inp.leakage_screen:
         screen = pd.DataFrame(inp.leakage_screen)
         flagged = screen[screen["flagged"]]
+        n_suspects = int(screen["suspect"].sum()) if "suspect" in screen else 0
         if flagged.empty:
             s.add_text(
                 f"The leakage guard screened {len(screen)} features on the training cohort and "
                 "flagged none: no feature separates a gate almost perfectly on its own and no "
-                "attribute is filled almost only for positives."
+                "attribute is filled almost only for positives"
+                + (
+                    f"; but {n_suspects} of your columns are strong enough alone to be "
+                    "suspicious (below)."
+                    if n_suspects
+                    else "."
+                )
             )
         else:
             s.add_table(
@@ -1024,7 +1067,7 @@ def _monitor_section(inp: ReportInputs) -> Section:
             "A positive signed error means the estimate flattered the model."
             + (
                 f" On the leads with a sign of life when each run was scored (those the model "
-                f"learnt from; dormant leads are scored by extrapolation) the error is "
+                f"learnt from; dormant leads are recalibrated on a sample of their own) the error is "
                 f"{active['mae']:.3f}."
                 if active.get("mae") is not None
                 else ""

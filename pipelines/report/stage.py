@@ -56,7 +56,7 @@ def _data_notes(imported: dict, ingested: dict) -> list[str]:
             "Ingest set rows aside, each with its reasons (and, for an imported export, its file "
             f"and row) in the quarantine folder: {'; '.join(parts)}."
         )
-    said = [*imported.get("unparsed_dates", [])]
+    said = [*imported.get("unparsed_dates", []), *imported.get("notes", [])]
     said += imported.get("tables", {}).get("attributes", {}).get("warnings", [])
     if said:
         shown = "; ".join(said[:3]) + (f"; and {len(said) - 3} more" if len(said) > 3 else "")

@@ -30,6 +30,7 @@ from features.build import connect
 from features.profile import catalog_from_meta
 from models import registry
 from models.bundle import ReadinessModel
+from models.dormant import is_dormant
 from models.explain import PathAttribution, compare_with_shap
 from pipelines.common import sha256_of, write_json
 from pipelines.score.context import gather_context
@@ -38,12 +39,14 @@ from readiness.domain import BELIEFS
 from readiness.errors import ReadinessError
 from readiness.outputs import Output, replacing
 from readiness.params import ProjectParams
+from readiness.raw.io import crm_ids
 from readiness.scores import (
     UNKNOWN_BELIEF,
     content_hash,
     probability_column,
     score_trends,
     validate_scores,
+    with_crm_ids,
 )
 
 log = logging.getLogger(__name__)
@@ -170,8 +173,13 @@ def run(project: ProjectParams) -> dict:
     con.disconnect()
     shutil.rmtree(work, ignore_errors=True)  # this stage's own spill folder
     previous, since, trend_note = previous_published(project, scored_at, model.ladder)
+    validated = project.resolve(params.paths.validated)
     leads = validate_scores(
-        score_trends(result.leads, previous, model.ladder),
+        with_crm_ids(
+            score_trends(result.leads, previous, model.ladder),
+            crm_ids(validated, "leads"),
+            "lead_id",
+        ),
         model.ladder,
         p.top_drivers,
         X["lead_id"],
@@ -221,6 +229,12 @@ def run(project: ProjectParams) -> dict:
         "readiness_stages": leads["readiness_stage"].value_counts().to_dict(),
         "weakest_belief": leads["weakest_belief"].value_counts().to_dict(),
         "trends": leads["trend"].value_counts().to_dict(),
+        # leads with no sign of life lately, whose probabilities the dormant maps recalibrate
+        # (models/dormant.py); the gates mapped
+        "dormant_leads": {
+            "leads": int(is_dormant(X, model.dormant_after_days).sum()),
+            "recalibrated_gates": sorted(g for g, m in model.dormant.items() if m.method != "none"),
+        },
         # "unknown" rather than a guess, with how many leads each reason covers
         "weakest_belief_unknown": result.unknown_beliefs,
         "sales_now_owners": leads.loc[leads["route"] == "sales_now", "owner"]

@@ -1,12 +1,13 @@
 """Stage `train`: a calibrated LightGBM model per gate and the two baselines, tracked in MLflow.
 
-Inputs: `paths.features`/training and catalog.json, `paths.labels`/labels.parquet.
+Inputs: `paths.features`/training, dormant and catalog.json, `paths.labels`/labels.parquet and
+dormant.parquet (the dormant sample, on which dormant leads are recalibrated: models/dormant.py).
 Outputs: `paths.models`/readiness/ (the gate models: LightGBM text files and JSON calibrators),
 `paths.models`/baselines/ (points score and logistic regressions as JSON), on a flat export
 `paths.models`/cross_validation.parquet (out-of-fold predictions), `paths.models`/run.json
 (the MLflow run and registered version) and `paths.metrics`/train.json. The run is logged with
 every parameter of params.yaml, and the model registered as a new version with alias challenger.
-Params: train, labels, ladder.
+Params: train, labels, ladder, features.dormant_after_days.
 """
 
 from __future__ import annotations
@@ -19,9 +20,19 @@ import time
 from features.profile import catalog_from_meta
 from models import registry
 from models.bundle import save_baselines
-from models.cohorts import TEST, TRAIN, evaluation_method, is_flat, training_cohorts
+from models.cohorts import (
+    CALIBRATE,
+    STOP,
+    TEST,
+    TRAIN,
+    assign_cohorts,
+    evaluation_method,
+    is_flat,
+    training_cohorts,
+)
 from models.crossval import CV_FILE, cross_validate
 from models.dataset import load_training_frame
+from models.dormant import SIGNS_OF_LIFE, fit_dormant_maps, load_dormant_frame
 from models.guard import screen_for_training
 from models.train import train_models
 from pipelines.common import write_json
@@ -38,6 +49,35 @@ def _git_commit(root) -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
+
+
+def _recalibrate_dormant(project: ProjectParams, model, catalog_meta: dict) -> dict | None:
+    """Fit the dormant leads' maps on the validation cohorts' dormant sample and set them on
+    `model` (models/dormant.py); what was fitted, per gate, or None without a sample."""
+    params = project.params
+    if is_flat(catalog_meta):
+        return None
+    features, labels = load_dormant_frame(project)
+    model.dormant_after_days = params.features.dormant_after_days
+    if features.empty:
+        log.warning(
+            "train: no dormant snapshots were built (features.dormant_sample is 0): dormant "
+            "leads are scored by extrapolation from active ones"
+        )
+        return None
+    # both validation cohorts: the boosters never fitted them, and dormant positives are rare
+    cohort = assign_cohorts(features["cutoff"], params.train)
+    maps = fit_dormant_maps(model, features, labels, cohort.isin([STOP, CALIBRATE]).to_numpy())
+    model.dormant = maps
+    for gate, m in maps.items():
+        log.info("train: %s: dormant leads: %s", gate, m.reason)
+    return {
+        "after_days": params.features.dormant_after_days,
+        "sample_snapshots": len(features),
+        "gates": {
+            g: {k: v for k, v in m.to_dict().items() if k != "calibrator"} for g, m in maps.items()
+        },
+    }
 
 
 def run(project: ProjectParams) -> dict:
@@ -68,6 +108,7 @@ def run(project: ProjectParams) -> dict:
         "p": params.train,
     }
     result = train_models(features, labels, cohort=cohort, refit=is_flat(catalog_meta), **fit)
+    dormant = _recalibrate_dormant(project, result.model, catalog_meta)
     folds = cross_validate(features, labels, **fit) if is_flat(catalog_meta) else None
     models_dir = project.resolve(params.paths.models)
     output = Output(
@@ -84,7 +125,12 @@ def run(project: ProjectParams) -> dict:
     }
     metrics["train.seconds"] = seconds
     example = (
-        features[result.model.features + ["ladder_stage"]]
+        # the "days since" features tell the logged model which rows are dormant
+        features[
+            result.model.features
+            + ["ladder_stage"]
+            + [c for c in SIGNS_OF_LIFE if c in features.columns]
+        ]
         .loc[:, lambda d: ~d.columns.duplicated()]
         .head(50)
     )
@@ -154,6 +200,7 @@ def run(project: ProjectParams) -> dict:
         },
         "flagged_by_leakage_guard": [r["feature"] for r in screen if r["flagged"]],
         "suspected_by_leakage_guard": suspects,
+        "dormant": dormant,
         "seconds": seconds,
     }
     out = project.resolve(params.paths.metrics)

@@ -181,9 +181,10 @@ def plain_number(text: str, decimal: str = ".") -> str | None:
 
 
 def fold(text: object) -> str:
-    """A value as spellings compare it: case and runs of spaces do not matter (the value maps
-    of the mapping and the merging of an attribute's spellings alike)."""
-    return " ".join(str(text).split()).casefold()
+    """A value as spellings compare it: case, runs of spaces and underscores for spaces do not
+    matter (`PAID_SEARCH` is `paid search`; the value maps of the mapping and the merging of an
+    attribute's spellings alike)."""
+    return " ".join(str(text).replace("_", " ").split()).casefold()
 
 
 def clean_values(
@@ -222,7 +223,7 @@ def clean_values(
             shown = ", ".join(f"{a!r} -> {b!r}" for a, b in sorted(spelling.items())[:5])
             warnings.append(
                 f"attribute '{name}': {changes['merged_cells']} value(s) differ from another only "
-                f"in case or spacing and were merged ({shown}{', ...' if len(spelling) > 5 else ''})"
+                f"in case, spacing or underscores and were merged ({shown}{', ...' if len(spelling) > 5 else ''})"
             )
         low = present.str.casefold()
         for value in sorted(set(present[low.isin(PLACEHOLDERS)])):

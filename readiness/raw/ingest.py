@@ -393,7 +393,7 @@ def check_columns(table: str, path: Path) -> list[str]:
 
 
 # what ingest writes into paths.validated and paths.quarantine
-INGEST_NAMES = (*RAW_SCHEMAS, attributes.TABLE, attributes.DECLARATIONS, flat.FILE)
+INGEST_NAMES = (*RAW_SCHEMAS, attributes.TABLE, attributes.DECLARATIONS, flat.FILE, io.CRM_IDS)
 
 
 def ingest_folder(source: Path, validated: Path, quarantine: Path, params: IngestParams) -> dict:
@@ -457,6 +457,12 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
             warnings.append(f"{table} is empty")
         if dropped[table]:
             warnings.append(f"ignored unknown column(s): {', '.join(dropped[table])}")
+        if read and quarantined * 2 > read:
+            commonest = reasons.most_common(1)[0][0] if reasons else "?"
+            warnings.append(
+                f"{quarantined:,} of its {read:,} rows were quarantined ({quarantined / read:.0%}; "
+                f"the commonest reason: {commonest}): check the mapping of {table}"
+            )
         if table == "opportunities" and accepted:
             opp = pd.read_parquet(out_dir, columns=["outcome", "amount"])
             zero = int(((opp["outcome"] == "won") & (opp["amount"] == 0)).sum())
@@ -490,6 +496,10 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
     attrs = _ingest_attributes(source, validated, quarantine, max_ts)
     if attrs is not None:
         report["tables"][attributes.TABLE] = attrs
+    # the export's own ids of leads and accounts travel with the tables (the scores carry them)
+    shutil.rmtree(validated / io.CRM_IDS, ignore_errors=True)  # inside the folder claimed above
+    if (source / io.CRM_IDS).is_dir():
+        shutil.copytree(source / io.CRM_IDS, validated / io.CRM_IDS)
     as_of = flat.read_flat(source)  # a flat export's as-of date travels with its tables
     (validated / flat.FILE).unlink(missing_ok=True)  # inside the folder claimed above
     if as_of is not None:

@@ -17,6 +17,9 @@ from readiness.raw.schemas import TABLES
 # import's record of where each raw row came from: <table>.parquet with file, file_row (the
 # export file's data row, 1 = the first after the header) in raw-table row order
 ROW_ORIGINS = "_rows"
+# import's record of the export's own ids: <table>.parquet (our_id, crm_id) for leads and
+# accounts; ingest carries it to the validated folder, and the scores carry each crm_id
+CRM_IDS = "_ids"
 # what import (or the simulator) writes into paths.raw: a folder written before markers existed
 # is recognised by it
 RAW_NAMES = (
@@ -26,8 +29,19 @@ RAW_NAMES = (
     flat.FILE,
     "_keys",
     ROW_ORIGINS,
+    CRM_IDS,
     "_import.json",
 )
+
+
+def crm_ids(folder: Path, table: str) -> pd.Series | None:
+    """The export's own id of each lead or account (`table`), indexed by our id; None when
+    `folder` holds none (simulated data, raw tables written by hand: our ids are theirs)."""
+    path = folder / CRM_IDS / f"{table}.parquet"
+    if not path.is_file():
+        return None
+    ids = pd.read_parquet(path)
+    return pd.Series(ids["crm_id"].to_numpy(), index=ids["our_id"].to_numpy(), dtype="string")
 
 
 def row_origins(source: Path, table: str) -> pd.DataFrame | None:

@@ -5,16 +5,23 @@ comes from and how each of its columns is made:
 
     column: <name>                 the file's column, as is
     column + values: {...}         through a value map (their names onto ours; null = empty;
-                                   matched as written, else up to case and spacing); a value the
-                                   map does not cover is an error, unless the map has a "*" entry
-                                   for "anything else"
+                                   matched as written, else up to case, spacing and
+                                   underscores); a value the map does not cover is an error,
+                                   unless the map has a "*" entry for "anything else"
     column + date_format: "%Y-%m-%d"   parsed as a date/time; a few values that do not parse
                                    are noted and their rows quarantined at ingest (most not
                                    parsing is an error: the format is wrong)
     column + fill: <value>         empty cells get this value
     key: <namespace> + column      their string ids numbered into our integer ids; the same
                                    namespace gives the same number in every file (a lead's mql_id
-                                   in the deals file finds its lead)
+                                   in the deals file finds its lead); an id that is an e-mail
+                                   address is matched whatever its case
+    + split: ";"                   a cell listing several ids ("101;135;33", a deal's contacts):
+                                   the first is taken (counted)
+    + lookup: {file, match, take}  the cell holds another identifier of a record of `file` (an
+                                   e-mail address where the id is its Record ID): the record whose
+                                   `match` column holds it (case and spaces aside) gives its `take`
+                                   column instead; a value no record holds is left empty (counted)
     value: <constant>              the same value on every row (a milestone from a date column)
     template: "text {column}"      text built from the file's columns
     row_number: true               1, 2, 3, ... (ids of events), continuing across the blocks
@@ -26,8 +33,10 @@ and a deals file), keep `distinct` rows (assets from the landing pages the leads
 export lacks are written empty: the pipeline trains on what exists and says what is missing.
 A `distinct` block that still repeats an id (accounts off a contacts file) gives one row per id:
 the earliest date, the first filled value. A milestone repeated for a lead is kept at its
-earliest date. A deal without an account takes its primary lead's. A column referring to
-another table numbers its ids in that table's key namespace, or the mapping is refused.
+earliest date. An open deal's close date is its expected close: left empty (counted). A deal
+without an account takes its primary lead's. A column referring to another table numbers its
+ids in that table's key namespace, or the mapping is refused; most of its ids unknown to that
+table is refused too (a few are noted).
 
 Files: a CSV's separator is read off its header, a byte-order mark and the spaces around a
 header name do not count; `read_options` go to pandas.read_csv, shared or under a file's name.
@@ -68,7 +77,7 @@ from pydantic import (
 
 from readiness.errors import ReadinessError
 from readiness.raw import attributes, flat, tagging
-from readiness.raw.io import ROW_ORIGINS
+from readiness.raw.io import CRM_IDS, ROW_ORIGINS
 from readiness.raw.schemas import KEYS, TABLES, columns_of, timestamp_columns
 from readiness.raw.tagging import Tagging
 
@@ -79,6 +88,22 @@ def _header_name(name: object) -> str:
     """A column name as the import compares it: without a byte-order mark or the spaces around
     it (" Contact ID" in a header is Contact ID)."""
     return str(name).lstrip("\ufeff").strip()
+
+
+class Lookup(BaseModel):
+    """Another identifier of a record of `file`: the row whose `match` column holds the cell's
+    value (case and surrounding spaces aside) gives its `take` column instead."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str
+    match: str
+    take: str
+
+    @field_validator("match", "take")
+    @classmethod
+    def _header(cls, v: str) -> str:
+        return _header_name(v)
 
 
 class ColumnRule(BaseModel):
@@ -92,6 +117,8 @@ class ColumnRule(BaseModel):
     value: Any = None
     template: str | None = None
     row_number: bool = False
+    split: str | None = None  # a cell listing several ids: the first is taken
+    lookup: Lookup | None = None  # the cell is another identifier of a record of another file
 
     @field_validator("column")
     @classmethod
@@ -114,6 +141,10 @@ class ColumnRule(BaseModel):
             )
         if self.key is not None and self.column is None:
             raise ValueError("key needs the column that holds their id")
+        if (self.split is not None or self.lookup is not None) and self.column is None:
+            raise ValueError("split and lookup read a column: give the column")
+        if self.split is not None and not self.split:
+            raise ValueError("split is the text between the ids of a cell, e.g. ';'")
         return self
 
 
@@ -248,6 +279,13 @@ def load_mapping(path: Path) -> Mapping:
                     f"Mapping {path}: {where}.from names file '{block.from_}', which is not under files "
                     f"({', '.join(mapping.files)})."
                 )
+            for c, col in block.columns.items():
+                if col.lookup is not None and col.lookup.file not in mapping.files:
+                    raise ReadinessError(
+                        f"Mapping {path}: {where}.columns.{c}.lookup.file names file "
+                        f"'{col.lookup.file}', which is not under files "
+                        f"({', '.join(mapping.files)})."
+                    )
             unknown = [c for c in block.columns if c not in columns_of(table)]
             if unknown:
                 raise ReadinessError(
@@ -344,6 +382,9 @@ def canonical_url(text: str) -> str:
     )
 
 
+_EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+
+
 class _Keys:
     """Their string ids -> our integer ids, one numbering per namespace, stable across files.
     A page URL is numbered as its canonical form (`canonical_url`): the same page reached from
@@ -354,7 +395,12 @@ class _Keys:
 
     def number(self, namespace: str, values: pd.Series) -> pd.Series:
         m = self.maps.setdefault(namespace, {})
-        text = values.astype("string")
+        text = values.astype("string").str.strip()
+        text = text.where(text != "")
+        # an e-mail address is one whatever its case (Ann@X.com in one file, ann@x.com in another)
+        emails = text.str.fullmatch(_EMAIL).fillna(False)
+        if emails.any():
+            text = text.where(~emails, text.str.casefold())
         urls = text.str.match(r"(?i)^https?://").fillna(False)
         if urls.any():
             distinct = pd.unique(text[urls].dropna())
@@ -374,10 +420,14 @@ def _column(
     keys: _Keys,
     mapping_path: Path,
     unparsed: list[str] | None = None,
+    files: dict[str, pd.DataFrame] | None = None,
+    notes: list[str] | None = None,
 ) -> pd.Series:
     """The column `rule` makes from `frame`. Given `unparsed`, a date column whose format parses
     most of its values passes the few it does not on as their text (ingest quarantines those rows
-    with their value) and notes them there; otherwise, or when most do not parse, an error."""
+    with their value) and notes them there; otherwise, or when most do not parse, an error.
+    `files`: the export's files, for a `lookup`; `notes`: where a split or a lookup says what it
+    did."""
     if rule.value is not None:
         return pd.Series([rule.value] * len(frame), index=frame.index, dtype=object)
     if rule.row_number:
@@ -404,7 +454,13 @@ def _column(
             f"{_has(frame, str(rule.column))}"
         )
     s = frame[rule.column]
+    if rule.split is not None:
+        s = _first_listed(s, rule, where, file, notes)
+    if rule.lookup is not None:
+        s = _looked_up(s, rule, where, file, files or {}, mapping_path, notes)
     if rule.key is not None:
+        if rule.fill is not None:  # an empty id gets the fill, then is numbered like the rest
+            s = s.where(s.notna() & (s.astype("string").str.strip() != ""), rule.fill)
         return keys.number(rule.key, s)
     if rule.values is not None:
         present = s.notna()
@@ -465,6 +521,83 @@ def _column(
     if rule.fill is not None:
         s = s.where(s.notna(), rule.fill)
     return s
+
+
+def _first_listed(
+    s: pd.Series, rule: ColumnRule, where: str, file: str, notes: list[str] | None
+) -> pd.Series:
+    """The first id of a cell that lists several ("101;135;33" -> "101"), counted in `notes`."""
+    text = s.astype("string")
+    parts = text.str.split(str(rule.split), regex=False)
+    listed = (parts.str.len() > 1).fillna(False)
+    first = parts.str[0].str.strip()
+    if listed.any() and notes is not None:
+        notes.append(
+            f"{where}.split: {int(listed.sum())} cell(s) of column '{rule.column}' in {file} list "
+            f"several ids (e.g. {text[listed].iloc[0]!r}): the first of each is taken"
+        )
+    return first.where(text.notna())
+
+
+def _looked_up(
+    s: pd.Series,
+    rule: ColumnRule,
+    where: str,
+    file: str,
+    files: dict[str, pd.DataFrame],
+    mapping_path: Path,
+    notes: list[str] | None,
+) -> pd.Series:
+    """The `take` column of the row of `lookup.file` whose `match` column holds each value (case
+    and surrounding spaces aside; the first such row); a value no row holds is left empty
+    (counted in `notes`), and most of them unmatched is an error: the wrong column."""
+    lk = rule.lookup
+    assert lk is not None
+    other = files[lk.file]
+    for part, column in (("match", lk.match), ("take", lk.take)):
+        if column not in other.columns:
+            raise ReadinessError(
+                f"Mapping {mapping_path}: {where}.lookup.{part} names column '{column}' that file "
+                f"'{lk.file}' lacks {_has(other, column)}"
+            )
+
+    def norm(values: pd.Series) -> pd.Series:
+        return values.astype("string").str.strip().str.casefold()
+
+    table = pd.Series(other[lk.take].to_numpy(), index=norm(other[lk.match]).to_numpy())
+    table = table[table.index.notna() & table.notna().to_numpy()]
+    # one identifier held by rows of different records (two contacts with one address): the
+    # first row's is taken, and said
+    takes = table.astype("string").groupby(level=0).nunique()
+    ambiguous = takes[takes > 1].index
+    table = table[~table.index.duplicated(keep="first")]
+    if len(ambiguous) and notes is not None:
+        hit = int(norm(s).isin(ambiguous).sum())
+        notes.append(
+            f"{where}.lookup: {len(ambiguous)} value(s) of '{lk.match}' in file '{lk.file}' belong "
+            f"to rows with different '{lk.take}' (e.g. {ambiguous[0]!r}): the first row's is "
+            f"taken for the {hit} row(s) of {file} that hold one"
+        )
+    key = norm(s)
+    given = key.notna() & (key != "")
+    out = key.map(table).where(given)
+    missed = given & out.isna()
+    if missed.any() and missed.sum() * 2 > given.sum():
+        raise ReadinessError(
+            f"Mapping {mapping_path}: {where}.lookup: {int(missed.sum())} of {int(given.sum())} "
+            f"value(s) of column '{rule.column}' in {file} are in no row's '{lk.match}' of file "
+            f"'{lk.file}' (rows {_rows(s.index[missed])}; e.g. "
+            f"{', '.join(repr(v) for v in s[missed].head(3))}): is '{lk.match}' the column that "
+            "holds them?"
+        )
+    if missed.any() and notes is not None:
+        notes.append(
+            f"{where}.lookup: {int(missed.sum())} of {int(given.sum())} value(s) of column "
+            f"'{rule.column}' in {file} are in no row's '{lk.match}' of file '{lk.file}' (rows "
+            f"{_rows(s.index[missed])}; e.g. {', '.join(repr(v) for v in s[missed].head(3))}): "
+            "left empty, ingest quarantines those rows"
+        )
+    return out.astype(object)
 
 
 def _has(frame: pd.DataFrame, column: str) -> str:
@@ -624,6 +757,7 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
     pages: list[tuple[pd.DataFrame, pd.Series, ColumnRule, str, str]] = []
     row_keys: list[pd.DataFrame] = []  # leads or accounts numbered by row: (file, row, our_id)
     unparsed: list[str] = []  # date values a column's date_format does not parse
+    notes: list[str] = []  # what a split, a lookup or a reference found
     for table in TABLES:
         blocks = _blocks(mapping, table)
         cols = list(columns_of(table))
@@ -651,6 +785,8 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
                         keys,
                         mapping_path,
                         unparsed,
+                        files,
+                        notes,
                     )
                     for c, rule in block.columns.items()
                 },
@@ -717,6 +853,16 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
             result = result.iloc[order].reset_index(drop=True)
         if table == "opportunities":
             result, report["opportunity_accounts"] = _deal_accounts(result, out)
+            # a CRM keeps an open deal's expected close date (HubSpot's Close Date): no close
+            is_open = result["outcome"].astype("string").eq("open").fillna(False)
+            expected = is_open & result["closed_at"].notna()
+            if expected.any():
+                result.loc[expected, "closed_at"] = None
+                report["open_deals_close_dates_dropped"] = int(expected.sum())
+                notes.append(
+                    f"{int(expected.sum()):,} open deal(s) have a close date, read as the expected "
+                    "close, not a close: left empty (the deal stays open)"
+                )
         if len(unparsed) > noted:  # a block passed dates it could not parse on as text
             for c in timestamp_columns(table):
                 result[c] = result[c].map(_as_text)
@@ -741,8 +887,12 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         if table == "events" and pages:
             _assets_from_events(pages, mapping, out, report, tag_log, mapping_path)
     tag_log.check(mapping, mapping_path)
+    report["unmatched_references"] = _check_reference_values(
+        mapping, out, keys, mapping_path, notes
+    )
     report["unparsed_dates"] = unparsed
-    for note in unparsed:  # the CLI prints them as notes: logged for other callers
+    report["notes"] = notes
+    for note in [*unparsed, *notes]:  # the CLI prints them as notes: logged for other callers
         log.info("Mapping %s: %s", mapping_path, note)
     if "opportunities" in mapping.tables:
         opp = pd.read_parquet(out / "opportunities.parquet")
@@ -770,6 +920,7 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
             frame.drop(columns="table").to_parquet(
                 out / "_keys" / f"{table}_rows.parquet", index=False
             )
+    _write_crm_ids(mapping, keys, row_keys, out)
     (out / "_import.json").write_text(json.dumps(report, indent=2) + "\n")
     log.info(
         "import: %s -> %s (%s absent)",
@@ -778,6 +929,87 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         ", ".join(report["absent_tables"]) or "none",
     )
     return report
+
+
+def _write_crm_ids(mapping: Mapping, keys: _Keys, row_keys: list[pd.DataFrame], out: Path) -> None:
+    """`_ids/leads.parquet` and `_ids/accounts.parquet`: each of our ids with the export's own
+    (`crm_id`), which the scores carry so marketing can join them back to the CRM's records:
+    their id for a keyed id column, the file and data row for ids numbered by row, and the id as
+    written otherwise."""
+    (out / CRM_IDS).mkdir(exist_ok=True)
+    rows = pd.concat(row_keys, ignore_index=True) if row_keys else pd.DataFrame()
+    for table in ("leads", "accounts"):
+        id_column = KEYS[table][0]
+        ours = pd.read_parquet(out / f"{table}.parquet", columns=[id_column])[id_column]
+        ours = pd.to_numeric(ours, errors="coerce").dropna().astype("int64").drop_duplicates()
+        crm = ours.astype("string")  # as written
+        rules = [b.columns[id_column] for _, b in _blocks(mapping, table) if id_column in b.columns]
+        if rules and rules[0].key is not None:
+            theirs = {v: k for k, v in keys.maps.get(str(rules[0].key), {}).items()}
+            crm = ours.map(theirs).astype("string")
+        elif rules and rules[0].row_number and len(rows):
+            mine = rows[rows["table"] == table].drop_duplicates("our_id").set_index("our_id")
+            crm = ours.map(mine["file"] + " row " + mine["row"].astype(str)).astype("string")
+        pd.DataFrame({"our_id": ours.to_numpy(), "crm_id": crm.to_numpy()}).to_parquet(
+            out / CRM_IDS / f"{table}.parquet", index=False
+        )
+
+
+def _check_reference_values(
+    mapping: Mapping, out: Path, keys: _Keys, mapping_path: Path, notes: list[str]
+) -> dict[str, int]:
+    """Ids a column refers to that its table does not hold (an event's lead, a deal's primary
+    lead), per keyed reference: counted and noted (ingest quarantines those rows); most of a
+    column's ids unknown is an error, since the column then holds another identifier than the
+    table's ids (an e-mail where the leads are keyed by Record ID) and every row would be lost."""
+    from readiness.raw.ingest import REFERENCES
+
+    unmatched: dict[str, int] = {}
+    for table, pairs in REFERENCES.items():
+        for column, ref in pairs:
+            rules = [
+                (w, b.columns[column]) for w, b in _blocks(mapping, table) if column in b.columns
+            ]
+            keyed = [(w, r) for w, r in rules if r.key is not None]
+            if not keyed:
+                continue
+            ids = pd.read_parquet(out / f"{ref}.parquet", columns=[KEYS[ref][0]])[KEYS[ref][0]]
+            if ids.empty:
+                continue  # the table is not mapped: ingest says so
+            values = pd.read_parquet(out / f"{table}.parquet", columns=[column])[column]
+            values = pd.to_numeric(values, errors="coerce")
+            missing = values.notna() & ~values.isin(pd.to_numeric(ids, errors="coerce"))
+            if not missing.any():
+                continue
+            where, rule = keyed[0]
+            # the blocks' rows are one table here: name every block that keys the column
+            name = " / ".join(f"{w}.columns.{column}" for w, _ in keyed)
+            unmatched[f"{table}.{column}"] = int(missing.sum())
+            theirs = {v: k for k, v in keys.maps.get(str(rule.key), {}).items()}
+            examples = ", ".join(
+                repr(theirs.get(int(v), v)) for v in pd.unique(values[missing])[:3]
+            )
+            article = "an" if ref[0] in "aeiou" else "a"
+            text = (
+                f"{name}: {int(missing.sum()):,} of {int(values.notna().sum()):,} row(s) name "
+                f"{article} {ref[:-1]} that {ref} lacks (key '{rule.key}', e.g. {examples})"
+            )
+            listed = [
+                sep
+                for sep in (";", ",", "|")
+                if any(sep in str(theirs.get(int(v), "")) for v in pd.unique(values[missing])[:50])
+            ]
+            if listed and all(r.split is None for _, r in keyed):
+                text += f"; some list several ids: `split: {listed[0]!r}` takes the first"
+            if missing.sum() * 2 > values.notna().sum() and missing.sum() >= 10:
+                raise ReadinessError(
+                    f"Mapping {mapping_path}: {text}. Most of column '{rule.column}' holds other "
+                    f"identifiers than the {ref}' ids: give it the column holding the {ref[:-1]}'s "
+                    f"own id, or a `lookup` from this identifier to it (`lookup: {{file: ..., "
+                    f"match: <the column holding it>, take: <the id column>}}`)."
+                )
+            notes.append(f"{text}: ingest quarantines those rows")
+    return unmatched
 
 
 def _earliest_first(ms: pd.DataFrame) -> np.ndarray:

@@ -6,7 +6,13 @@ import ibis
 import pandas as pd
 from feature_world import LADDER, frames, tables
 
-from features.snapshots import calendar, lead_states, scoring_snapshot, training_snapshots
+from features.snapshots import (
+    calendar,
+    dormant_snapshots,
+    lead_states,
+    scoring_snapshot,
+    training_snapshots,
+)
 from features.sources import day_stream, lead_measures
 
 EPOCH = pd.Timestamp("1970-01-01")
@@ -113,6 +119,21 @@ def test_closing_stops_snapshots_for_the_lead_and_a_won_account_for_all_its_lead
             for k in ("open", "closed_by_own_outcome", "closed_by_account", "not_yet_created")
         )
     )
+    # contact-level data (features.account_win_closes_leads: false): a colleague's won deal
+    # closes no one else; the lead's own loss still closes it
+    own = lead_states(t, day("2024-04-15"), by_account=False)
+    assert own["closed_by_account"] == 0 and own["open"] == states["open"] + 2
+    still = sorted(scoring_snapshot(t, day("2024-04-15"), by_account=False).to_pandas()["lead_id"])
+    assert 11 in still and 12 in still and 10 not in still
+    kept = training_snapshots(
+        t,
+        day_stream(lead_measures(t, LADDER)),
+        calendar(day("2024-03-04"), day("2024-04-29"), 7),
+        60,
+        by_account=False,
+    ).to_pandas()
+    assert day("2024-04-01") in set(kept.loc[kept["lead_id"] == 11, "cutoff_day"])
+    assert kept.loc[kept["lead_id"] == 10, "cutoff_day"].max() == day("2024-03-04")
 
 
 def test_a_close_on_the_cutoff_day_leaves_the_lead_open_at_that_cutoff():
@@ -137,3 +158,40 @@ def test_scoring_snapshot_has_every_open_lead_dormant_or_not():
     assert sorted(score["lead_id"]) == [10, 11, 12, 20, 30]  # long dormant, still open
     early = scoring_snapshot(t, day("2024-02-01")).to_pandas()
     assert sorted(early["lead_id"]) == [10, 20]  # lead 11 is created on 02-01 itself: not before
+
+
+def test_the_dormant_sample_holds_only_open_dormant_pairs_and_is_the_same_every_run():
+    data = frames()
+    con = ibis.duckdb.connect()
+    t = tables(con, data)
+    cutoffs = calendar(day("2024-01-01"), day("2024-06-24"), 7)
+    active = training_snapshots(t, day_stream(lead_measures(t, LADDER)), cutoffs, 30)
+    everything = dormant_snapshots(t, active, cutoffs, 1.0).to_pandas()
+    act = active.to_pandas()
+    # every pair is open and dormant: none is an active snapshot, none before creation
+    both = everything.merge(act, on=["lead_id", "cutoff_day"])
+    assert both.empty
+    leads = data["leads"].set_index("lead_id")
+    created = everything["lead_id"].map(leads["created_at"]).dt.normalize()
+    assert (created < pd.to_datetime(everything["cutoff_day"].map(date))).all()
+    # lead 20 (created 01-05, a sign of life on 02-10 only) is dormant 30 days after each:
+    # at 02-05, then from 03-18 on
+    idle_20 = sorted(date(d) for d in everything.loc[everything["lead_id"] == 20, "cutoff_day"])
+    assert idle_20[:3] == ["2024-02-05", "2024-03-18", "2024-03-25"]
+    # with the open active pairs they are every open pair
+    lead_30 = set(act.loc[act["lead_id"] == 30, "cutoff_day"]) | set(
+        everything.loc[everything["lead_id"] == 30, "cutoff_day"]
+    )
+    assert min(lead_30) == day("2024-03-04") and max(lead_30) == cutoffs[-1]
+    # a share is a fixed subset: the same rows again, and a part of the whole
+    half = dormant_snapshots(t, active, cutoffs, 0.5).to_pandas()
+    again = dormant_snapshots(t, active, cutoffs, 0.5).to_pandas()
+    key = ["lead_id", "cutoff_day"]
+    assert (
+        half.sort_values(key)
+        .reset_index(drop=True)
+        .equals(again.sort_values(key).reset_index(drop=True))
+    )
+    assert set(map(tuple, half[key].to_numpy())) <= set(map(tuple, everything[key].to_numpy()))
+    assert 0 < len(half) < len(everything)
+    assert dormant_snapshots(t, active, cutoffs, 0.0).to_pandas().empty

@@ -11,6 +11,7 @@ import pytest
 from models.bundle import coherent
 from models.calibration import Calibrator, fit_calibrator
 from models.cohorts import CALIBRATE, STOP, TEST, TRAIN, assign_cohorts
+from models.dormant import PLATT_MIN_POSITIVES, fit_dormant_maps, fit_map, is_dormant
 from models.evaluate import expected_calibration_error, gate_metrics
 from models.promotion import failed_checks, promotion_decision
 from models.registry import redact
@@ -327,6 +328,18 @@ def test_delong_auc_difference_matches_sklearn_and_a_bootstrap():
     assert d["low"] < d["difference"] < d["high"]
     same = auc_difference(y, a, a)
     assert same["difference"] == 0 and same["se"] == 0
+    # one row per lead: the clustered error is DeLong's (up to I/(I-1))
+    alone = auc_difference(y, a, b, np.arange(n))
+    assert alone["se"] == pytest.approx(d["se"], rel=0.01)
+    # every lead seen ten times (ten snapshots, the same rows): plain DeLong shrinks its error
+    # about sqrt(10)-fold as if the rows were new leads; clustered by lead it does not, and it
+    # agrees with a bootstrap that resamples leads
+    rep = np.repeat(np.arange(n), 10)
+    plain = auc_difference(y[rep], a[rep], b[rep])
+    clustered = auc_difference(y[rep], a[rep], b[rep], rep)
+    assert plain["se"] < 0.4 * d["se"]
+    assert clustered["se"] == pytest.approx(d["se"], rel=0.02)
+    assert clustered["se"] == pytest.approx(np.std(boot), rel=0.15)
 
 
 def test_a_gate_crossed_at_creation_is_named_so_and_never_asks_for_more_data():
@@ -562,3 +575,76 @@ def test_ranked_metrics_are_scikit_learns_auc_and_average_precision_ties_include
         assert ap == pytest.approx(average_precision_score(y, p), abs=1e-12)
     m = gate_metrics(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
     assert m["roc_auc"] == pytest.approx(0.75) and m["brier"] == pytest.approx(0.158125)
+
+
+# dormant leads: recalibrated on a sample of their own (models/dormant.py)
+def test_dormant_is_no_sign_of_life_in_the_window_and_none_without_dates():
+    X = pd.DataFrame(
+        {
+            "lead_age_days": [400, 30, 400, 400],
+            "engaged_days_since_last": [200, 999, 100, 999],
+            "sales_touch_days_since": [999, 999, 999, 121],
+            "milestone_days_since": [999, 999, 999, 999],
+        }
+    )
+    assert is_dormant(X, 120).tolist() == [True, False, False, True]
+    assert not is_dormant(X, None).any()  # a flat export
+    assert not is_dormant(X[[]], 120).any()  # no "days since" features
+
+
+def test_the_map_brings_an_over_predicted_dormant_rate_to_the_observed_one():
+    rng = np.random.default_rng(5)
+    p = rng.uniform(0.02, 0.4, 5000)  # what the model extrapolates from active leads
+    y = (rng.random(5000) < p / 3).astype(int)  # dormant leads cross a third as often
+    m = fit_map(p, y)
+    assert m.method == "platt" and m.positives >= PLATT_MIN_POSITIVES
+    after = m.calibrator.apply(p)
+    assert p.sum() > 2.5 * y.sum()
+    assert abs(after.sum() - y.sum()) < 0.05 * y.sum()
+    assert (np.diff(after[np.argsort(p)]) >= -1e-12).all()  # the ranking is kept
+    # a few positives: the level only, when the model's count is outside the observed one's
+    # 95 % interval; none counts as half a crossing, not a rate of exactly 0
+    few = fit_map(p[:400], np.r_[np.ones(5, int), np.zeros(395, int)])
+    assert few.method == "shift" and p[:400].sum() > 40
+    assert abs(few.calibrator.apply(p[:400]).sum() - 5) < 0.01
+    none = fit_map(p[:400], np.zeros(400, int))
+    assert abs(none.calibrator.apply(p[:400]).sum() - 0.5) < 0.01
+    # a count consistent with the model's: nothing to correct (never raised towards half a
+    # crossing when the model already expects fewer)
+    low = np.full(400, 0.0001)
+    assert fit_map(low, np.zeros(400, int)).method == "none"
+    close = fit_map(p[:400] / 10, np.r_[np.ones(4, int), np.zeros(396, int)])
+    assert close.method == "none" and "kept" in close.reason
+    # too few rows to say: the model's probability, said so
+    kept = fit_map(p[:50], y[:50])
+    assert kept.method == "none" and "kept" in kept.reason
+    assert np.allclose(kept.calibrator.apply(p[:50]), p[:50])
+
+
+def test_the_model_applies_its_map_to_dormant_rows_only_and_keeps_it_when_saved(tmp_path):
+    X, y = _gate_data("linear", n=6000)
+    gm, _, _ = _fit_one_gate(X, y, TrainParams())
+    X["lead_age_days"] = np.where(np.arange(len(X)) % 2 == 0, 500, 10)
+    from models.bundle import ReadinessModel
+
+    model = ReadinessModel(("mql",), ["a", "b"], [], "v", {"mql": gm}, 90, 120)
+    labels = pd.DataFrame({"y_mql": pd.array(y, dtype="Int8")})
+    idle = is_dormant(X, 120)
+    # dormant rows cross a third as often as the model says
+    p = gm.proba(X[["a", "b"]].astype(float))
+    rng = np.random.default_rng(2)
+    labels.loc[idle, "y_mql"] = (rng.random(idle.sum()) < p[idle] / 3).astype(int)
+    maps = fit_dormant_maps(model, X, labels, idle)
+    assert maps["mql"].method == "platt"
+    model.dormant = maps
+    out = model.predict(X)["p_mql"].to_numpy()
+    np.testing.assert_allclose(out[~idle], p[~idle])  # active rows untouched
+    assert out[idle].sum() < 0.5 * p[idle].sum()
+    assert abs(out[idle].sum() - labels.loc[idle, "y_mql"].sum()) < 0.1 * out[idle].sum()
+    np.testing.assert_allclose(
+        model.predict(X, dormant=np.zeros(len(X), bool))["p_mql"].to_numpy(), p
+    )
+    model.save(tmp_path / "m")
+    back = ReadinessModel.load(tmp_path / "m")
+    assert back.dormant_after_days == 120 and back.dormant["mql"].method == "platt"
+    np.testing.assert_allclose(back.predict(X)["p_mql"].to_numpy(), out, rtol=1e-9)

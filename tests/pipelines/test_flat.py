@@ -131,6 +131,12 @@ def test_a_flat_lead_list_trains_one_snapshot_per_lead_and_is_cross_validated(
     assert gate["model"]["roc_auc"] >= gate["your_columns"]["roc_auc"] - 0.02
     sc = score.run(project)
     assert sc["run"]["leads"] == feats["scoring"]["open_leads"]
+    # every scored lead carries the export's own id, to join the scores back to the CRM
+    scored = pd.read_parquet(tmp_path / "data" / "scores" / "leads.parquet")
+    keys = pd.read_parquet(tmp_path / "data" / "raw" / "_keys" / "lead.parquet")
+    theirs = dict(zip(keys["our_id"], keys["their_id"], strict=True))
+    assert scored["crm_id"].tolist() == scored["lead_id"].map(theirs).tolist()
+    assert scored["crm_id"].str.match(r"^L\d+$").all()
 
 
 def test_a_flat_export_refuses_a_date_after_its_as_of_date(tmp_path, monkeypatch):

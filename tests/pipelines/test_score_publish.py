@@ -35,6 +35,8 @@ def frames(scored):
 def test_every_open_lead_is_scored_routed_and_explained(scored):
     leads, accounts, snapshot = frames(scored)
     assert sorted(leads["lead_id"]) == sorted(snapshot["lead_id"])
+    # simulated data: our ids are the CRM's
+    assert (leads["crm_id"] == leads["lead_id"].astype(str)).all()
     p = leads[[f"p_{g}" for g in scored["project"].params.ladder]].to_numpy()
     assert ((p[:, 1:] <= p[:, :-1] + 1e-9).all()) and p.min() >= 0 and p.max() <= 1
     assert leads["driver_1"].notna().mean() > 0.95

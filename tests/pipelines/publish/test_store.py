@@ -221,3 +221,15 @@ def test_a_leads_table_from_before_trends_gets_the_trend_columns(db):
     # and a run scored before trends still fits the table that has them
     older_run, older, older_accounts = make_scores(8, seed=3)
     assert publish(db, older_run, older, older_accounts).action == "published"
+    # a run with the export's own ids: the column is added, the older runs' cells empty
+    from readiness.scores import with_crm_ids
+
+    newest_run, newest, newest_accounts = make_scores(6, seed=4)
+    newest = with_crm_ids(
+        newest, pd.Series(["C-1"], index=[int(newest["lead_id"].iloc[0])]), "lead_id"
+    )
+    assert publish(db, newest_run, newest, newest_accounts).action == "published"
+    got = read(db, f"SELECT run_id, lead_id, crm_id FROM {q(db, 'leads')} ORDER BY run_id, lead_id")
+    mine = got[got["run_id"] == newest_run["run_id"]].set_index("lead_id")["crm_id"]
+    assert mine.loc[int(newest["lead_id"].iloc[0])] == "C-1"
+    assert got.loc[got["run_id"] != newest_run["run_id"], "crm_id"].isna().all()

@@ -421,3 +421,10 @@ def test_decimal_commas_are_read_when_the_mapping_says_so():
     )
     assert mixed["ambiguous_decimal_commas"] == 1
     assert any("'$767,315' are read with a decimal comma (767.315)" in n for n in mixed_notes)
+
+
+def test_spellings_compare_without_case_spacing_or_underscores():
+    from readiness.raw.attributes import fold
+
+    assert fold("PAID_SEARCH") == fold(" paid  search") == "paid search"
+    assert fold("1-50") != fold("150")

@@ -106,6 +106,15 @@ def test_events_of_unknown_leads_are_quarantined(tmp_path):
     assert "lead_id: not among the accepted leads" in q.loc[4, "reasons"]
     assert "asset_id: not among the accepted assets" in q.loc[1, "reasons"]
     assert report["tables"]["events"]["accepted"] == 2
+    assert report["tables"]["events"]["warnings"] == []  # half or fewer: no alarm
+    # most of a table quarantined (events naming leads by another identifier): said so
+    tables["events"]["lead_id"] = [901, 902, 903, 12]
+    report = run(tmp_path, tables)
+    assert any(
+        "3 of its 4 rows were quarantined (75%; the commonest reason: lead_id: not among the "
+        "accepted leads)" in w
+        for w in report["tables"]["events"]["warnings"]
+    )
 
 
 def test_non_utf8_text_is_quarantined_not_a_crash(tmp_path):

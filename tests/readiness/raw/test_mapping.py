@@ -75,6 +75,11 @@ def test_a_small_export_becomes_the_raw_tables(export):
     q = pd.read_parquet(folder / "quarantine" / "milestones")
     assert q[["source_row", "file", "file_row"]].values.tolist() == [[4, "deals.csv", 2]]
     assert any("amount 0" in w for w in ing["tables"]["opportunities"]["warnings"])
+    # the export's own ids travel to the validated folder, for the scores to carry
+    from readiness.raw.io import crm_ids
+
+    assert crm_ids(folder / "validated", "leads").to_dict() == {1: "c1", 2: "c2", 3: "c3"}
+    assert crm_ids(folder / "validated", "accounts").to_dict() == {1: "acme", 2: "beta"}
     # the families the export cannot feed are named, with the reason
     from features.build import family_availability
 
@@ -396,6 +401,9 @@ def test_leads_numbered_by_row_get_a_key_map_to_their_rows(export):
     }
     leads = pd.read_parquet(folder / "raw" / "leads.parquet")
     assert leads["lead_id"].tolist() == [1, 2, 3]
+    from readiness.raw.io import crm_ids
+
+    assert crm_ids(folder / "raw", "leads").tolist() == [f"contacts.csv row {i}" for i in (1, 2, 3)]
 
 
 VISITS = """contact_id,url,visited,kind
@@ -652,3 +660,154 @@ def test_a_value_map_matches_up_to_case_and_spacing_but_never_guesses_between_en
     }
     with pytest.raises(ReadinessError, match=r"does not cover 1 value\(s\).*' Web'"):
         import_export(write(m), folder / "raw")
+
+
+def test_a_list_of_ids_gives_its_first_and_a_lookup_reads_an_email_as_its_contacts_id(export):
+    """HubSpot: a deal lists its contacts ("c3;c1"), email events name the contact by address
+    (in another case), and a column of other identifiers is an error, not every row lost."""
+    folder, write = export
+    (folder / "deals.csv").write_text(
+        "deal,contact_id,closed,value\nd1,c3;c1,2024-03-01 10:00:00,5000\n"
+        "d2,c2 ; c3,2024-03-02 11:00:00,0\n"
+    )
+    (folder / "contacts.csv").write_text(
+        CONTACTS.replace("company\n", "company,email\n")
+        .replace("acme\nc2", "acme,Ann@Acme.com\nc2")
+        .replace("fair,acme\n", "fair,acme,bo@acme.com\n")
+        .replace("web,beta\n", "web,beta,cy@beta.io\n")
+    )
+    (folder / "email.csv").write_text(
+        "Recipient,Created,Type\nann@acme.com,2024-01-06,OPEN\n BO@ACME.COM,2024-01-08,CLICK\n"
+        "zed@nowhere.org,2024-01-09,OPEN\n"
+    )
+    m = mapping()
+    m["files"]["email"] = "email.csv"
+    m["tables"]["milestones"][1]["columns"]["lead_id"]["split"] = ";"
+    m["tables"]["events"] = {
+        "from": "email",
+        "columns": {
+            "event_id": {"row_number": True},
+            "lead_id": {
+                "key": "contact",
+                "column": "Recipient",
+                "lookup": {"file": "contacts", "match": "email", "take": "contact_id"},
+            },
+            "occurred_at": {"column": "Created", "date_format": "%Y-%m-%d"},
+            "event_type": {
+                "column": "Type",
+                "values": {"OPEN": "email_open", "CLICK": "email_click"},
+            },
+        },
+    }
+    report = import_export(write(m), folder / "raw")
+    ms = pd.read_parquet(folder / "raw" / "milestones.parquet")
+    # the first contact of each deal: c3 (lead 3) and c2 (lead 2), spaces aside
+    assert ms.loc[ms["milestone"] == "closed_won", "lead_id"].tolist() == [3, 2]
+    events = pd.read_parquet(folder / "raw" / "events.parquet")
+    assert events["lead_id"].tolist()[:2] == [1, 2]  # by address, whatever its case
+    assert pd.isna(events["lead_id"].tolist()[2])  # an address no contact has: left empty
+    notes = " ".join(report["notes"])
+    assert "2 cell(s) of column 'contact_id'" in notes and "the first of each is taken" in notes
+    assert "1 of 3 value(s) of column 'Recipient'" in notes and "'zed@nowhere.org'" in notes
+    # most values in no row of the match column: the wrong column, said so
+    m["tables"]["events"]["columns"]["lead_id"]["lookup"]["match"] = "company"
+    with pytest.raises(ReadinessError, match=r"lookup: 3 of 3 value\(s\).*is 'company' the column"):
+        import_export(write(m), folder / "raw")
+
+
+def test_a_reference_column_of_other_identifiers_is_refused_and_a_few_unknown_ids_are_noted(export):
+    folder, write = export
+    report = import_export(write(mapping()), folder / "raw")
+    # d2's contact c9 is no lead: its closed_won milestone is noted (ingest quarantines it)
+    assert report["unmatched_references"] == {"milestones.lead_id": 1}
+    assert any(
+        "name a lead that leads lacks (key 'contact', e.g. 'c9')" in n for n in report["notes"]
+    )
+    # a column holding e-mails keyed as contacts: every id unknown, refused before ingest
+    rows = "".join(f"x{i}@mail.com,2024-01-06,OPEN\n" for i in range(12))
+    (folder / "email.csv").write_text("Recipient,Created,Type\n" + rows)
+    m = mapping()
+    m["files"]["email"] = "email.csv"
+    m["tables"]["events"] = {
+        "from": "email",
+        "columns": {
+            "event_id": {"row_number": True},
+            "lead_id": {"key": "contact", "column": "Recipient"},
+            "occurred_at": {"column": "Created", "date_format": "%Y-%m-%d"},
+            "event_type": {"value": "email_open"},
+        },
+    }
+    with pytest.raises(
+        ReadinessError, match=r"12 of 12 row\(s\) name a lead that leads lacks.*lookup"
+    ):
+        import_export(write(m), folder / "raw")
+    # an empty id with a fill is numbered like the others (no longer silently left empty)
+    (folder / "contacts.csv").write_text(CONTACTS.replace("web,beta", "web,"))
+    m = mapping()
+    m["tables"]["leads"]["columns"]["account_id"]["fill"] = "acme"
+    import_export(write(m), folder / "raw")
+    assert pd.read_parquet(folder / "raw" / "leads.parquet")["account_id"].tolist() == [1, 1, 1]
+
+
+def test_an_open_deals_close_date_is_its_expected_close_and_left_empty(export):
+    folder, write = export
+    (folder / "deals.csv").write_text(
+        "deal,contact_id,closed,value,stage\nd1,c3,2024-03-01 10:00:00,5000,closedwon\n"
+        "d2,c2,2024-09-30 00:00:00,0,contractsent\n"
+    )
+    m = mapping()
+    m["tables"]["opportunities"]["columns"]["outcome"] = {
+        "column": "stage",
+        "values": {"closedwon": "won", "*": "open"},
+    }
+    report = import_export(write(m), folder / "raw")
+    deals = pd.read_parquet(folder / "raw" / "opportunities.parquet")
+    assert deals["outcome"].tolist() == ["won", "open"]
+    assert deals["closed_at"].notna().tolist() == [True, False]
+    assert report["open_deals_close_dates_dropped"] == 1
+    assert any("read as the expected close" in n for n in report["notes"])
+    ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    assert len(pd.read_parquet(folder / "validated" / "opportunities")) == 2
+
+
+def test_an_unsplit_list_of_ids_and_an_ambiguous_lookup_are_said(export):
+    folder, write = export
+    (folder / "deals.csv").write_text(
+        "deal,contact_id,closed,value\nd1,c3;c1,2024-03-01 10:00:00,5000\n"
+        "d2,c2,2024-03-02 11:00:00,0\n"
+    )
+    report = import_export(write(mapping()), folder / "raw")
+    said = " ".join(report["notes"])
+    # the deals block (milestones[1]) is named with the other one keying the column, and split
+    # is suggested
+    assert "tables.milestones[0].columns.lead_id / tables.milestones[1].columns.lead_id" in said
+    assert "`split: ';'` takes the first" in said
+    # two contacts holding one address: the first is taken, and said
+    (folder / "contacts.csv").write_text(
+        CONTACTS.replace("company\n", "company,email\n")
+        .replace("acme\nc2", "acme,ann@acme.com\nc2")
+        .replace("fair,acme\n", "fair,acme,ANN@acme.com\n")
+        .replace("web,beta\n", "web,beta,cy@beta.io\n")
+    )
+    (folder / "email.csv").write_text("Recipient,Created\nann@acme.com,2024-01-06\n")
+    m = mapping()
+    m["files"]["email"] = "email.csv"
+    m["tables"]["events"] = {
+        "from": "email",
+        "columns": {
+            "event_id": {"row_number": True},
+            "lead_id": {
+                "key": "contact",
+                "column": "Recipient",
+                "lookup": {"file": "contacts", "match": "email", "take": "contact_id"},
+            },
+            "occurred_at": {"column": "Created", "date_format": "%Y-%m-%d"},
+            "event_type": {"value": "email_open"},
+        },
+    }
+    report = import_export(write(m), folder / "raw")
+    assert pd.read_parquet(folder / "raw" / "events.parquet")["lead_id"].tolist() == [1]
+    assert any(
+        "1 value(s) of 'email' in file 'contacts' belong to rows with different 'contact_id'" in n
+        for n in report["notes"]
+    )

@@ -1,0 +1,29 @@
+"""Evaluate's reading of its own figures: your columns alone ranking a gate implausibly well."""
+
+from __future__ import annotations
+
+import json
+
+from pipelines.evaluate.stage import _implausible_your_columns
+
+
+def test_your_columns_ranking_a_gate_implausibly_well_name_the_strongest(tmp_path):
+    screen = [
+        {"feature": "attr_lead_status", "family": "profile", "single_feature_auc": 0.88},
+        {"feature": "attr_hubspot_score", "family": "profile", "single_feature_auc": 0.91},
+        {"feature": "attr_country", "family": "profile", "single_feature_auc": 0.52},
+        {"feature": "ladder_stage", "family": "progression", "single_feature_auc": 0.97},
+    ]
+    (tmp_path / "leakage_screen.json").write_text(json.dumps(screen))
+    metrics = {
+        "mql": {"model": {"roc_auc": 0.97}, "your_columns": {"roc_auc": 0.962}},
+        "closed_won": {"model": {"roc_auc": 0.95}, "your_columns": {"roc_auc": 0.81}},
+        "opportunity": {"model": {"roc_auc": 0.95}},  # no columns of yours: nothing to say
+    }
+    out = _implausible_your_columns(metrics, 0.95, tmp_path)
+    assert list(out) == ["mql"]
+    assert "AUC 0.962" in out["mql"] and "at_export" in out["mql"]
+    # your columns, strongest first; built-in features are not yours to blame
+    assert out["mql"].index("attr_hubspot_score") < out["mql"].index("attr_lead_status")
+    assert "ladder_stage" not in out["mql"]
+    assert _implausible_your_columns(metrics, 0.99, tmp_path) == {}
