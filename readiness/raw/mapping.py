@@ -411,6 +411,10 @@ class _Keys:
                 m[v] = len(m) + 1
         return text.map(m).astype("Int64")
 
+    def their_ids(self, namespace: object) -> dict[int, str]:
+        """Our id -> their id in `namespace` (empty when nothing was numbered in it)."""
+        return {ours: theirs for theirs, ours in self.maps.get(str(namespace), {}).items()}
+
 
 def _column(
     frame: pd.DataFrame,
@@ -945,7 +949,7 @@ def _write_crm_ids(mapping: Mapping, keys: _Keys, row_keys: list[pd.DataFrame], 
         crm = ours.astype("string")  # as written
         rules = [b.columns[id_column] for _, b in _blocks(mapping, table) if id_column in b.columns]
         if rules and rules[0].key is not None:
-            theirs = {v: k for k, v in keys.maps.get(str(rules[0].key), {}).items()}
+            theirs = keys.their_ids(rules[0].key)
             crm = ours.map(theirs).astype("string")
         elif rules and rules[0].row_number and len(rows):
             mine = rows[rows["table"] == table].drop_duplicates("our_id").set_index("our_id")
@@ -985,7 +989,7 @@ def _check_reference_values(
             # the blocks' rows are one table here: name every block that keys the column
             name = " / ".join(f"{w}.columns.{column}" for w, _ in keyed)
             unmatched[f"{table}.{column}"] = int(missing.sum())
-            theirs = {v: k for k, v in keys.maps.get(str(rule.key), {}).items()}
+            theirs = keys.their_ids(rule.key)
             examples = ", ".join(
                 repr(theirs.get(int(v), v)) for v in pd.unique(values[missing])[:3]
             )

@@ -662,6 +662,38 @@ def test_a_value_map_matches_up_to_case_and_spacing_but_never_guesses_between_en
         import_export(write(m), folder / "raw")
 
 
+def _contacts_with_emails(first: str, second: str) -> str:
+    """CONTACTS with an email column: c1 and c2 hold `first` and `second`, c3 cy@beta.io."""
+    return (
+        CONTACTS.replace("company\n", "company,email\n")
+        .replace("acme\nc2", f"acme,{first}\nc2")
+        .replace("fair,acme\n", f"fair,acme,{second}\n")
+        .replace("web,beta\n", "web,beta,cy@beta.io\n")
+    )
+
+
+def _email_events(lead_id: dict, event_type: dict) -> dict:
+    """An events block from email.csv (Recipient, Created): one row per e-mail event."""
+    return {
+        "from": "email",
+        "columns": {
+            "event_id": {"row_number": True},
+            "lead_id": lead_id,
+            "occurred_at": {"column": "Created", "date_format": "%Y-%m-%d"},
+            "event_type": event_type,
+        },
+    }
+
+
+def _lookup_by_email() -> dict:
+    """Events' lead_id: the Recipient's address read through contacts.csv to its contact_id."""
+    return {
+        "key": "contact",
+        "column": "Recipient",
+        "lookup": {"file": "contacts", "match": "email", "take": "contact_id"},
+    }
+
+
 def test_a_list_of_ids_gives_its_first_and_a_lookup_reads_an_email_as_its_contacts_id(export):
     """HubSpot: a deal lists its contacts ("c3;c1"), email events name the contact by address
     (in another case), and a column of other identifiers is an error, not every row lost."""
@@ -670,12 +702,7 @@ def test_a_list_of_ids_gives_its_first_and_a_lookup_reads_an_email_as_its_contac
         "deal,contact_id,closed,value\nd1,c3;c1,2024-03-01 10:00:00,5000\n"
         "d2,c2 ; c3,2024-03-02 11:00:00,0\n"
     )
-    (folder / "contacts.csv").write_text(
-        CONTACTS.replace("company\n", "company,email\n")
-        .replace("acme\nc2", "acme,Ann@Acme.com\nc2")
-        .replace("fair,acme\n", "fair,acme,bo@acme.com\n")
-        .replace("web,beta\n", "web,beta,cy@beta.io\n")
-    )
+    (folder / "contacts.csv").write_text(_contacts_with_emails("Ann@Acme.com", "bo@acme.com"))
     (folder / "email.csv").write_text(
         "Recipient,Created,Type\nann@acme.com,2024-01-06,OPEN\n BO@ACME.COM,2024-01-08,CLICK\n"
         "zed@nowhere.org,2024-01-09,OPEN\n"
@@ -683,22 +710,10 @@ def test_a_list_of_ids_gives_its_first_and_a_lookup_reads_an_email_as_its_contac
     m = mapping()
     m["files"]["email"] = "email.csv"
     m["tables"]["milestones"][1]["columns"]["lead_id"]["split"] = ";"
-    m["tables"]["events"] = {
-        "from": "email",
-        "columns": {
-            "event_id": {"row_number": True},
-            "lead_id": {
-                "key": "contact",
-                "column": "Recipient",
-                "lookup": {"file": "contacts", "match": "email", "take": "contact_id"},
-            },
-            "occurred_at": {"column": "Created", "date_format": "%Y-%m-%d"},
-            "event_type": {
-                "column": "Type",
-                "values": {"OPEN": "email_open", "CLICK": "email_click"},
-            },
-        },
-    }
+    m["tables"]["events"] = _email_events(
+        _lookup_by_email(),
+        {"column": "Type", "values": {"OPEN": "email_open", "CLICK": "email_click"}},
+    )
     report = import_export(write(m), folder / "raw")
     ms = pd.read_parquet(folder / "raw" / "milestones.parquet")
     # the first contact of each deal: c3 (lead 3) and c2 (lead 2), spaces aside
@@ -728,15 +743,9 @@ def test_a_reference_column_of_other_identifiers_is_refused_and_a_few_unknown_id
     (folder / "email.csv").write_text("Recipient,Created,Type\n" + rows)
     m = mapping()
     m["files"]["email"] = "email.csv"
-    m["tables"]["events"] = {
-        "from": "email",
-        "columns": {
-            "event_id": {"row_number": True},
-            "lead_id": {"key": "contact", "column": "Recipient"},
-            "occurred_at": {"column": "Created", "date_format": "%Y-%m-%d"},
-            "event_type": {"value": "email_open"},
-        },
-    }
+    m["tables"]["events"] = _email_events(
+        {"key": "contact", "column": "Recipient"}, {"value": "email_open"}
+    )
     with pytest.raises(
         ReadinessError, match=r"12 of 12 row\(s\) name a lead that leads lacks.*lookup"
     ):
@@ -783,28 +792,11 @@ def test_an_unsplit_list_of_ids_and_an_ambiguous_lookup_are_said(export):
     assert "tables.milestones[0].columns.lead_id / tables.milestones[1].columns.lead_id" in said
     assert "`split: ';'` takes the first" in said
     # two contacts holding one address: the first is taken, and said
-    (folder / "contacts.csv").write_text(
-        CONTACTS.replace("company\n", "company,email\n")
-        .replace("acme\nc2", "acme,ann@acme.com\nc2")
-        .replace("fair,acme\n", "fair,acme,ANN@acme.com\n")
-        .replace("web,beta\n", "web,beta,cy@beta.io\n")
-    )
+    (folder / "contacts.csv").write_text(_contacts_with_emails("ann@acme.com", "ANN@acme.com"))
     (folder / "email.csv").write_text("Recipient,Created\nann@acme.com,2024-01-06\n")
     m = mapping()
     m["files"]["email"] = "email.csv"
-    m["tables"]["events"] = {
-        "from": "email",
-        "columns": {
-            "event_id": {"row_number": True},
-            "lead_id": {
-                "key": "contact",
-                "column": "Recipient",
-                "lookup": {"file": "contacts", "match": "email", "take": "contact_id"},
-            },
-            "occurred_at": {"column": "Created", "date_format": "%Y-%m-%d"},
-            "event_type": {"value": "email_open"},
-        },
-    }
+    m["tables"]["events"] = _email_events(_lookup_by_email(), {"value": "email_open"})
     report = import_export(write(m), folder / "raw")
     assert pd.read_parquet(folder / "raw" / "events.parquet")["lead_id"].tolist() == [1]
     assert any(
