@@ -100,7 +100,10 @@ def shortcuts(project: ProjectParams) -> list[dict]:
         p = dataclasses.replace(
             tp, lightgbm=dataclasses.replace(tp.lightgbm, **lgb_changes), **changes
         )
-        training._lightgbm_params = lambda q, m, extra=lgb_own: {**own_params(q, m), **extra}
+        training._lightgbm_params = lambda q, m, r=1.0, extra=lgb_own: {
+            **own_params(q, m, r),
+            **extra,
+        }
         try:
             m = measure(
                 lambda p=p: train_models(

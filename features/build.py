@@ -25,6 +25,7 @@ from features.engine import required_aggregates, snapshot_features
 from features.schemas import features_schema
 from features.snapshots import (
     calendar,
+    dormant_share,
     dormant_snapshots,
     flat_snapshots,
     lead_states,
@@ -200,7 +201,7 @@ def _build_into(
     schema = features_schema(catalog)
     work = out / "_work"
     con = connect(p, work)
-    t = load_tables(con, validated)
+    t = load_tables(con, validated).closing_with(ladder)
     end_day = data_end_day(t)
     flat_as_of = flat.read_flat(validated)
     if flat_as_of is not None:  # one snapshot per lead at the export's as-of date
@@ -376,17 +377,29 @@ def _build_training(
     # a sample of the dormant (lead, cutoff) pairs the model does not learn from, on which the
     # train stage recalibrates dormant leads (models/dormant.py); a flat export has none
     sample_dormant = not flat_export and p.dormant_sample > 0
+    share = p.dormant_sample
     if sample_dormant:
         (out / "dormant").mkdir(parents=True, exist_ok=True)
         active = con.read_parquet(str(work / "snapshots" / "*" / "*.parquet"))
+        by_account = p.account_win_closes_leads
+        share = dormant_share(
+            t, active, cutoffs, p.dormant_sample, p.dormant_min_snapshots, by_account
+        )
         con.to_parquet(
-            by_bucket(
-                dormant_snapshots(t, active, cutoffs, p.dormant_sample, p.account_win_closes_leads)
-            ),
+            by_bucket(dormant_snapshots(t, active, cutoffs, share, by_account)),
             work / "dormant_snapshots",
             partition_by="bucket",
         )
     streams_seconds = round(time.perf_counter() - t0, 2)
+
+    def part(snapshots: str, b: int, days: dict, what: str) -> pd.DataFrame:
+        """Bucket `b`'s features of the snapshots in work folder `snapshots`."""
+        snaps_b = con.read_parquet(str(work / snapshots / f"bucket={b}" / "*.parquet"))
+        expr = snapshot_features(
+            days, snaps_b, static, catalog, p.recency_days, p.training_strategy
+        )
+        return _validated_frame(expr, schema, catalog, f"{what} {b + 1}/{buckets}")
+
     n_rows, n_leads, n_dormant = 0, 0, 0
     for b in range(buckets):
         folder = f"bucket={b}"
@@ -396,21 +409,13 @@ def _build_training(
             else None
             for n in stream_names
         }
-
-        def part(snapshots: str, what: str, folder=folder, days=days, b=b) -> pd.DataFrame:
-            snaps_b = con.read_parquet(str(work / snapshots / folder / "*.parquet"))
-            expr = snapshot_features(
-                days, snaps_b, static, catalog, p.recency_days, p.training_strategy
-            )
-            return _validated_frame(expr, schema, catalog, f"{what} {b + 1}/{buckets}")
-
         if sample_dormant and (work / "dormant_snapshots" / folder).exists():
-            df = part("dormant_snapshots", "dormant sample, bucket")
+            df = part("dormant_snapshots", b, days, "dormant sample, bucket")
             df.to_parquet(out / "dormant" / f"part-{b:05d}.parquet", index=False)
             n_dormant += len(df)
         if not (work / "snapshots" / folder).exists():
             continue
-        df = part("snapshots", "training bucket")
+        df = part("snapshots", b, days, "training bucket")
         df.to_parquet(out / "training" / f"part-{b:05d}.parquet", index=False)
         n_rows += len(df)
         n_leads += df["lead_id"].nunique()
@@ -432,7 +437,7 @@ def _build_training(
         "strategy": p.training_strategy,
         "streams_seconds": streams_seconds,
         # dormant (lead, cutoff) pairs built for their recalibration (models/dormant.py)
-        "dormant_sample": {"share": p.dormant_sample, "snapshots": n_dormant}
+        "dormant_sample": {"share": round(share, 4), "snapshots": n_dormant}
         if sample_dormant
         else None,
         "seconds": round(time.perf_counter() - t0, 2),

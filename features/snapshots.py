@@ -29,10 +29,11 @@ def calendar(first_day: int, last_day: int, cadence_days: int) -> list[int]:
 
 
 def closed_days(t: Tables, by_account: bool = True) -> ir.Table:
-    """Per lead, the first day it was closed: its own won/lost deal or, with `by_account` (the
-    default, DESIGN.md's rule), its account's first won deal; without it (contact-level
-    exports, where a colleague's deal does not end a contact's own journey), only its own."""
-    own = t.milestones.filter(t.milestones.milestone.isin(("closed_won", "closed_lost")))
+    """Per lead, the first day it was closed: its own won/lost deal (or the ladder's last gate,
+    `Tables.closing`) or, with `by_account` (the default, DESIGN.md's rule), its account's first
+    won deal; without it (contact-level exports, where a colleague's deal does not end a
+    contact's own journey), only its own."""
+    own = t.milestones.filter(t.milestones.milestone.isin(t.closing))
     own = own.group_by("lead_id").aggregate(own_closed=day_of(own.occurred_at).min())
     won = t.opportunities.filter(
         (t.opportunities.outcome == "won") & t.opportunities.closed_at.notnull()
@@ -125,6 +126,22 @@ def dormant_snapshots(
     )
     x = x.select("lead_id", "account_id", cutoff_day=x.cutoff_day.cast("int32"))
     return x.anti_join(active, ["lead_id", "cutoff_day"])
+
+
+def dormant_share(
+    t: Tables,
+    active: ir.Table,
+    cutoffs: list[int],
+    share: float,
+    min_snapshots: int,
+    by_account: bool = True,
+) -> float:
+    """The share of dormant pairs to sample: `share`, raised so that the sample holds about
+    `min_snapshots` pairs (all of them when there are fewer); 0 stays 0."""
+    if share <= 0 or min_snapshots <= 0:
+        return share
+    n = int(dormant_snapshots(t, active, cutoffs, 1.0, by_account).count().execute())
+    return min(1.0, max(share, min_snapshots / n)) if n else share
 
 
 def scoring_snapshot(

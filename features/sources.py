@@ -12,7 +12,7 @@ group, which only depends on the past of that day: no leak.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import ibis
@@ -86,7 +86,9 @@ CATEGORICAL_VOCABULARY = {
 
 @dataclass(frozen=True)
 class Tables:
-    """The validated tables as Ibis tables."""
+    """The validated tables as Ibis tables, and the milestones that close a lead: its own won
+    or lost outcome and, once a ladder is known (`closing_with`), its last gate: a lead that
+    has crossed every gate has nothing left to predict (a short ladder's "converted")."""
 
     accounts: ir.Table
     leads: ir.Table
@@ -95,6 +97,11 @@ class Tables:
     milestones: ir.Table
     opportunities: ir.Table
     sales_touches: ir.Table
+    closing: tuple[str, ...] = ("closed_won", "closed_lost")
+
+    def closing_with(self, ladder: tuple[str, ...]) -> Tables:
+        """These tables with `ladder`'s last gate among the closing milestones."""
+        return replace(self, closing=tuple(dict.fromkeys((*self.closing, ladder[-1]))))
 
 
 def load_tables(con: ibis.BaseBackend, validated: Path) -> Tables:

@@ -288,8 +288,9 @@ class LogisticBaseline:
     "unknown" indicator too, so a blank is not read as the average. A feature's contribution is
     the sum of its columns'.
 
-    A `plain` design is the regression a data scientist writes first: numbers on their own scale,
-    standardised, blanks at the mean; categories one-hot. It is the your-columns baseline.
+    A `plain` design has numbers on their own scale only, standardised, blanks at the mean;
+    categories one-hot. Older bundles' your-columns baseline was one (today's is the design
+    above on the user's columns alone: a plain one understated it).
 
     Every frequent code of a category has its own column (no reference level), so the penalty
     shrinks each code towards the average rather than towards one arbitrary code; the rare codes

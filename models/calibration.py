@@ -16,7 +16,8 @@ ISOTONIC_MIN_POSITIVES = 300
 _EPS = 1e-6
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
+    """The log-odds of probabilities `p`, clipped away from 0 and 1."""
     p = np.clip(p, _EPS, 1 - _EPS)
     return np.log(p / (1 - p))
 
@@ -36,7 +37,7 @@ class Calibrator:
         if self.method == "isotonic":
             return np.interp(raw, self.x, self.y)
         if self.method == "sigmoid":
-            return 1 / (1 + np.exp(-(self.a * _logit(raw) + self.b)))
+            return 1 / (1 + np.exp(-(self.a * logit(raw) + self.b)))
         return raw
 
     def to_dict(self) -> dict:
@@ -68,5 +69,5 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray, method: str = "auto") -> Cali
             tuple(float(v) for v in iso.X_thresholds_),
             tuple(float(v) for v in iso.y_thresholds_),
         )
-    lr = LogisticRegression(C=1e6, solver="lbfgs").fit(_logit(raw).reshape(-1, 1), y)
+    lr = LogisticRegression(C=1e6, solver="lbfgs").fit(logit(raw).reshape(-1, 1), y)
     return Calibrator("sigmoid", a=float(lr.coef_[0, 0]), b=float(lr.intercept_[0]))

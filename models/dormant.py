@@ -32,11 +32,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sklearn.metrics import roc_auc_score
 
-from models.calibration import Calibrator, fit_calibrator
+from models.calibration import Calibrator, fit_calibrator, logit
 from models.labels import label_column
 from readiness.errors import ReadinessError
 from readiness.params import ProjectParams
+from readiness.scores import probability_column
 
 # "days since" features of a snapshot that tell a sign of life (features/snapshots.py)
 SIGNS_OF_LIFE = (
@@ -49,7 +51,6 @@ SIGNS_OF_LIFE = (
 # shift of the log-odds alone below it, nothing below MIN_ROWS sampled snapshots
 PLATT_MIN_POSITIVES = 30
 MIN_ROWS = 200
-_EPS = 1e-6
 
 
 def is_dormant(X: pd.DataFrame, dormant_after_days: int | None) -> np.ndarray:
@@ -114,15 +115,10 @@ class DormantMap:
         )
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))
-
-
 def _shift(p: np.ndarray, target: float) -> float:
     """The log-odds shift b with sum(sigmoid(logit(p) + b)) = target (bisection: the sum rises
     with b)."""
-    z = _logit(p)
+    z = logit(p)
     lo, hi = -30.0, 30.0
     for _ in range(100):
         mid = (lo + hi) / 2
@@ -212,11 +208,9 @@ def fit_dormant_maps(
 def dormant_figures(model, features: pd.DataFrame, labels: pd.DataFrame, rows: np.ndarray) -> dict:
     """On the dormant sample's `rows` (the test cohort): per gate, the positives against the
     sum of probabilities the model gave before and after the dormant map (coherent along the
-    ladder, as published), and the model's AUC among dormant leads."""
-    from sklearn.metrics import roc_auc_score
-
-    from readiness.scores import probability_column
-
+    ladder, as published), whether that count is consistent with them (`consistent`: each
+    side's Poisson tail probability at least 2.5 %; `poisson_p`, the smaller tail doubled), and
+    the model's AUC among dormant leads."""
     if not rows.any():
         return {}
     X = features.loc[rows]
@@ -231,6 +225,7 @@ def dormant_figures(model, features: pd.DataFrame, labels: pd.DataFrame, rows: n
         y = y_all[known].astype(int).to_numpy()
         col = probability_column(gate)
         b, a = before[col].to_numpy()[known], after[col].to_numpy()[known]
+        tail = poisson_tail(int(y.sum()), float(a.sum()))
         gates[gate] = {
             "snapshots": int(known.sum()),
             "positives": int(y.sum()),
@@ -238,5 +233,18 @@ def dormant_figures(model, features: pd.DataFrame, labels: pd.DataFrame, rows: n
             "expected_after": round(float(a.sum()), 1),
             "auc": round(float(roc_auc_score(y, a)), 4) if 0 < y.sum() < len(y) else None,
             "map": model.dormant[gate].method,
+            "poisson_p": round(min(1.0, 2 * tail), 4),
+            "consistent": bool(tail >= 0.025),
         }
     return {"snapshots": int(rows.sum()), "gates": gates}
+
+
+def poisson_tail(observed: int, expected: float) -> float:
+    """The smaller tail probability of `observed` events under a Poisson with mean `expected`
+    (P(X <= observed) or P(X >= observed)): a sum of small independent probabilities is close
+    to Poisson. 1 when nothing is expected and nothing happened."""
+    if expected <= 0:
+        return 1.0 if observed == 0 else 0.0
+    return float(
+        min(stats.poisson.cdf(observed, expected), stats.poisson.sf(observed - 1, expected))
+    )

@@ -72,11 +72,18 @@ def make_labels(
     out = snapshots[["lead_id", "account_id", "cutoff"]].reset_index(drop=True).copy()
     cutoff = out["cutoff"]
     won = opportunities[(opportunities["outcome"] == "won") & opportunities["closed_at"].notna()]
-    for gate in settings.ladder:
-        crossed_at = (
-            milestones.loc[milestones["milestone"] == gate].groupby("lead_id")["occurred_at"].min()
+    # the ladder is cumulative (DESIGN.md: P(gate k+1) <= P(gate k)): a lead crosses a gate
+    # when it reaches it or any later one, as the features' ladder_stage counts it (an export
+    # that records an opportunity but not the mql before it)
+    rank = milestones["milestone"].map({g: i for i, g in enumerate(settings.ladder)})
+    for k, gate in enumerate(settings.ladder):
+        crossed_at = milestones.loc[rank >= k].groupby("lead_id")["occurred_at"].min()
+        # a gate no lead crossed: no times (pandas cannot map onto an empty series of them)
+        t = (
+            out["lead_id"].map(crossed_at)
+            if len(crossed_at)
+            else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
         )
-        t = out["lead_id"].map(crossed_at)
         at_risk = t.isna() | (t >= cutoff)
         if settings.flat:  # the export's outcome as of its date: no window, nothing censored
             positive = t.notna() & (t >= cutoff)

@@ -19,16 +19,27 @@ from readiness.params import EvaluateParams, PromotionParams
 
 
 def promotion_decision(
-    challenger: dict, champion: dict | None, p: PromotionParams, versus: dict | None = None
+    challenger: dict,
+    champion: dict | None,
+    p: PromotionParams,
+    versus: dict | None = None,
+    implausible: dict | None = None,
 ) -> dict:
     """Whether the challenger may replace the champion, and why (per gate).
 
     `challenger` / `champion`: {gate: {"roc_auc": .., "ece": ..}} on the same (newest) cohort;
     gates without an AUC (too few positives) do not block. `versus`: {gate: {baseline:
     {difference, low, high}}} (DeLong, model - baseline): with `never_behind_baselines`, a gate
-    worse than a baseline beyond noise blocks.
+    worse than a baseline beyond noise blocks. `implausible`: {gate: warning} for gates the
+    user's own columns alone rank implausibly well (evaluate.implausible_your_columns_auc): a
+    column filled in after the outcome is probably declared at_creation, every figure is
+    inflated, and such a model is not promoted (without a champion it scores provisionally, the
+    reason shown with every score).
     """
     reasons, promote = [], True
+    for gate, warning in (implausible or {}).items():
+        promote = False
+        reasons.append(f"{gate}: implausibly well ranked by your own columns alone: {warning}")
     for gate, by_baseline in (versus or {}).items():
         for baseline, d in by_baseline.items():
             if p.never_behind_baselines and d.get("high", 0.0) < 0:
@@ -79,6 +90,7 @@ def run_promotion_gate(
     compare_champion: bool = True,
     versus: dict | None = None,
     catalog_version: str | None = None,
+    implausible: dict | None = None,
 ) -> dict:
     """Judge the challenger `version` against the registry's champion on the test rows (X, y),
     promote it when it passes, and return the decision with the versions before and after.
@@ -109,7 +121,7 @@ def run_promotion_gate(
                 champion_preds[f"p_{g}"].to_numpy()[known],
                 p.ece_bins,
             )
-    decision = promotion_decision(challenger, champion_metrics, p.promotion, versus)
+    decision = promotion_decision(challenger, champion_metrics, p.promotion, versus, implausible)
     failed = failed_checks(decision)
     if champion_before and not compare_champion:
         decision["reasons"].append(
@@ -145,5 +157,5 @@ def failed_checks(decision: dict) -> list[str]:
     """The reasons that blocked promotion (not the ones that passed or were not judged)."""
     if decision["promote"]:
         return []
-    blocking = ("above the bound", "below the champion", "baseline beyond noise")
+    blocking = ("above the bound", "below the champion", "baseline beyond noise", "implausibly")
     return [r for r in decision["reasons"] if any(b in r for b in blocking)]

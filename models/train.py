@@ -157,15 +157,21 @@ def train_models(
     for w in warnings:
         log.warning(w)
     rng = np.random.default_rng(p.seed)
-    lgb_params = _lightgbm_params(p, _monotone(catalog, names, p.monotone_beliefs))
     numeric = [n for n in names if n not in categorical]
     train_rows = (cohort == TRAIN).to_numpy()
     leads = features["lead_id"].to_numpy()  # a lead's snapshots: one cluster of the gains' errors
+    rows_per_lead = float(train_rows.sum()) / max(len(np.unique(leads[train_rows])), 1)
+    lgb_params = _lightgbm_params(
+        p, _monotone(catalog, names, p.monotone_beliefs), max(rows_per_lead, 1.0)
+    )
     lr_rows = np.flatnonzero(train_rows)
     if len(lr_rows) > p.logistic_max_rows:
         lr_rows = np.sort(rng.choice(lr_rows, p.logistic_max_rows, replace=False))
     # the user's own numeric columns also enter the regression on every feature on their own
-    # scale; the your-columns baseline is the plain regression a data scientist writes first
+    # scale; the your-columns baseline is the same careful regression on those columns alone
+    # (a log and a raw term, blanks flagged): a plain one (raw scale, blanks at the mean) lost
+    # 0.01-0.07 AUC to a data scientist's log-scale, missing-flag version in a trial, which
+    # overstated the model's margin over it
     yours = {f.name for f in catalog if f.family in YOUR_COLUMNS_FAMILIES}
     logistic = LogisticBaseline.design(X.iloc[lr_rows], numeric, categorical, flexible=yours)
     linears = {"logistic": logistic}
@@ -174,7 +180,7 @@ def train_models(
             X.iloc[lr_rows],
             [n for n in numeric if n in yours],
             [n for n in categorical if n in yours],
-            plain=True,
+            flexible=yours,
         )
     # every regression's design matrix, built once on the rows it is fitted, stopped and
     # calibrated on (each gate's labelled rows are sliced from them)
@@ -269,9 +275,20 @@ def train_models(
     return TrainResult(model, {"points": points, **linears}, suff, warnings, report)
 
 
-def _lightgbm_params(p: TrainParams, monotone: list[int]) -> dict:
-    """LightGBM's parameters for every gate: deterministic, two threads, monotone beliefs."""
+def _lightgbm_params(p: TrainParams, monotone: list[int], rows_per_lead: float = 1.0) -> dict:
+    """LightGBM's parameters for every gate: deterministic, two threads, monotone beliefs.
+
+    A category's split needs as many leads as LightGBM's defaults ask rows (100 per group,
+    smoothing and penalty 10), `rows_per_lead` being the training snapshots per lead: a lead's
+    snapshots share its outcome, so 100 rows of a job title may be 10 leads, and a free-text
+    column with no effect took 17 % of a trial's mql gain and showed in 1,300 leads' drivers. On
+    a synthetic no-effect title (60 codes, 10 snapshots per lead) its share of the gain went from
+    30 % to 9 % and the validation AUC from 0.715 to 0.748. One snapshot per lead (a flat
+    export): LightGBM's defaults."""
     return {
+        "min_data_per_group": round(100 * rows_per_lead),
+        "cat_smooth": 10 * rows_per_lead,
+        "cat_l2": 10 * rows_per_lead,
         "objective": "binary",
         "metric": ["binary_logloss", "auc"],
         "learning_rate": p.lightgbm.learning_rate,

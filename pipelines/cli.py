@@ -268,6 +268,8 @@ def labels(params: ParamsOption = None) -> None:
     from pipelines.labels import stage
 
     s = stage.run(_project(params))
+    for w in s["warnings"]:
+        typer.echo(f"warning: {w}", err=True)
     for gate, cohorts in s["gates"].items():
         parts = ", ".join(f"{c} {v['positives']:,}/{v['labelled']:,}" for c, v in cohorts.items())
         typer.echo(f"  {gate:<24} positives/labelled: {parts}")
@@ -338,8 +340,14 @@ def evaluate(params: ParamsOption = None) -> None:
         if pr.get("provisional")
         else "not promoted"
     )
+    # a gate is judged on the snapshots at risk of it whose horizon is over: fewer than all
+    judged = ", ".join(
+        f"{g} {m['model']['rows']:,}"
+        for g, m in s["metrics"].items()
+        if "rows" in m.get("model", {})
+    )
     typer.echo(
-        f"evaluate: {s['test_rows']:,} {'out-of-fold' if s.get('evaluation_method', '').startswith('stratified') else 'test'} snapshots; challenger version {pr['challenger_version']} {verdict} (champion: {pr['champion_after']})"
+        f"evaluate: {s['test_rows']:,} {'out-of-fold' if s.get('evaluation_method', '').startswith('stratified') else 'test'} snapshots (labelled, per gate: {judged or 'none'}); challenger version {pr['challenger_version']} {verdict} (champion: {pr['champion_after']})"
     )
     for r in pr["reasons"]:
         typer.echo(f"  - {r}")

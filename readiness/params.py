@@ -107,6 +107,10 @@ class FeaturesParams:
     # the share of dormant (lead, cutoff) pairs also built, chosen by a fixed hash: the train
     # stage recalibrates dormant leads' probabilities on them (models/dormant.py); 0 = none
     dormant_sample: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.2
+    # ... and at least this many of them (all there are when fewer): a small export's 20 % held
+    # too few crossings to recalibrate on (a trial's 1,600 dormant test snapshots, 0 crossed
+    # where 6.7 were expected)
+    dormant_min_snapshots: Annotated[int, Field(ge=0)] = 50_000
     # scoring snapshot: one row per open lead at this date; null = the end of the data
     as_of: date | None = None
     # time constant (days) of the recency-weighted sums

@@ -152,8 +152,17 @@ def run(project: ProjectParams) -> dict:
                     "bootstrap interval: no model can beat the truth, so suspect a leak or too few "
                     "roll-outs (evaluate.ground_truth_rollouts)."
                 )
-    targets = _targets(metrics, truth, versus)
+    for gate, d in (dormant or {}).get("gates", {}).items():
+        if not d.get("consistent", True):
+            warnings.append(
+                f"{gate}: among dormant leads (no sign of life for features.dormant_after_days) "
+                f"{d['positives']:,} of {d['snapshots']:,} test snapshots crossed where the model "
+                f"expected {d['expected_after']:.1f} (Poisson p = {d['poisson_p']:.3g}): their "
+                f"probabilities are too {'high' if d['expected_after'] > d['positives'] else 'low'}"
+                ". A larger features.dormant_sample gives their recalibration more to learn from."
+            )
     implausible = _implausible_your_columns(metrics, p.implausible_your_columns_auc, models_dir)
+    targets = _targets(metrics, truth, versus, implausible)
     for gate, w in implausible.items():
         warnings.append(f"{gate}: {w}")
 
@@ -172,6 +181,7 @@ def run(project: ProjectParams) -> dict:
         compare_champion=not flat_export,
         versus=versus,
         catalog_version=catalog_meta["version"],
+        implausible=implausible,
     )
 
     out = project.resolve(params.paths.metrics)
@@ -229,8 +239,15 @@ def _implausible_your_columns(metrics: dict, bound: float, models_dir) -> dict[s
         auc = (by_model.get("your_columns") or {}).get("roc_auc")
         if auc is None or auc < bound:
             continue
+        # the columns the model was trained on: one the guard left out inflates nothing
         own = sorted(
-            (r for r in screen if r.get("family") == "profile" and r.get("single_feature_auc")),
+            (
+                r
+                for r in screen
+                if r.get("family") == "profile"
+                and r.get("single_feature_auc")
+                and not r.get("excluded")
+            ),
             key=lambda r: -r["single_feature_auc"],
         )[:3]
         named = ", ".join(
@@ -270,14 +287,18 @@ def _cross_validated(
     return features.reset_index(drop=True), labels.reset_index(drop=True), preds
 
 
-def _targets(metrics: dict, truth: dict | None, versus: dict) -> dict:
+def _targets(metrics: dict, truth: dict | None, versus: dict, implausible: dict) -> dict:
     """The issue's targets, per gate: ahead of the baselines (and at least not worse beyond
     noise: the upper end of every DeLong 95 % interval of model - baseline above 0), ECE < 0.02,
-    AUC >= 0.97 x truth, and not above the truth beyond its Monte Carlo error and row sampling."""
+    AUC >= 0.97 x truth, and not above the truth beyond its Monte Carlo error and row sampling.
+    A gate your own columns rank implausibly well (`implausible`) misses
+    `your_columns_plausible`: its other figures are probably inflated by a leak."""
     out = {}
     for gate, m in metrics.items():
         model = m.get("model", {})
         row = {}
+        if "your_columns" in m:
+            row["your_columns_plausible"] = gate not in implausible
         if "roc_auc" in model:
             # a baseline the gate ships (the same predictions: a difference of exactly 0, se 0)
             # is the model itself, not a rival to be ahead of

@@ -54,12 +54,28 @@ def run(project: ProjectParams) -> dict:
         catalog_version=catalog["version"],
         flat=is_flat(catalog),
     )
+    milestones = pd.read_parquet(validated / "milestones")
     labels = make_labels(
         snapshots.sort_values(["lead_id", "cutoff"]),
-        pd.read_parquet(validated / "milestones"),
+        milestones,
         pd.read_parquet(validated / "opportunities"),
         settings,
     )
+    recorded = set(milestones["milestone"].astype(str))
+    warnings = [
+        f"gate {gate}: the data records no '{gate}' milestone ({validated / 'milestones'}): a "
+        "lead counts as crossing it only by reaching a later gate"
+        + (
+            f" ({', '.join(later)}), so its model learns theirs. Map the milestone in the "
+            "mapping if the export has it"
+            if (later := [g for g in params.ladder[k + 1 :] if g in recorded])
+            else ", and none is recorded either: every label is 0 and it cannot be learnt. Map "
+            "the milestone in the mapping, or take the gate out of the params' ladder"
+        )
+        + "."
+        for k, gate in enumerate(params.ladder)
+        if gate not in recorded
+    ]
     labels = labels_schema(params.ladder).validate(labels)
     # the dormant sample (models/dormant.py): labelled the same way, kept apart
     dormant_dir = features_dir / "dormant"
@@ -69,7 +85,7 @@ def run(project: ProjectParams) -> dict:
         dormant = labels_schema(params.ladder).validate(
             make_labels(
                 idle.sort_values(["lead_id", "cutoff"]),
-                pd.read_parquet(validated / "milestones"),
+                milestones,
                 pd.read_parquet(validated / "opportunities"),
                 settings,
             )
@@ -118,6 +134,7 @@ def run(project: ProjectParams) -> dict:
             }
             for gate, g in suff.groupby("gate", sort=False)
         },
+        "warnings": warnings,
     }
     metrics = project.resolve(params.paths.metrics)
     metrics.mkdir(parents=True, exist_ok=True)

@@ -187,8 +187,9 @@ def _ensure(conn: Connection, names: Names, tables: dict) -> None:
                     )
                     log.info("publish: added column %s to %s", c, table.name)
                 have = want
-            if table is tables["leads"]:
-                have = _migrate_trends(conn, names, table, have)
+            for key in ("leads", "accounts"):
+                if table is tables[key]:
+                    have = _migrate_added_columns(conn, names, table, have, key)
             if sorted(have) != sorted(want):
                 raise ReadinessError(
                     f"Table {table.name} exists with other columns (missing {sorted(set(want) - set(have))}, "
@@ -217,22 +218,24 @@ def _ensure(conn: Connection, names: Names, tables: dict) -> None:
 
 
 def _added_later(column: str) -> bool:
-    """A column of the leads table that runs scored by an older version lack: the score trend
-    and the export's own id."""
+    """A column of the leads or accounts table that runs scored by an older version lack: the
+    score trend and the export's own id."""
     return column in ("trend", "crm_id") or column.startswith("change_p_")
 
 
-def _migrate_trends(conn: Connection, names: Names, table: sa.Table, have: list[str]) -> list[str]:
-    """A leads table from before score trends (or the export's own ids) gets those columns
-    (empty for its old runs); a run scored before them fits a table that has them (its cells
-    stay empty). Returns the columns to compare with the run's."""
+def _migrate_added_columns(
+    conn: Connection, names: Names, table: sa.Table, have: list[str], key: str
+) -> list[str]:
+    """A leads or accounts table (`key`) from before score trends or the export's own ids gets
+    those columns (empty for its old runs); a run scored before them fits a table that has them
+    (its cells stay empty). Returns the columns to compare with the run's."""
     want = [c.name for c in table.columns]
     missing = [c for c in want if c not in have]
     if missing and all(_added_later(c) for c in missing):
         for c in missing:
             column = table.c[c].type.compile(conn.dialect)
             conn.exec_driver_sql(
-                f"ALTER TABLE {names.qualified(conn, 'leads')} ADD COLUMN "
+                f"ALTER TABLE {names.qualified(conn, key)} ADD COLUMN "
                 f"{conn.dialect.identifier_preparer.quote(c)} {column}"
             )
             log.info("publish: added column %s to %s", c, table.name)

@@ -508,6 +508,10 @@ def _revenue_section(inp: ReportInputs, crossings: pd.DataFrame) -> Section:
                 "closed_opportunities": "int",
                 "win_rate": "pct",
             },
+            ""
+            if len(inp.opportunities)
+            else "Closed opportunities and win rates: unknown (the data holds no deals: the "
+            "mapping gives no opportunities table).",
         )
     else:
         s.add_text(
@@ -613,10 +617,10 @@ def _trust_section(inp: ReportInputs) -> Section:
         table,
         fmts,
         "AUC ranks leads (1 is perfect, 0.5 is chance); ECE is the average gap between predicted and "
-        "observed rates; your_columns is a plain logistic regression on your own columns only "
-        "(your attributes and mapped lead/account fields; numbers on their own scale, categories "
-        "one-hot), the model a data scientist would fit first; logistic is Readiness's "
-        "regression on every feature (your numbers also on a log scale, blanks flagged); "
+        "observed rates; your_columns is a logistic regression on your own columns only "
+        "(your attributes and mapped lead/account fields; numbers on their own and on a log "
+        "scale, blanks flagged, categories one-hot), what a careful data scientist would fit "
+        "first; logistic is Readiness's regression on every feature, made the same way; "
         "truth columns exist on simulated data only. Scorer: what the gate uses, chosen on the "
         "validation rows (LightGBM, a logistic regression, or a blend; the base rate when the gate "
         "had too little data).",
@@ -683,7 +687,14 @@ def _trust_section(inp: ReportInputs) -> Section:
             "positives; none: the model's own, consistent with what happened). On "
             f"{int(first['snapshots']):,} dormant test snapshots at {_label(first['gate'])}, "
             f"{int(first['positives']):,} crossed; the model alone expected "
-            f"{first['expected_before']:.1f}, recalibrated {first['expected_after']:.1f}.",
+            f"{first['expected_before']:.1f}, recalibrated {first['expected_after']:.1f}."
+            + "".join(
+                f" At {_label(r.gate)}, {int(r.positives):,} crossed against "
+                f"{r.expected_after:.1f} expected (Poisson p = {r.poisson_p:.3g}): dormant "
+                f"leads' probabilities are too {'high' if r.expected_after > r.positives else 'low'}."
+                for r in idle.itertuples()
+                if getattr(r, "consistent", True) is False
+            ),
         )
     if inp.lift is not None and not inp.lift.empty:
         best = table.loc[table["model_top_decile_lift"].idxmax()]

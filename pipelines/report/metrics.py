@@ -156,7 +156,8 @@ def stakeholder_accounts(
     events: pd.DataFrame, assets: pd.DataFrame, leads: pd.DataFrame, opportunities: pd.DataFrame
 ) -> pd.DataFrame:
     """Accounts whose people downloaded internal-selling (stakeholder) assets, and the win rate
-    of their closed opportunities next to the other accounts'."""
+    of their closed opportunities next to the other accounts' (unknown, not 0, when the data
+    holds no deal at all: an export without an opportunities table)."""
     stake = assets.loc[assets["audience"].isin(STAKEHOLDER_AUDIENCES), "asset_id"]
     d = events[(events["event_type"] == "asset_download") & events["asset_id"].isin(stake)]
     acc = set(leads.loc[leads["lead_id"].isin(d["lead_id"]), "account_id"])
@@ -172,7 +173,7 @@ def stakeholder_accounts(
                 "accounts": label,
                 "count": n_acc,
                 "share_of_accounts": n_acc / len(all_acc) if all_acc else np.nan,
-                "closed_opportunities": len(g),
+                "closed_opportunities": len(g) if len(opportunities) else np.nan,
                 "win_rate": float((g["outcome"] == "won").mean()) if len(g) else np.nan,
             }
         )

@@ -174,6 +174,8 @@ def run(project: ProjectParams) -> dict:
     shutil.rmtree(work, ignore_errors=True)  # this stage's own spill folder
     previous, since, trend_note = previous_published(project, scored_at, model.ladder)
     validated = project.resolve(params.paths.validated)
+    # the accounts' own ids in the export too, to join the account scores back to the CRM
+    accounts = with_crm_ids(result.accounts, crm_ids(validated, "accounts"), "account_id")
     leads = validate_scores(
         with_crm_ids(
             score_trends(result.leads, previous, model.ladder),
@@ -194,7 +196,7 @@ def run(project: ProjectParams) -> dict:
         "catalog_version": model.catalog_version,
         "params_hash": project.section_hash("ladder", "features", "labels", "score"),
         "leads": len(leads),
-        "accounts": len(result.accounts),
+        "accounts": len(accounts),
         # provisional: no champion yet, the model failed the promotion gate (reasons listed)
         "status": "provisional" if failed is not None else "final",
         "status_reasons": failed or [],
@@ -204,7 +206,7 @@ def run(project: ProjectParams) -> dict:
         "trend_note": trend_note,
     }
     run_info["run_id"] = (
-        f"{scored_at:%Y%m%d}-v{version}-{content_hash(leads)}{content_hash(result.accounts)[:4]}"
+        f"{scored_at:%Y%m%d}-v{version}-{content_hash(leads)}{content_hash(accounts)[:4]}"
     )
     # leads, accounts and run.json are moved into place together: publish never reads a mix
     output = Output(
@@ -212,7 +214,7 @@ def run(project: ProjectParams) -> dict:
     )
     with replacing("score", output) as (out,):
         leads.to_parquet(out / "leads.parquet", index=False)
-        result.accounts.to_parquet(out / "accounts.parquet", index=False)
+        accounts.to_parquet(out / "accounts.parquet", index=False)
         write_json(out / "run.json", run_info)
 
     rng = np.random.default_rng(p.seed)

@@ -154,30 +154,104 @@ PLACEHOLDERS = frozenset(
 )
 
 
-# a number as a CRM formats it: a currency sign or code, thousands separated by commas (or
-# spaces), a trailing percent sign; "(1,234)" is an accountant's negative
+# a number as a CRM formats it: a currency sign or code, thousands grouped by commas, points,
+# spaces or apostrophes, a decimal point or comma, a trailing percent sign; "(1,234)" is an
+# accountant's negative; a leading apostrophe is Excel's text marker
+_CURRENCY = r"(?:[$€£¥]|USD|EUR|GBP|CAD|AUD|CHF)"
 _FORMATTED_NUMBER = re.compile(
-    r"^(?P<open>\()?\s*(?P<sign>[+-])?\s*(?:[$€£¥]|USD|EUR|GBP|CAD|AUD)?\s*"
-    r"(?P<digits>\d{1,3}(?:[, ]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
-    r"\s*(?:[$€£¥]|USD|EUR|GBP|CAD|AUD)?\s*(?P<percent>%)?\s*(?P<close>\))?$",
+    rf"^'?(?P<open>\()?\s*(?P<sign>[+-])?\s*{_CURRENCY}?\s*"
+    r"(?P<body>[.,]?\d(?:[\d.,' \u00a0\u202f]*\d)?)"
+    rf"\s*{_CURRENCY}?\s*(?P<percent>%)?\s*(?P<close>\))?$",
     re.IGNORECASE,
 )
+_GROUPING = " '\u00a0\u202f"
+
+
+def _as_plain(body: str, point: str) -> str | None:
+    """`body` (digits and separators) read with `point` as its decimal separator and the other
+    of "." and "," (or a space or apostrophe) grouping thousands in threes; None when it cannot
+    be written so."""
+    group = "," if point == "." else "."
+    if body.count(point) > 1:
+        return None
+    whole, _, fraction = body.partition(point)
+    if point in body and not fraction.isdigit():
+        return None
+    groups = re.split(f"[{re.escape(group + _GROUPING)}]", whole) if whole else [""]
+    if len(groups) > 1 and not (
+        1 <= len(groups[0]) <= 3
+        and groups[0].isdigit()
+        and all(len(g) == 3 and g.isdigit() for g in groups[1:])
+    ):
+        return None
+    if whole and not groups[0].isdigit():
+        return None
+    return "".join(groups) + (f".{fraction}" if fraction else "")
+
+
+def number_readings(text: str) -> tuple[str | None, str | None]:
+    """A formatted number's plain text read with a decimal point and read with a decimal comma
+    (None where it cannot be written so): "1.234,5" -> (None, "1234.5"), "$26,541,386" ->
+    ("26541386", None), "12.5 %" -> ("12.5", None) (a percentage keeps its scale; a lone
+    separator followed by other than three digits is a decimal one), "1,078" -> ("1078",
+    "1.078") (either), "(1,200)" -> ("-1200", "-1.200"), "1 200" -> ("1200", "1200")."""
+    m = _FORMATTED_NUMBER.match(text.strip())
+    if m is None or bool(m["open"]) != bool(m["close"]):
+        return None, None
+    negative = (m["sign"] == "-") != bool(m["open"])
+    out = []
+    for point in (".", ","):
+        plain = _as_plain(m["body"], point)
+        out.append(None if plain is None else ("-" if negative else "") + plain)
+    return out[0], out[1]
 
 
 def plain_number(text: str, decimal: str = ".") -> str | None:
-    """A formatted number's plain text ("$26,541,386" -> "26541386", "1,078" -> "1078",
-    "(1,200)" -> "-1200", "12.5 %" -> "12.5": a percentage keeps its scale), or None when the
-    text is no such number. Decimal commas ("1.234,5") are not guessed: they stay unparsed,
-    unless `decimal` is "," (the mapping's attributes.<name>.decimal), when "€3.676.725,16" is
-    3676725.16 and "1.078" is 1078."""
-    if decimal == ",":
-        text = text.translate(str.maketrans(",.", ".,"))
-    m = _FORMATTED_NUMBER.match(text.strip())
-    if m is None or bool(m["open"]) != bool(m["close"]):
-        return None
-    digits = m["digits"].replace(",", "").replace(" ", "")
-    negative = (m["sign"] == "-") != bool(m["open"])
-    return ("-" if negative else "") + digits
+    """A formatted number's plain text, or None when the text is no number: read by its own
+    separators where only one reading exists ("1.234,5" -> "1234.5", "12,5" -> "12.5",
+    "$26,541,386" -> "26541386"), and with `decimal` (the mapping's attributes.<name>.decimal)
+    as the decimal separator where either could have written it ("1,078" -> "1078", or "1.078"
+    with ",")."""
+    point, comma = number_readings(text)
+    if point is None or comma is None:
+        return point or comma
+    return comma if decimal == "," else point
+
+
+# a range or a bound of a number as a form offers it: "51-200", "1.001 - 5.000", "10 to 50",
+# "10,000+", "> 500", "<10", "up to 10"
+_RANGE = re.compile(
+    r"^(?P<low>[^-–—]*\d)\s*(?:-|–|—|to|bis)\s*(?P<high>[^-–—]*\d[^-–—]*)$", re.IGNORECASE
+)
+_AT_LEAST = re.compile(
+    r"^(?:(?:>=?|≥|over|more than|above|at least|über|ab)\s*(?P<a>.*\d)|(?P<b>.*\d)\s*\+)$",
+    re.IGNORECASE,
+)
+_BELOW = re.compile(r"^(?:<=?|≤|under|less than|below|up to|unter)\s*(?P<a>.*\d)$", re.IGNORECASE)
+
+
+def _range_value(text: str) -> float | None:
+    """A range's midpoint ("51-200" -> 125.5), an open upper range's bound ("10,000+" ->
+    10000), a bound below's half ("<10" -> 5: the middle of 0 to 10), so bands order with the
+    exact numbers; None for any other text. An end either convention could write is read as a
+    whole number ("1.001-5.000" and "1,001-5,000" are both 1001 to 5000): bands are counts."""
+
+    def read(part: str) -> float | None:
+        readings = [r for r in number_readings(part.strip()) if r is not None]
+        whole = [r for r in readings if "." not in r]
+        plain = (whole or readings)[0] if readings else None
+        return None if plain is None or plain.startswith("-") else float(plain)
+
+    t = text.strip()
+    if m := _RANGE.match(t):
+        low, high = read(m["low"]), read(m["high"])
+        return (low + high) / 2 if low is not None and high is not None and low <= high else None
+    if m := _AT_LEAST.match(t):
+        return read(m["a"] or m["b"])
+    if m := _BELOW.match(t):
+        high = read(m["a"])
+        return None if high is None else high / 2
+    return None
 
 
 def fold(text: object) -> str:
@@ -234,58 +308,18 @@ def clean_values(
                 f"unknown, add it to attributes.{name}.missing_values in the mapping"
             )
     if kind == "numeric" and len(present):
-        # formatted numbers ("$26,541,386", "1,078") read as numbers, not as unparseable text
-        # that ingest would quarantine (leaving the big values unknown)
-        plain = pd.to_numeric(present, errors="coerce")
-        # with decimal commas every value is read as written ("1.234" is 1234, not 1.234)
-        formatted = present if decimal == "," else present[plain.isna()]
-        rewritten = formatted.map(lambda t: plain_number(t, decimal)).dropna()
-        rewritten = rewritten[rewritten != formatted[rewritten.index]]
-        if len(rewritten):
-            s = s.copy()
-            s.loc[rewritten.index] = rewritten.astype("string")
-            changes["numbers_unformatted"] = int(len(rewritten))
-            shown = ", ".join(
-                f"{a!r} -> {b}"
-                for a, b in list(
-                    dict(zip(formatted[rewritten.index], rewritten, strict=True)).items()
-                )[:3]
-            )
-            warnings.append(
-                f"attribute '{name}': {len(rewritten)} formatted number(s) read without their "
-                f"currency sign, thousands separators or percent sign ({shown})"
-            )
-            if decimal == ",":
-                # '$767,315' is 767.315 with decimal commas, but 767315 if the column mixes in
-                # thousands commas: read as the mapping says, and said
-                ambiguous = formatted[rewritten.index][
-                    formatted[rewritten.index].str.fullmatch(r"[^\d.,]*\d{1,3},\d{3}[^\d.,]*")
-                ]
-                if len(ambiguous):
-                    changes["ambiguous_decimal_commas"] = int(len(ambiguous))
-                    warnings.append(
-                        f"attribute '{name}': {len(ambiguous)} value(s) such as "
-                        f"{ambiguous.iloc[0]!r} are read with a decimal comma "
-                        f"({rewritten[ambiguous.index[0]]}) as decimal: ',' says; if the column "
-                        "also writes thousands with commas, these are 1000 times too small"
-                    )
-            present = s.dropna()
-            present = present[present != ""]
+        s, present = read_numbers(
+            f"attribute '{name}'", s, present, decimal, changes, warnings, f"attributes.{name}"
+        )
         still = present[pd.to_numeric(present, errors="coerce").isna()]
         if len(still):
             changes["not_numbers"] = int(len(still))
             examples = ", ".join(repr(v) for v in pd.unique(still)[:5])
-            hint = (
-                f"Declare it categorical, or list the values in attributes.{name}.missing_values"
-                if decimal == ","
-                else f"Declare it categorical, list the values in attributes.{name}."
-                f"missing_values, or, if the export writes decimal commas (1.234,5), set "
-                f"attributes.{name}.decimal: ','"
-            )
             warnings.append(
                 f"attribute '{name}' is declared numeric, but {len(still)} value(s) are not "
                 f"numbers ({examples}): ingest quarantines them and the leads' value is unknown, "
-                f"unless another row of the lead or account has one. {hint}"
+                f"unless another row of the lead or account has one. Declare it categorical, or "
+                f"list the values in attributes.{name}.missing_values"
             )
         num = pd.to_numeric(present, errors="coerce").dropna()
         if len(num) >= 20:
@@ -306,6 +340,93 @@ def clean_values(
                         f"the mapping (the regressions then see it as its own 'unknown')"
                     )
     return s, changes, warnings
+
+
+def read_numbers(
+    label: str,
+    s: pd.Series,
+    present: pd.Series,
+    decimal: str,
+    changes: dict,
+    warnings: list[str],
+    setting: str | None = None,
+    ranges: bool = True,
+) -> tuple[pd.Series, pd.Series]:
+    """A numeric column's text values as plain numbers (`s`, and its non-empty values), what was
+    changed recorded in `changes` and said in `warnings` (each starting with `label`, e.g.
+    "attribute 'revenue'"; `setting`, e.g. "attributes.revenue", is where its decimal is set):
+
+    - formatted numbers ("$26,541,386", "1.234,5", "'1078") are read by their own separators;
+      one that either convention could have written ("1,078", "1.078") is read with a decimal
+      comma when `decimal` is "," or most values readable one way only are written so, else
+      with a point; said when read with a comma or when the column mixes both conventions;
+    - with `ranges`, ranges and bounds ("51-200", "10,000+", "<10") are read as their midpoint
+      (a bound: itself, or half the bound below), so bands order with the exact numbers, and
+      said;
+    - what is still no number is left as it is (for ingest to quarantine)."""
+    readings = {t: number_readings(t) for t in pd.unique(present)}
+    only_point = [t for t, (p, c) in readings.items() if p is not None and c is None]
+    only_comma = [t for t, (p, c) in readings.items() if c is not None and p is None]
+    either = [t for t, (p, c) in readings.items() if p is not None and c is not None and p != c]
+    weight = present.value_counts()
+    n_point, n_comma = int(weight[only_point].sum()), int(weight[only_comma].sum())
+    comma = decimal == "," or n_comma > n_point
+    plain = {t: plain_number(t, "," if comma else ".") for t in readings}
+    formatted = {t: v for t, v in plain.items() if v is not None and v != t}
+    midpoints = {t: _range_value(t) for t, v in plain.items() if v is None and ranges}
+    bands = {
+        t: np.format_float_positional(v, trim="-") for t, v in midpoints.items() if v is not None
+    }
+
+    def rows_and_examples(rewrites: dict[str, str]) -> tuple[int, str]:
+        """How many values `rewrites` changes, and the first three changes as text."""
+        shown = ", ".join(f"{a!r} -> {b}" for a, b in list(rewrites.items())[:3])
+        return int(weight[list(rewrites)].sum()), shown
+
+    if formatted:
+        changes["numbers_unformatted"], shown = rows_and_examples(formatted)
+        warnings.append(
+            f"{label}: {changes['numbers_unformatted']} formatted number(s) read "
+            f"without their currency sign, thousands separators or percent sign ({shown})"
+        )
+    rewritten = formatted | bands
+    if rewritten:
+        s = s.map(lambda v: rewritten.get(v, v) if isinstance(v, str) else v).astype("string")
+    if n_point and n_comma:
+        changes["mixed_decimal_conventions"] = {"point": n_point, "comma": n_comma}
+        warnings.append(
+            f"{label} mixes decimal points ({n_point} value(s) such as "
+            f"{only_point[0]!r}) and decimal commas ({n_comma}, such as {only_comma[0]!r}): each "
+            "is read by its own separators"
+        )
+    elif comma and decimal != ",":
+        warnings.append(
+            f"{label} is read with decimal commas, as {n_comma} value(s) such as "
+            f"{only_comma[0]!r} can only be read so"
+            + (f"; set {setting}.decimal: ',' to say so" if setting else "")
+        )
+    # said where a comma reads them, or where the column mixes both conventions
+    ambiguous = either if comma or (n_point and n_comma) else []
+    if ambiguous:
+        n = int(weight[ambiguous].sum())
+        changes["ambiguous_decimal_commas" if comma else "ambiguous_decimal_points"] = n
+        warnings.append(
+            f"{label}: {n} value(s) such as {ambiguous[0]!r} could be written with "
+            f"either convention; read with a decimal {'comma' if comma else 'point'} "
+            f"({plain[ambiguous[0]]}), as "
+            + (f"{setting}.decimal says" if decimal == "," else "most of the column is")
+            + "; if that is wrong, they are 1000 times off"
+        )
+    if bands:
+        changes["ranges_read_as_midpoints"], shown = rows_and_examples(bands)
+        warnings.append(
+            f"{label}: {changes['ranges_read_as_midpoints']} value(s) are ranges or "
+            f"bounds ({shown}): a range is read as its midpoint, '10,000+' as 10000 and '<10' as "
+            "5, so bands order with the exact numbers. If the bands matter as such, declare it "
+            "categorical"
+        )
+    present = s.dropna()
+    return s, present[present != ""]
 
 
 def _problem(problems: dict[int, list[str]], rows: np.ndarray, reason: str) -> None:

@@ -395,7 +395,9 @@ class _Keys:
 
     def number(self, namespace: str, values: pd.Series) -> pd.Series:
         m = self.maps.setdefault(namespace, {})
-        text = values.astype("string").str.strip()
+        # Excel's text marker ('00Q5g...) is no part of an id: one file saved through Excel and
+        # another not still name the same records
+        text = values.astype("string").str.strip().str.replace(r"^'+", "", regex=True)
         text = text.where(text != "")
         # an e-mail address is one whatever its case (Ann@X.com in one file, ann@x.com in another)
         emails = text.str.fullmatch(_EMAIL).fillna(False)
@@ -491,12 +493,12 @@ def _column(
         other = values.get("*")
         s = text.map(lambda v: values.get(v, other) if pd.notna(v) else None).astype(object)
     if rule.date_format is not None:
-        parsed = pd.to_datetime(s, format=rule.date_format, errors="coerce")
+        parsed = _utc(s, rule.date_format)
         given = s.notna() & (s.astype("string").str.strip() != "")
         bad = given & parsed.isna()
         if bad.any() and unparsed is not None and bad.sum() * 2 < given.sum():
             # a value written as ISO 8601 (2024-03-05) is unambiguous: read as such, and said
-            iso = pd.to_datetime(s.where(bad), errors="coerce", format="ISO8601")
+            iso = _utc(s.where(bad), "ISO8601")
             read_iso = bad & iso.notna()
             bad &= ~read_iso
             if read_iso.any():
@@ -525,6 +527,23 @@ def _column(
     if rule.fill is not None:
         s = s.where(s.notna(), rule.fill)
     return s
+
+
+def _amounts(amount: pd.Series, report: dict, notes: list[str]) -> pd.Series:
+    """Deal amounts written as a CRM formats them ("$12,000", "€ 1.200.000,50") as plain
+    numbers, read as attributes.read_numbers reads a numeric attribute; the rest left for ingest
+    to quarantine. What changed is counted in `report` and said in `notes`."""
+    if amount.isna().all() or pd.api.types.is_numeric_dtype(amount):
+        return amount
+    text = amount.astype("string").str.strip()
+    present = text.dropna()
+    changes: dict = {}
+    text, _ = attributes.read_numbers(
+        "the deals' amount", text, present[present != ""], ".", changes, notes, ranges=False
+    )
+    if changes:
+        report["opportunity_amounts"] = changes
+    return text.astype(object).where(text.notna(), None)
 
 
 def _first_listed(
@@ -566,7 +585,7 @@ def _looked_up(
             )
 
     def norm(values: pd.Series) -> pd.Series:
-        return values.astype("string").str.strip().str.casefold()
+        return values.astype("string").str.strip().str.lstrip("'").str.casefold()
 
     table = pd.Series(other[lk.take].to_numpy(), index=norm(other[lk.match]).to_numpy())
     table = table[table.index.notna() & table.notna().to_numpy()]
@@ -619,6 +638,14 @@ def _has(frame: pd.DataFrame, column: str) -> str:
             "read_options: {<file>: {sep: ...}}"
         )
     return text
+
+
+def _utc(s: pd.Series, date_format: str) -> pd.Series:
+    """Dates and times written in `date_format` as UTC without a time zone, as ingest reads
+    them: a value with an offset (2025-03-30 14:03+02:00) converted to UTC, one without taken as
+    UTC; a column mixing offsets (a German export across a daylight-saving change) is no error.
+    What does not parse is NaT."""
+    return pd.to_datetime(s, format=date_format, errors="coerce", utc=True).dt.tz_localize(None)
 
 
 def _dates_with_text(parsed: pd.Series, text: pd.Series, bad: pd.Series) -> pd.Series:
@@ -867,6 +894,7 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
                     f"{int(expected.sum()):,} open deal(s) have a close date, read as the expected "
                     "close, not a close: left empty (the deal stays open)"
                 )
+            result["amount"] = _amounts(result["amount"], report, notes)
         if len(unparsed) > noted:  # a block passed dates it could not parse on as text
             for c in timestamp_columns(table):
                 result[c] = result[c].map(_as_text)
@@ -994,9 +1022,13 @@ def _check_reference_values(
                 repr(theirs.get(int(v), v)) for v in pd.unique(values[missing])[:3]
             )
             article = "an" if ref[0] in "aeiou" else "a"
+            # the table's own ids beside them: a prefix, a case or a format the two differ by
+            # shows at a glance
+            own = ", ".join(repr(theirs.get(int(v), v)) for v in pd.unique(ids.dropna())[:2])
             text = (
                 f"{name}: {int(missing.sum()):,} of {int(values.notna().sum()):,} row(s) name "
-                f"{article} {ref[:-1]} that {ref} lacks (key '{rule.key}', e.g. {examples})"
+                f"{article} {ref[:-1]} that {ref} lacks (key '{rule.key}', e.g. {examples}; "
+                f"{ref}' own ids read e.g. {own})"
             )
             listed = [
                 sep
@@ -1264,7 +1296,7 @@ def _date_flat(
         outcome = c in flat.OUTCOME_COLUMNS.get(table, ())
         fill = day if outcome else day - pd.Timedelta(days=1)
         given = result[c]
-        values = pd.to_datetime(given, errors="coerce", format="ISO8601")
+        values = _utc(given, "ISO8601")
         text = given.notna() & values.isna()  # a value its date_format did not parse: kept
         late = values.notna() & ((values > day) if outcome else (values >= day))
         if late.any():

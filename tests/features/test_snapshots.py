@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ibis
 import pandas as pd
+import pytest
 from feature_world import LADDER, frames, tables
 
 from features.snapshots import (
     calendar,
+    dormant_share,
     dormant_snapshots,
     lead_states,
     scoring_snapshot,
@@ -195,3 +197,10 @@ def test_the_dormant_sample_holds_only_open_dormant_pairs_and_is_the_same_every_
     assert set(map(tuple, half[key].to_numpy())) <= set(map(tuple, everything[key].to_numpy()))
     assert 0 < len(half) < len(everything)
     assert dormant_snapshots(t, active, cutoffs, 0.0).to_pandas().empty
+    # a small export: the share is raised to hold about the minimum (all, when fewer), never
+    # lowered; 0 stays 0
+    n = len(everything)
+    assert dormant_share(t, active, cutoffs, 0.2, 10 * n) == 1.0
+    assert dormant_share(t, active, cutoffs, 0.2, n // 2) == pytest.approx(max(0.2, (n // 2) / n))
+    assert dormant_share(t, active, cutoffs, 0.9, 1) == 0.9
+    assert dormant_share(t, active, cutoffs, 0.0, 10 * n) == 0.0

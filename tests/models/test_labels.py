@@ -87,6 +87,30 @@ def test_gates_already_crossed_are_not_at_risk():
     assert y(f, 1, "2024-06-10", "closed_won") == 1
 
 
+def test_a_gate_the_export_never_records_is_crossed_with_a_later_one():
+    """An export with no mql milestone stopped labels with 'Cannot cast DatetimeArray to dtype
+    float64'. The ladder is cumulative: reaching a later gate crosses the earlier ones, as the
+    features' ladder_stage counts them."""
+    snaps = pd.DataFrame(
+        {
+            "lead_id": [1, 2, 1],
+            "account_id": [100] * 3,
+            "cutoff": [T("2024-01-01")] * 2 + [T("2024-04-01")],
+        }
+    )
+    no_mql = MILESTONES[MILESTONES["milestone"] != "mql"]
+    out = make_labels(snaps, no_mql, OPPORTUNITIES, settings())
+    # lead 1 reaches sales_accepted on 04-20: mql crossed then (outside the first window,
+    # inside the second); lead 2 records nothing any more
+    assert out[label_column("mql")].tolist() == [0, 0, 1]
+    assert out[label_column("sales_accepted")].tolist() == [0, 0, 1]
+    flat = make_labels(snaps.iloc[:2], no_mql, OPPORTUNITIES, settings(flat=True))
+    assert flat[label_column("mql")].tolist() == [1, 0]  # no window in a flat export
+    # nothing recorded at all: every label 0, no error
+    none = make_labels(snaps, MILESTONES.iloc[:0], OPPORTUNITIES.iloc[:0], settings())
+    assert none[label_column("mql")].tolist() == [0, 0, 0]
+
+
 def test_window_boundaries_include_the_cutoff_and_exclude_cutoff_plus_horizon():
     f = labels_for([(5, 100, "2024-04-01"), (6, 100, "2024-01-01")])
     assert y(f, 5, "2024-04-01", "mql") == 1  # at the cutoff: in the window (and not before it)

@@ -137,6 +137,10 @@ def test_a_flat_lead_list_trains_one_snapshot_per_lead_and_is_cross_validated(
     theirs = dict(zip(keys["our_id"], keys["their_id"], strict=True))
     assert scored["crm_id"].tolist() == scored["lead_id"].map(theirs).tolist()
     assert scored["crm_id"].str.match(r"^L\d+$").all()
+    accounts = pd.read_parquet(tmp_path / "data" / "scores" / "accounts.parquet")
+    companies = pd.read_parquet(tmp_path / "data" / "raw" / "_keys" / "company.parquet")
+    theirs = dict(zip(companies["our_id"], companies["their_id"], strict=True))
+    assert accounts["crm_id"].tolist() == accounts["account_id"].map(theirs).tolist()
 
 
 def test_a_flat_export_refuses_a_date_after_its_as_of_date(tmp_path, monkeypatch):
@@ -199,3 +203,51 @@ def test_a_first_model_that_fails_the_gate_is_published_provisional_then_replace
     ev = evaluate.run(project)
     assert ev["promotion"]["promote"] and ev["promotion"]["champion_after"] is not None
     assert score.run(project)["run"]["status"] == "final"
+
+
+def test_a_short_ladder_with_an_unrecorded_gate_runs_and_scores_only_the_unconverted(
+    tmp_path, monkeypatch
+):
+    """A Salesforce 'Converted' flag gives one milestone: ladder [mql, opportunity] with no mql
+    in the export stopped labels with a pandas TypeError, and with [opportunity] every converted
+    lead was 'scored' at p = 1 for the gate it had crossed. Reaching the ladder's last gate
+    closes a lead; a gate never recorded is crossed with the later one."""
+    from pipelines.evaluate import stage as evaluate
+    from pipelines.features import stage as features
+    from pipelines.importer import stage as importer
+    from pipelines.ingest import stage as ingest
+    from pipelines.labels import stage as labels
+    from pipelines.score import stage as score
+    from pipelines.train import stage as train
+
+    export = _export(tmp_path)
+    mapping = yaml.safe_load(yaml.safe_dump(MAPPING))
+    mapping["tables"]["milestones"]["columns"]["milestone"]["values"]["1"] = "opportunity"
+    project = _project(tmp_path, monkeypatch, mapping)
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["ladder"] = ["mql", "opportunity"]
+    params["score"]["thresholds"] = {"mql": 0.5, "opportunity": 0.3}
+    params["score"]["routing"]["sales_gate"] = "opportunity"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    project = load_params(tmp_path / "params.yaml")
+    importer.run(project)
+    ingest.run(project)
+    feats = features.run(project)
+    converted = int(export["converted"].sum())
+    assert feats["scoring"]["leads"]["closed_by_own_outcome"] == converted
+    assert feats["scoring"]["open_leads"] == len(export) - converted
+    lab = labels.run(project)
+    assert any(
+        "no 'mql' milestone" in w and "only by reaching a later gate (opportunity)" in w
+        for w in lab["warnings"]
+    )
+    y = pd.read_parquet(tmp_path / "data" / "labels" / "labels.parquet")
+    assert (y["y_mql"] == y["y_opportunity"]).all() and int(y["y_mql"].sum()) == converted
+    train.run(project)
+    ev = evaluate.run(project)
+    for gate in ("mql", "opportunity"):  # as good as the one-gate ladder's closed_won above
+        assert ev["metrics"][gate]["model"]["roc_auc"] > 0.65
+    sc = score.run(project)
+    assert sc["run"]["leads"] == len(export) - converted
+    scored = pd.read_parquet(tmp_path / "data" / "scores" / "leads.parquet")
+    assert (scored["current_stage"] != "opportunity").all()

@@ -228,8 +228,17 @@ def test_a_leads_table_from_before_trends_gets_the_trend_columns(db):
     newest = with_crm_ids(
         newest, pd.Series(["C-1"], index=[int(newest["lead_id"].iloc[0])]), "lead_id"
     )
+    first_account = int(newest_accounts["account_id"].iloc[0])
+    newest_accounts = with_crm_ids(
+        newest_accounts, pd.Series(["ACME-7"], index=[first_account]), "account_id"
+    )
     assert publish(db, newest_run, newest, newest_accounts).action == "published"
     got = read(db, f"SELECT run_id, lead_id, crm_id FROM {q(db, 'leads')} ORDER BY run_id, lead_id")
     mine = got[got["run_id"] == newest_run["run_id"]].set_index("lead_id")["crm_id"]
     assert mine.loc[int(newest["lead_id"].iloc[0])] == "C-1"
+    assert got.loc[got["run_id"] != newest_run["run_id"], "crm_id"].isna().all()
+    # the accounts too: their own ids in the newest run, empty for the older ones
+    got = read(db, f"SELECT run_id, account_id, crm_id FROM {q(db, 'accounts')}")
+    mine = got[got["run_id"] == newest_run["run_id"]].set_index("account_id")["crm_id"]
+    assert mine.loc[first_account] == "ACME-7"
     assert got.loc[got["run_id"] != newest_run["run_id"], "crm_id"].isna().all()

@@ -143,6 +143,10 @@ def test_accounts_with_stakeholder_downloads_and_their_win_rate():
     assert (yes["count"], no["count"]) == (1, 2)  # account 30 (lead 4 downloaded a finance asset)
     assert yes["closed_opportunities"] == 1 and yes["win_rate"] == 1.0
     assert no["closed_opportunities"] == 2 and no["win_rate"] == 0.5
+    # no deals in the data at all: unknown, not "0 closed"
+    none = m.stakeholder_accounts(EVENTS, ASSETS, LEADS, OPPS.iloc[:0])
+    assert none["closed_opportunities"].isna().all() and none["win_rate"].isna().all()
+    assert none["count"].tolist() == [1, 2]
 
 
 def test_time_to_threshold_for_converters_and_stalled():

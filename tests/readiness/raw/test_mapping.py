@@ -282,6 +282,35 @@ def test_a_date_written_as_iso_in_a_column_of_another_format_is_read_and_said(ex
     }
 
 
+def test_dates_across_a_daylight_saving_change_are_read_in_utc(export):
+    """A German export writes +01:00 in winter and +02:00 in summer: the import stopped with
+    pandas' 'Mixed timezones detected' and a traceback naming no file."""
+    folder, write = export
+    (folder / "contacts.csv").write_text(
+        "contact_id,created,stage,channel,company\n"
+        "c1,05.01.2024,Lead,web,acme\n"
+        "c2,2024-01-07T10:00:00+01:00,MQL,fair,acme\n"
+        "c3,2024-07-01 09:00:00+02:00,SQL,web,beta\n"
+        "c4,06.01.2024,Lead,web,beta\n"
+        "c5,08.01.2024,Lead,web,beta\n"
+    )
+    dotted = {"column": "created", "date_format": "%d.%m.%Y"}
+    m = mapping(
+        **{
+            "tables.leads.columns.created_at": dotted,
+            "tables.milestones.0.columns.occurred_at": dotted,
+        }
+    )
+    report = import_export(write(m), folder / "raw")
+    assert "2 value(s) of column 'created'" in report["unparsed_dates"][0]
+    ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    leads = pd.read_parquet(folder / "validated" / "leads").set_index("lead_id")["created_at"]
+    assert leads[2] == pd.Timestamp("2024-01-07 09:00") and leads[3] == pd.Timestamp(
+        "2024-07-01 07:00"
+    )
+    assert leads[1] == pd.Timestamp("2024-01-05")  # no offset: read as UTC, as ingest reads it
+
+
 def test_a_repeated_milestone_is_kept_at_its_earliest_date_whatever_the_file_order(export):
     """Ingest keeps the first row of a repeated (lead, milestone): a later deal listed first used
     to date the label, and the earlier milestones then failed the ladder order."""
@@ -736,7 +765,9 @@ def test_a_reference_column_of_other_identifiers_is_refused_and_a_few_unknown_id
     # d2's contact c9 is no lead: its closed_won milestone is noted (ingest quarantines it)
     assert report["unmatched_references"] == {"milestones.lead_id": 1}
     assert any(
-        "name a lead that leads lacks (key 'contact', e.g. 'c9')" in n for n in report["notes"]
+        "name a lead that leads lacks (key 'contact', e.g. 'c9'; leads' own ids read e.g. 'c1', "
+        "'c2')" in n
+        for n in report["notes"]
     )
     # a column holding e-mails keyed as contacts: every id unknown, refused before ingest
     rows = "".join(f"x{i}@mail.com,2024-01-06,OPEN\n" for i in range(12))
@@ -777,6 +808,43 @@ def test_an_open_deals_close_date_is_its_expected_close_and_left_empty(export):
     assert any("read as the expected close" in n for n in report["notes"])
     ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
     assert len(pd.read_parquet(folder / "validated" / "opportunities")) == 2
+
+
+def test_ids_saved_through_excel_match_the_same_ids_written_plainly(export):
+    """Excel writes a Salesforce id as '00Q5g...: the contacts file had the marker, the deals
+    file not, and every reference was refused."""
+    folder, write = export
+    (folder / "contacts.csv").write_text(CONTACTS.replace("\nc", "\n'c"))
+    report = import_export(write(mapping()), folder / "raw")
+    assert report["unmatched_references"] == {"milestones.lead_id": 1}  # c9 only, as without
+    keys = pd.read_parquet(folder / "raw" / "_keys" / "contact.parquet")
+    assert sorted(keys["their_id"]) == ["c1", "c2", "c3", "c9"]  # no marker in the crm ids
+    # an id that matches nothing names the table's own ids beside it
+    (folder / "deals.csv").write_text(
+        "deal,contact_id,closed,value\n"
+        + "".join(f"d{i},x{i},2024-03-01 10:00:00,5\n" for i in range(12))
+    )
+    with pytest.raises(ReadinessError, match=r"e\.g\. 'x0'.*leads' own ids read e\.g\. 'c1', 'c2'"):
+        import_export(write(mapping()), folder / "raw")
+
+
+def test_deal_amounts_written_as_a_crm_formats_them_are_read(export):
+    """A German CRM's deal values ('€ 1.200.000,50') were quarantined as not numbers."""
+    folder, write = export
+    (folder / "deals.csv").write_text(
+        'deal,contact_id,closed,value\nd1,c3,2024-03-01 10:00:00,"€ 1.200.000,50"\n'
+        "d2,c2,2024-03-02 11:00:00,'12.500\nd3,c1,2024-03-03 11:00:00,ask\n"
+    )
+    report = import_export(write(mapping()), folder / "raw")
+    deals = pd.read_parquet(folder / "raw" / "opportunities.parquet")
+    # '12.500' could be either: the column's other value writes decimal commas, so 12500
+    assert deals["amount"].tolist()[:2] == ["1200000.50", "12500"]
+    assert report["opportunity_amounts"]["numbers_unformatted"] == 2
+    assert any("the deals' amount" in n and "decimal commas" in n for n in report["notes"])
+    ing = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    assert ing["reconciled"] and ing["tables"]["opportunities"]["quarantined"] == 1  # 'ask'
+    validated = pd.read_parquet(folder / "validated" / "opportunities")
+    assert sorted(validated["amount"]) == [12500.0, 1200000.5]
 
 
 def test_an_unsplit_list_of_ids_and_an_ambiguous_lookup_are_said(export):
