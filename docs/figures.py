@@ -302,6 +302,12 @@ def _evaluate(e: dict, tr: dict) -> list[str]:
         "Targets, per gate:",
         "",
         _target_line(t, "ece_under_0_02", "ECE under 0.02"),
+        _target_line(
+            t,
+            "your_columns_plausible",
+            "your own columns alone not implausibly strong (AUC under "
+            "evaluate.implausible_your_columns_auc)",
+        ),
         _target_line(t, "ahead_of_baselines", "model ahead of every baseline on ROC AUC")
         + _closest_baseline(e["gates"]),
         _target_line(

@@ -56,7 +56,8 @@ def lead_states(
     t: Tables, as_of_day: int, *, closing_that_day: bool = True, by_account: bool = True
 ) -> dict[str, int]:
     """Every lead at the as-of date, counted once: open (the scoring snapshot, with the same
-    rule as `scoring_snapshot`), closed by its own outcome, closed because its account won a
+    rule as `scoring_snapshot`), closed by its own outcome (a won or lost deal, or the ladder's
+    last gate reached: `Tables.closing`), closed because its account won a
     deal (a colleague's: on contact-level data many leads close so), or not yet created. They
     add up to the leads table, so no lead leaves the scores unaccounted for."""
     life = closed_days(t, by_account)

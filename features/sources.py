@@ -29,6 +29,7 @@ from readiness.domain import (
     SENIORITIES,
     SOURCE_CHANNELS,
     STAKEHOLDER_AUDIENCES,
+    ladder_ranks,
 )
 from readiness.raw.schemas import TABLES
 
@@ -100,8 +101,10 @@ class Tables:
     closing: tuple[str, ...] = ("closed_won", "closed_lost")
 
     def closing_with(self, ladder: tuple[str, ...]) -> Tables:
-        """These tables with `ladder`'s last gate among the closing milestones."""
-        return replace(self, closing=tuple(dict.fromkeys((*self.closing, ladder[-1]))))
+        """These tables with every milestone that reaches `ladder`'s last gate (it, or one past
+        it in the journey) among the closing milestones."""
+        last = [m for m, r in ladder_ranks(ladder).items() if r == len(ladder)]
+        return replace(self, closing=tuple(dict.fromkeys((*self.closing, *last))))
 
 
 def load_tables(con: ibis.BaseBackend, validated: Path) -> Tables:
@@ -223,7 +226,7 @@ def lead_measures(t: Tables, ladder: tuple[str, ...]) -> ir.Table:
         activity=ibis.literal(1),
     )
     rank = ibis.cases(
-        *((t.milestones.milestone == m, i + 1) for i, m in enumerate(ladder)), else_=0
+        *((t.milestones.milestone == m, r) for m, r in ladder_ranks(ladder).items()), else_=0
     )
     ms = t.milestones
     milestone_rows = ms.select(

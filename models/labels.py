@@ -23,6 +23,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from features.schemas import SnapshotSchema
+from readiness.domain import ladder_ranks
 
 LABEL_SCHEMA_VERSION = 1
 
@@ -73,10 +74,10 @@ def make_labels(
     cutoff = out["cutoff"]
     won = opportunities[(opportunities["outcome"] == "won") & opportunities["closed_at"].notna()]
     # the ladder is cumulative (DESIGN.md: P(gate k+1) <= P(gate k)): a lead crosses a gate
-    # when it reaches it or any later one, as the features' ladder_stage counts it (an export
-    # that records an opportunity but not the mql before it)
-    rank = milestones["milestone"].map({g: i for i, g in enumerate(settings.ladder)})
-    for k, gate in enumerate(settings.ladder):
+    # when it reaches it or any later milestone of the journey, as the features' ladder_stage
+    # counts it (an export that records an opportunity but not the mql before it)
+    rank = milestones["milestone"].map(ladder_ranks(settings.ladder))
+    for k, gate in enumerate(settings.ladder, start=1):
         crossed_at = milestones.loc[rank >= k].groupby("lead_id")["occurred_at"].min()
         # a gate no lead crossed: no times (pandas cannot map onto an empty series of them)
         t = (

@@ -86,5 +86,24 @@ MILESTONES = (
     "closed_lost",
 )
 DEFAULT_LADDER = ("mql", "sales_accepted", "qualified_conversation", "opportunity", "closed_won")
+
+
+def ladder_ranks(ladder: tuple[str, ...]) -> dict[str, int]:
+    """The ladder rank (1 = its first gate) a lead reaches with each milestone: the gates of the
+    ladder at or before the milestone in the order of MILESTONES (the buying journey), so a
+    milestone past the ladder's last gate (an opportunity on a ladder ending at sales_accepted)
+    reaches it too, and one between two gates reaches the earlier. closed_lost reaches nothing.
+    A ladder out of that order ranks its own gates only."""
+    journey = [m for m in MILESTONES if m != "closed_lost"]
+    if any(g not in journey for g in ladder) or [g for g in journey if g in ladder] != list(ladder):
+        return {g: i + 1 for i, g in enumerate(ladder)}
+    ranks = {}
+    for m in journey:
+        reached = sum(journey.index(g) <= journey.index(m) for g in ladder)
+        if reached:
+            ranks[m] = reached
+    return ranks
+
+
 OPPORTUNITY_OUTCOMES = ("open", "won", "lost")
 TOUCH_TYPES = ("call", "email", "meeting")

@@ -286,7 +286,8 @@ class EvaluateParams:
     ground_truth_positives: Annotated[int, Field(ge=1)] = 400
     ground_truth_negatives: Annotated[int, Field(ge=1)] = 600
     # your own columns alone ranking a gate at this test AUC or more are implausible for values
-    # known at a lead's creation: a warning that one is probably filled in after the outcome
+    # known at a lead's creation: one is probably filled in after the outcome; said, and such a
+    # model is not promoted (raise the bound if your columns are truly that strong)
     implausible_your_columns_auc: Annotated[float, Field(gt=0.5, le=1, allow_inf_nan=False)] = 0.95
     promotion: PromotionParams = PromotionParams()
 

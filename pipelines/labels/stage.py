@@ -24,6 +24,7 @@ from features.sources import data_end_day, load_tables
 from models.cohorts import is_flat, training_cohorts
 from models.labels import LabelSettings, deal_sizes, labels_schema, make_labels, sufficiency
 from pipelines.common import write_json
+from readiness.domain import ladder_ranks
 from readiness.errors import ReadinessError
 from readiness.outputs import replace_output
 from readiness.params import ProjectParams
@@ -62,18 +63,19 @@ def run(project: ProjectParams) -> dict:
         settings,
     )
     recorded = set(milestones["milestone"].astype(str))
+    ranks = ladder_ranks(params.ladder)
     warnings = [
         f"gate {gate}: the data records no '{gate}' milestone ({validated / 'milestones'}): a "
-        "lead counts as crossing it only by reaching a later gate"
+        "lead counts as crossing it only by reaching a later milestone"
         + (
             f" ({', '.join(later)}), so its model learns theirs. Map the milestone in the "
             "mapping if the export has it"
-            if (later := [g for g in params.ladder[k + 1 :] if g in recorded])
+            if (later := sorted(m for m in recorded if ranks.get(m, 0) >= k))
             else ", and none is recorded either: every label is 0 and it cannot be learnt. Map "
             "the milestone in the mapping, or take the gate out of the params' ladder"
         )
         + "."
-        for k, gate in enumerate(params.ladder)
+        for k, gate in enumerate(params.ladder, start=1)
         if gate not in recorded
     ]
     labels = labels_schema(params.ladder).validate(labels)

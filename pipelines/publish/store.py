@@ -175,6 +175,7 @@ def _ensure(conn: Connection, names: Names, tables: dict) -> None:
             f"CREATE SCHEMA IF NOT EXISTS {conn.dialect.identifier_preparer.quote_schema(names.schema)}"
         )
     insp = sa.inspect(conn)
+    widened = False  # a column added to an existing table: the views are made again
     for table in tables.values():
         if insp.has_table(table.name, schema=names.schema):
             have = [c["name"] for c in insp.get_columns(table.name, schema=names.schema)]
@@ -189,7 +190,9 @@ def _ensure(conn: Connection, names: Names, tables: dict) -> None:
                 have = want
             for key in ("leads", "accounts"):
                 if table is tables[key]:
+                    before = len(have)
                     have = _migrate_added_columns(conn, names, table, have, key)
+                    widened |= len(have) > before
             if sorted(have) != sorted(want):
                 raise ReadinessError(
                     f"Table {table.name} exists with other columns (missing {sorted(set(want) - set(have))}, "
@@ -211,9 +214,12 @@ def _ensure(conn: Connection, names: Names, tables: dict) -> None:
         ),
     }
     for name, body in views.items():
-        if not insp.has_table(names.table(name), schema=names.schema) and names.table(
-            name
-        ) not in insp.get_view_names(schema=names.schema):
+        exists = names.table(name) in insp.get_view_names(schema=names.schema)
+        if exists and widened:
+            # PostgreSQL fixes a view's `*` when it is made: made again, it shows the new columns
+            conn.exec_driver_sql(f"DROP VIEW {q(name)}")
+            exists = False
+        if not insp.has_table(names.table(name), schema=names.schema) and not exists:
             conn.exec_driver_sql(f"CREATE VIEW {q(name)} AS {body}")
 
 

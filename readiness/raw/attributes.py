@@ -178,9 +178,11 @@ def _as_plain(body: str, point: str) -> str | None:
     if point in body and not fraction.isdigit():
         return None
     groups = re.split(f"[{re.escape(group + _GROUPING)}]", whole) if whole else [""]
+    # thousands never start with a 0 ("0,001" is no 1)
     if len(groups) > 1 and not (
         1 <= len(groups[0]) <= 3
         and groups[0].isdigit()
+        and not groups[0].startswith("0")
         and all(len(g) == 3 and g.isdigit() for g in groups[1:])
     ):
         return None
@@ -233,24 +235,32 @@ _BELOW = re.compile(r"^(?:<=?|≤|under|less than|below|up to|unter)\s*(?P<a>.*\
 def _range_value(text: str) -> float | None:
     """A range's midpoint ("51-200" -> 125.5), an open upper range's bound ("10,000+" ->
     10000), a bound below's half ("<10" -> 5: the middle of 0 to 10), so bands order with the
-    exact numbers; None for any other text. An end either convention could write is read as a
-    whole number ("1.001-5.000" and "1,001-5,000" are both 1001 to 5000): bands are counts."""
+    exact numbers; None for any other text. Both ends are read in one convention, the one in
+    which both are whole numbers where there is such ("1.001-5.000" and "1,001-5,000" are both
+    1001 to 5000: bands are counts), else the one that reads both ("2.5-3.125")."""
 
-    def read(part: str) -> float | None:
-        readings = [r for r in number_readings(part.strip()) if r is not None]
-        whole = [r for r in readings if "." not in r]
-        plain = (whole or readings)[0] if readings else None
-        return None if plain is None or plain.startswith("-") else float(plain)
+    def read(*parts: str) -> list[float] | None:
+        readings = [number_readings(part.strip()) for part in parts]
+        # per convention (point, comma): every end's reading, when every end has one
+        both: list[list[str]] = []
+        for i in (0, 1):
+            ends = [r[i] for r in readings]
+            if all(e is not None and not e.startswith("-") for e in ends):
+                both.append([str(e) for e in ends])
+        whole = [ends for ends in both if not any("." in e for e in ends)]
+        chosen = (whole or both)[0] if both else None
+        return None if chosen is None else [float(e) for e in chosen]
 
     t = text.strip()
     if m := _RANGE.match(t):
-        low, high = read(m["low"]), read(m["high"])
-        return (low + high) / 2 if low is not None and high is not None and low <= high else None
+        ends = read(m["low"], m["high"])
+        return (ends[0] + ends[1]) / 2 if ends is not None and ends[0] <= ends[1] else None
     if m := _AT_LEAST.match(t):
-        return read(m["a"] or m["b"])
+        ends = read(m["a"] or m["b"])
+        return None if ends is None else ends[0]
     if m := _BELOW.match(t):
-        high = read(m["a"])
-        return None if high is None else high / 2
+        ends = read(m["a"])
+        return None if ends is None else ends[0] / 2
     return None
 
 
@@ -372,6 +382,12 @@ def read_numbers(
     n_point, n_comma = int(weight[only_point].sum()), int(weight[only_comma].sum())
     comma = decimal == "," or n_comma > n_point
     plain = {t: plain_number(t, "," if comma else ".") for t in readings}
+    # no value shows the column's decimal separator ("1.078", "12.000", "500": a German count
+    # or amount without cents): one either convention could write is a whole number, as a
+    # count or an amount is, not 1000 times smaller
+    guessed = either if decimal != "," and not n_point and not n_comma else []
+    for t in guessed:
+        plain[t] = next(r for r in readings[t] if r is not None and "." not in r)
     formatted = {t: v for t, v in plain.items() if v is not None and v != t}
     midpoints = {t: _range_value(t) for t, v in plain.items() if v is None and ranges}
     bands = {
@@ -404,6 +420,19 @@ def read_numbers(
             f"{label} is read with decimal commas, as {n_comma} value(s) such as "
             f"{only_comma[0]!r} can only be read so"
             + (f"; set {setting}.decimal: ',' to say so" if setting else "")
+        )
+    if guessed:
+        changes["ambiguous_read_as_whole_numbers"] = int(weight[guessed].sum())
+        warnings.append(
+            f"{label}: {changes['ambiguous_read_as_whole_numbers']} value(s) such as "
+            f"{guessed[0]!r} could be written with either convention, and no value shows the "
+            f"decimal separator: read as whole numbers ({plain[guessed[0]]}), the separator as "
+            "thousands"
+            + (
+                f"; if they are decimals, set {setting}.decimal"
+                if setting
+                else "; if they are decimals, they are 1000 times off"
+            )
         )
     # said where a comma reads them, or where the column mixes both conventions
     ambiguous = either if comma or (n_point and n_comma) else []

@@ -1024,7 +1024,12 @@ def _check_reference_values(
             article = "an" if ref[0] in "aeiou" else "a"
             # the table's own ids beside them: a prefix, a case or a format the two differ by
             # shows at a glance
-            own = ", ".join(repr(theirs.get(int(v), v)) for v in pd.unique(ids.dropna())[:2])
+            # (same namespace: a reference across namespaces was refused above)
+            own_ids = pd.to_numeric(pd.Series(pd.unique(ids.dropna())[:2]), errors="coerce")
+            own = ", ".join(
+                repr(theirs.get(int(n), v) if pd.notna(n) else v)
+                for v, n in zip(pd.unique(ids.dropna())[:2], own_ids, strict=True)
+            )
             text = (
                 f"{name}: {int(missing.sum()):,} of {int(values.notna().sum()):,} row(s) name "
                 f"{article} {ref[:-1]} that {ref} lacks (key '{rule.key}', e.g. {examples}; "

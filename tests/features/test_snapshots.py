@@ -204,3 +204,26 @@ def test_the_dormant_sample_holds_only_open_dormant_pairs_and_is_the_same_every_
     assert dormant_share(t, active, cutoffs, 0.2, n // 2) == pytest.approx(max(0.2, (n // 2) / n))
     assert dormant_share(t, active, cutoffs, 0.9, 1) == 0.9
     assert dormant_share(t, active, cutoffs, 0.0, 10 * n) == 0.0
+
+
+def test_reaching_the_ladders_last_gate_or_beyond_closes_a_lead():
+    data = frames()
+    con = ibis.duckdb.connect()
+    t = tables(con, data)
+    assert set(t.closing_with(LADDER).closing) == {"closed_won", "closed_lost"}
+    short = t.closing_with(("mql", "sales_accepted"))
+    assert set(short.closing) == {
+        "closed_won",
+        "closed_lost",
+        "sales_accepted",
+        "qualified_conversation",
+        "opportunity",
+    }
+    # a lead with a sales_accepted milestone is closed on the short ladder, open on the full one
+    ms = data["milestones"]
+    accepted = set(ms.loc[ms["milestone"] == "sales_accepted", "lead_id"])
+    assert accepted
+    as_of = day("2024-12-01")
+    full = set(scoring_snapshot(t, as_of).to_pandas()["lead_id"])
+    cut = set(scoring_snapshot(short, as_of).to_pandas()["lead_id"])
+    assert cut == full - accepted - set(ms.loc[ms["milestone"].isin(["opportunity"]), "lead_id"])

@@ -106,6 +106,12 @@ def test_a_gate_the_export_never_records_is_crossed_with_a_later_one():
     assert out[label_column("sales_accepted")].tolist() == [0, 0, 1]
     flat = make_labels(snaps.iloc[:2], no_mql, OPPORTUNITIES, settings(flat=True))
     assert flat[label_column("mql")].tolist() == [1, 0]  # no window in a flat export
+    # a milestone past the ladder's last gate reaches it too (the journey's order): a ladder
+    # ending at sales_accepted, an export recording lead 1's opportunity only
+    only_opp = MILESTONES[MILESTONES["milestone"] == "opportunity"]
+    short = make_labels(snaps, only_opp, OPPORTUNITIES, settings(ladder=("mql", "sales_accepted")))
+    assert short[label_column("sales_accepted")].tolist() == [0, 0, 1]  # 06-15, inside 04-01+90
+    assert short[label_column("mql")].tolist() == [0, 0, 1]
     # nothing recorded at all: every label 0, no error
     none = make_labels(snaps, MILESTONES.iloc[:0], OPPORTUNITIES.iloc[:0], settings())
     assert none[label_column("mql")].tolist() == [0, 0, 0]
@@ -209,3 +215,24 @@ def test_deal_size_is_the_band_mean_of_earlier_wins_only():
     none = deal_sizes(opps, accounts, pd.Timestamp("2024-01-01"))  # unknown, not 0, not an error
     assert none["overall_mean"] is None and none["won_deals"] == 0
     assert "unknown" in none["unknown"]
+
+
+def test_ladder_ranks_follow_the_buying_journey():
+    from readiness.domain import ladder_ranks
+
+    assert ladder_ranks(("mql", "sales_accepted")) == {
+        "mql": 1,
+        "sales_accepted": 2,
+        "qualified_conversation": 2,
+        "opportunity": 2,
+        "closed_won": 2,
+    }
+    # a milestone between two gates reaches the earlier; none before the first gate
+    assert ladder_ranks(("sales_accepted", "opportunity")) == {
+        "sales_accepted": 1,
+        "qualified_conversation": 1,
+        "opportunity": 2,
+        "closed_won": 2,
+    }
+    # a ladder out of the journey's order ranks its own gates only
+    assert ladder_ranks(("opportunity", "mql")) == {"opportunity": 1, "mql": 2}

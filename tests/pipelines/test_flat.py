@@ -238,7 +238,7 @@ def test_a_short_ladder_with_an_unrecorded_gate_runs_and_scores_only_the_unconve
     assert feats["scoring"]["open_leads"] == len(export) - converted
     lab = labels.run(project)
     assert any(
-        "no 'mql' milestone" in w and "only by reaching a later gate (opportunity)" in w
+        "no 'mql' milestone" in w and "only by reaching a later milestone (opportunity)" in w
         for w in lab["warnings"]
     )
     y = pd.read_parquet(tmp_path / "data" / "labels" / "labels.parquet")

@@ -242,3 +242,8 @@ def test_a_leads_table_from_before_trends_gets_the_trend_columns(db):
     mine = got[got["run_id"] == newest_run["run_id"]].set_index("account_id")["crm_id"]
     assert mine.loc[first_account] == "ACME-7"
     assert got.loc[got["run_id"] != newest_run["run_id"], "crm_id"].isna().all()
+    # and the views show them (PostgreSQL fixes a view's * when it is made: made again)
+    view = read(db, f"SELECT account_id, crm_id FROM {q(db, 'current_accounts')}")
+    assert view.set_index("account_id").loc[first_account, "crm_id"] == "ACME-7"
+    view = read(db, f"SELECT lead_id, crm_id FROM {q(db, 'current_leads')}")
+    assert view.set_index("lead_id").loc[int(newest["lead_id"].iloc[0]), "crm_id"] == "C-1"

@@ -416,6 +416,8 @@ def test_formatted_numbers_are_read_and_a_repeated_contact_keeps_its_first_row(e
         ("abc", None),
         ("1,23,4", None),
         ("12.", None),
+        ("0,001", "0.001"),  # thousands never start with a 0: a decimal comma
+        ("0.250", "0.250"),
     ],
 )
 def test_plain_number_reads_what_crms_write_by_its_own_separators(text, plain):
@@ -442,6 +444,20 @@ def test_a_column_mixing_conventions_and_ranges_is_read_in_order():
     assert changes["ambiguous_decimal_commas"] == 1  # '1.078': most of the column says commas
     assert any("'51-200' -> 125.5" in n and "declare it categorical" in n for n in notes)
     assert "not_numbers" not in changes
+    # a German count or amount without cents: no value shows the decimal separator, so one
+    # either convention could write is a whole number, not 1000 times smaller, and said
+    whole, changes, notes = attributes.clean_values(
+        "employees", pd.Series(["1.078", "12.000", "500"]), "numeric", []
+    )
+    assert whole.astype(float).tolist() == [1078.0, 12000.0, 500.0]
+    assert changes["ambiguous_read_as_whole_numbers"] == 2
+    assert any("no value shows the decimal separator" in n for n in notes)
+    # both ends of a range in one convention: whole numbers where both can be, else the one
+    # that reads both
+    bands, _, _ = attributes.clean_values(
+        "x", pd.Series(["2.5-3.125", "0.100-0.250", "1.250-1.500"]), "numeric", []
+    )
+    assert bands.astype(float).tolist() == [2.8125, 0.175, 1375.0]
     # a range whose ends are not ordered, a date, a negative end: not numbers, left to ingest
     odd, changes, _ = attributes.clean_values(
         "employees", pd.Series(["5-1", "2025-01-31", "-5-10", "7"]), "numeric", []
