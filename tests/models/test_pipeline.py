@@ -28,6 +28,29 @@ def test_labels_carry_their_settings(trained):
     assert trained["labels"]["gates"]["mql"]["train"]["positives"] > 100
 
 
+def test_the_boosters_ask_a_category_split_for_leads_not_snapshots(trained):
+    """Train passes its snapshots per lead to LightGBM (models/train._lightgbm_params): a split
+    of a category needs 100 leads' worth of rows, not 100 rows of a few leads."""
+    import re
+
+    from models.cohorts import TRAIN, training_cohorts
+    from models.dataset import load_training_frame
+
+    features, labels, _, meta = load_training_frame(trained["project"])
+    params = trained["project"].params
+    cohort = training_cohorts(features, labels, meta, params.train, params.ladder)
+    rows = features.loc[(cohort == TRAIN).to_numpy(), "lead_id"]
+    per_lead = len(rows) / rows.nunique()
+    assert per_lead > 2  # a lead's repeated snapshots
+    bundle = trained["folder"] / "artifacts" / "models" / "readiness"
+    asked = {
+        int(v)
+        for f in bundle.glob("gate_*.txt")
+        for v in re.findall(r"\[min_data_per_group: (\d+)\]", f.read_text())
+    }
+    assert asked == {round(100 * per_lead)}
+
+
 def test_training_is_registered_as_challenger_and_the_first_is_promoted(trained):
     assert trained["train"]["model_version"] == "1"
     assert trained["train"]["gates"]["mql"]["trained"]

@@ -120,6 +120,9 @@ def test_a_flat_lead_list_trains_one_snapshot_per_lead_and_is_cross_validated(
     )
     folds_per_account = cv.merge(keys, on="lead_id").groupby("account_id")["fold"].nunique()
     assert (folds_per_account == 1).all()  # colleagues never on both sides of a fold
+    # one snapshot per lead: LightGBM's own category settings
+    booster = (tmp_path / "artifacts" / "models" / "readiness" / "gate_closed_won.txt").read_text()
+    assert "[min_data_per_group: 100]" in booster
 
     ev = evaluate.run(project)
     stored = json.loads((tmp_path / "artifacts" / "metrics" / "evaluate.json").read_text())

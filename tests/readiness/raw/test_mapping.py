@@ -826,6 +826,20 @@ def test_ids_saved_through_excel_match_the_same_ids_written_plainly(export):
     )
     with pytest.raises(ReadinessError, match=r"e\.g\. 'x0'.*leads' own ids read e\.g\. 'c1', 'c2'"):
         import_export(write(mapping()), folder / "raw")
+    # a lookup matches through the marker too: the contacts file saved through Excel, the
+    # e-mail log not
+    (folder / "deals.csv").write_text(DEALS)
+    (folder / "contacts.csv").write_text(_contacts_with_emails("'ann@acme.com", "'bo@acme.com"))
+    (folder / "email.csv").write_text("Recipient,Created\nbo@acme.com,2024-01-08\n")
+    m = mapping()
+    m["files"]["email"] = "email.csv"
+    m["tables"]["events"] = _email_events(_lookup_by_email(), {"value": "email_open"})
+    import_export(write(m), folder / "raw")
+    events = pd.read_parquet(folder / "raw" / "events.parquet")
+    keys = pd.read_parquet(folder / "raw" / "_keys" / "contact.parquet")
+    assert events["lead_id"].map(
+        dict(zip(keys["our_id"], keys["their_id"], strict=True))
+    ).tolist() == ["c2"]
 
 
 def test_deal_amounts_written_as_a_crm_formats_them_are_read(export):
