@@ -38,6 +38,7 @@ from pandera.typing import Series
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from readiness.errors import ReadinessError
+from readiness.raw.schemas import utc_times
 
 TABLE = "attributes"
 DECLARATIONS = "attributes.json"
@@ -126,7 +127,7 @@ def parse_values(spec: AttributeSpec, text: pd.Series) -> tuple[pd.Series, pd.Se
         parsed[low.isin(_FALSE).fillna(False).to_numpy()] = 0.0
         return parsed, ~empty & parsed.isna()
     if spec.type == "date":
-        parsed = pd.to_datetime(s.where(~empty), errors="coerce", utc=True).dt.tz_localize(None)
+        parsed = utc_times(s.where(~empty))
         return parsed, ~empty & parsed.isna()
     return s.where(~empty).astype(object), pd.Series(False, index=s.index)
 

@@ -25,7 +25,14 @@ from readiness.errors import ReadinessError
 from readiness.outputs import claim_output
 from readiness.params import IngestParams
 from readiness.raw import attributes, flat, io, tagging
-from readiness.raw.schemas import EARLIEST, KEYS, RAW_SCHEMAS, columns_of, timestamp_columns
+from readiness.raw.schemas import (
+    EARLIEST,
+    KEYS,
+    RAW_SCHEMAS,
+    columns_of,
+    timestamp_columns,
+    utc_times,
+)
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +213,7 @@ def _parse_timestamps(df: pd.DataFrame, columns: list[str], problems: dict) -> p
             continue
         if pd.api.types.is_datetime64_any_dtype(s):
             continue
-        parsed = pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601").dt.tz_localize(None)
+        parsed = utc_times(s, "ISO8601")
         bad = parsed.isna() & s.notna()
         for idx in s.index[bad]:
             problems.setdefault(idx, []).append((f"{col}: not an ISO 8601 timestamp", s[idx]))

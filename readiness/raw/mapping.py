@@ -78,7 +78,7 @@ from pydantic import (
 from readiness.errors import ReadinessError
 from readiness.raw import attributes, flat, tagging
 from readiness.raw.io import CRM_IDS, ROW_ORIGINS
-from readiness.raw.schemas import KEYS, TABLES, columns_of, timestamp_columns
+from readiness.raw.schemas import KEYS, TABLES, columns_of, timestamp_columns, utc_times
 from readiness.raw.tagging import Tagging
 
 log = logging.getLogger(__name__)
@@ -385,6 +385,12 @@ def canonical_url(text: str) -> str:
 _EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 
 
+def _id_text(values: pd.Series) -> pd.Series:
+    """Ids as text to compare: without surrounding spaces and without Excel's text marker
+    ('00Q5g...), so a file saved through Excel and another not name the same records."""
+    return values.astype("string").str.strip().str.replace(r"^'+", "", regex=True)
+
+
 class _Keys:
     """Their string ids -> our integer ids, one numbering per namespace, stable across files.
     A page URL is numbered as its canonical form (`canonical_url`): the same page reached from
@@ -395,9 +401,7 @@ class _Keys:
 
     def number(self, namespace: str, values: pd.Series) -> pd.Series:
         m = self.maps.setdefault(namespace, {})
-        # Excel's text marker ('00Q5g...) is no part of an id: one file saved through Excel and
-        # another not still name the same records
-        text = values.astype("string").str.strip().str.replace(r"^'+", "", regex=True)
+        text = _id_text(values)
         text = text.where(text != "")
         # an e-mail address is one whatever its case (Ann@X.com in one file, ann@x.com in another)
         emails = text.str.fullmatch(_EMAIL).fillna(False)
@@ -493,12 +497,12 @@ def _column(
         other = values.get("*")
         s = text.map(lambda v: values.get(v, other) if pd.notna(v) else None).astype(object)
     if rule.date_format is not None:
-        parsed = _utc(s, rule.date_format)
+        parsed = utc_times(s, rule.date_format)
         given = s.notna() & (s.astype("string").str.strip() != "")
         bad = given & parsed.isna()
         if bad.any() and unparsed is not None and bad.sum() * 2 < given.sum():
             # a value written as ISO 8601 (2024-03-05) is unambiguous: read as such, and said
-            iso = _utc(s.where(bad), "ISO8601")
+            iso = utc_times(s.where(bad), "ISO8601")
             read_iso = bad & iso.notna()
             bad &= ~read_iso
             if read_iso.any():
@@ -585,7 +589,7 @@ def _looked_up(
             )
 
     def norm(values: pd.Series) -> pd.Series:
-        return values.astype("string").str.strip().str.lstrip("'").str.casefold()
+        return _id_text(values).str.casefold()
 
     table = pd.Series(other[lk.take].to_numpy(), index=norm(other[lk.match]).to_numpy())
     table = table[table.index.notna() & table.notna().to_numpy()]
@@ -638,14 +642,6 @@ def _has(frame: pd.DataFrame, column: str) -> str:
             "read_options: {<file>: {sep: ...}}"
         )
     return text
-
-
-def _utc(s: pd.Series, date_format: str) -> pd.Series:
-    """Dates and times written in `date_format` as UTC without a time zone, as ingest reads
-    them: a value with an offset (2025-03-30 14:03+02:00) converted to UTC, one without taken as
-    UTC; a column mixing offsets (a German export across a daylight-saving change) is no error.
-    What does not parse is NaT."""
-    return pd.to_datetime(s, format=date_format, errors="coerce", utc=True).dt.tz_localize(None)
 
 
 def _dates_with_text(parsed: pd.Series, text: pd.Series, bad: pd.Series) -> pd.Series:
@@ -1301,7 +1297,7 @@ def _date_flat(
         outcome = c in flat.OUTCOME_COLUMNS.get(table, ())
         fill = day if outcome else day - pd.Timedelta(days=1)
         given = result[c]
-        values = _utc(given, "ISO8601")
+        values = utc_times(given, "ISO8601")
         text = given.notna() & values.isna()  # a value its date_format did not parse: kept
         late = values.notna() & ((values > day) if outcome else (values >= day))
         if late.any():

@@ -198,6 +198,14 @@ def columns_of(table: str) -> dict[str, bool]:
     return {name: col.required for name, col in schema.columns.items()}
 
 
+def utc_times(s: pd.Series, date_format: str | None = None) -> pd.Series:
+    """Dates and times (written in `date_format`, or as pandas infers them) as the raw tables
+    hold them, UTC without a time zone: a value with an offset (2025-03-30 14:03+02:00)
+    converted to UTC, one without taken as UTC; a column mixing offsets (a German export across
+    a daylight-saving change) is no error. What does not parse is NaT."""
+    return pd.to_datetime(s, format=date_format, errors="coerce", utc=True).dt.tz_localize(None)
+
+
 def timestamp_columns(table: str) -> list[str]:
     schema = RAW_SCHEMAS[table].to_schema()
     return [n for n, c in schema.columns.items() if str(c.dtype).startswith("datetime64")]
