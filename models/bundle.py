@@ -25,6 +25,7 @@ import pandas as pd
 
 from models.calibration import Calibrator
 from models.dormant import DormantMap, is_dormant
+from models.timing import TimingModel, horizon_curves
 from readiness.errors import ReadinessError
 from readiness.scores import probability_column
 
@@ -103,6 +104,11 @@ class GateModel:
         return np.clip(self.calibrator.apply(self.raw(X)), 0.0, 1.0)
 
 
+def _stage(X: pd.DataFrame) -> np.ndarray:
+    """The rank of the furthest gate each row has crossed (0: none)."""
+    return X["ladder_stage"].to_numpy() if "ladder_stage" in X.columns else np.zeros(len(X))
+
+
 def coherent(probs: pd.DataFrame, ladder: tuple[str, ...], stage: np.ndarray) -> pd.DataFrame:
     """Crossed gates at 1, then each gate capped by the previous one (a running minimum)."""
     out = probs.copy()
@@ -128,6 +134,7 @@ class ReadinessModel:
         horizon_days: int,
         dormant_after_days: int | None = None,
         dormant: dict[str, DormantMap] | None = None,
+        timing: dict[str, TimingModel] | None = None,
     ):
         self.ladder = tuple(ladder)
         self.features = list(features)
@@ -138,6 +145,8 @@ class ReadinessModel:
         # dormant leads' maps (models/dormant.py): none on a flat export and in older bundles
         self.dormant_after_days = dormant_after_days
         self.dormant: dict[str, DormantMap] = dict(dormant or {})
+        # when leads cross each gate (models/timing.py): none in older bundles
+        self.timing: dict[str, TimingModel] = dict(timing or {})
 
     def matrix(self, X: pd.DataFrame) -> pd.DataFrame:
         missing = [f for f in self.features if f not in X.columns]
@@ -168,8 +177,12 @@ class ReadinessModel:
                 for g, m in self.dormant.items():
                     col = probability_column(g)
                     probs.loc[idle, col] = m.calibrator.apply(probs.loc[idle, col].to_numpy())
-        stage = X["ladder_stage"].to_numpy() if "ladder_stage" in X.columns else np.zeros(len(X))
-        return coherent(probs, self.ladder, stage)
+        return coherent(probs, self.ladder, _stage(X))
+
+    def time_to_threshold(self, X: pd.DataFrame, probs: pd.DataFrame) -> pd.DataFrame:
+        """p_<gate>_<h>d per gate and horizon and days_<gate> (models/timing.py), from the
+        coherent probabilities `probs` (predict's) of the same rows; no columns without timing."""
+        return horizon_curves(self.timing, self.matrix(X), probs, self.ladder, _stage(X))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -181,6 +194,7 @@ class ReadinessModel:
             "horizon_days": self.horizon_days,
             "dormant_after_days": self.dormant_after_days,
             "dormant": {g: m.to_dict() for g, m in self.dormant.items()},
+            "timing": {g: t.save(folder) for g, t in self.timing.items()},
             "gates": {},
         }
         for g, m in self.gates.items():
@@ -235,6 +249,7 @@ class ReadinessModel:
             meta["horizon_days"],
             meta.get("dormant_after_days"),
             {g: DormantMap.from_dict(m) for g, m in (meta.get("dormant") or {}).items()},
+            {g: TimingModel.load(g, t, folder) for g, t in (meta.get("timing") or {}).items()},
         )
 
 

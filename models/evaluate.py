@@ -8,6 +8,8 @@ the cutoff) and by segment, and the curves behind the ROC, calibration and lift 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
@@ -15,7 +17,9 @@ from sklearn.metrics import roc_curve
 
 from features.sources import CATEGORICAL_VOCABULARY
 from models.bundle import LogisticBaseline, PointsScore, ReadinessModel, probability_column
-from models.labels import label_column
+from models.labels import crossing_days_column, label_column
+from models.timing import TimingModel, concordance, expected_days
+from readiness.scores import horizon_column
 
 MODELS = ("model", "logistic", "your_columns", "points")
 METRICS = (
@@ -271,3 +275,84 @@ def curves(
                     }
                 )
     return {"roc": pd.DataFrame(roc), "calibration": pd.DataFrame(cal), "lift": pd.DataFrame(lift)}
+
+
+def evaluate_timing(
+    model_timing: dict[str, TimingModel],
+    curves: pd.DataFrame,
+    probs: pd.DataFrame,
+    labels: pd.DataFrame,
+    ladder: Sequence[str],
+    bins: int = 10,
+) -> dict:
+    """Time to threshold against realised crossings on labelled rows (the test cohort): per gate,
+    each horizon's AUC, ECE and predicted vs realised share crossing within it, and Harrell's
+    concordance of the expected days (censored at H) beside that of readiness alone."""
+    if not model_timing:
+        return {"unknown": "the model was trained without time to threshold"}
+    first = next(iter(model_timing.values()))
+    horizons, horizon_days = first.horizons, first.horizon_days
+    grid = np.asarray([0.0, *horizons, float(horizon_days)])
+    out: dict = {"horizons": list(horizons), "horizon_days": horizon_days, "gates": {}}
+    for g in ladder:
+        t = model_timing[g]
+        entry: dict = {"method": t.method, "reason": t.reason}
+        out["gates"][g] = entry
+        if not t.known:
+            continue
+        y_all = labels[label_column(g)]
+        known = y_all.notna().to_numpy()
+        if not known.any():
+            entry["unknown"] = "no labelled rows to judge it on"
+            continue
+        event = (y_all.fillna(0).to_numpy() == 1)[known]
+        days = labels[crossing_days_column(g)].to_numpy(dtype=float)[known]
+        days = np.where(event, days, float(horizon_days))  # censored at H
+        p_h = probs[probability_column(g)].to_numpy()[known]
+        curve = np.column_stack(
+            [
+                np.zeros(int(known.sum())),
+                *(curves[horizon_column(g, h)].to_numpy()[known] for h in horizons),
+                p_h,
+            ]
+        )
+        by_horizon = {}
+        for j, h in enumerate(horizons):
+            y_h = (event & (days < h)).astype(int)
+            p = curve[:, j + 1]
+            m = gate_metrics(y_h, p, bins)  # an AUC needs both classes
+            by_horizon[str(h)] = {
+                "positives": int(y_h.sum()),
+                "auc": _rounded(m.get("roc_auc")),
+                "ece": _rounded(m.get("ece")),
+                "predicted_share": round(float(p.mean()), 5),
+                "realised_share": round(float(y_h.mean()), 5),
+            }
+        c_time, pairs = concordance(days, event, -expected_days(curve, grid))
+        c_alone, _ = concordance(days, event, p_h)
+        # among the leads that crossed: does the timing order *when* they cross? (readiness
+        # mostly separates who crosses from who does not, most pairs above.) Its risk is the
+        # curve given a crossing within H (the curve over readiness), which readiness's own
+        # scale does not swamp
+        crossed = np.flatnonzero(event & (p_h > 0))
+        given = curve[crossed] / p_h[crossed, None]
+        c_when, _ = concordance(days[crossed], event[crossed], -expected_days(given, grid))
+        c_when_alone, _ = concordance(days[crossed], event[crossed], p_h[crossed])
+        entry |= {
+            "rows": int(known.sum()),
+            "crossings": int(event.sum()),
+            "by_horizon": by_horizon,
+            "concordance": _rounded(c_time),
+            "concordance_readiness_alone": _rounded(c_alone),
+            "concordance_among_crossings": _rounded(c_when),
+            "concordance_among_crossings_readiness_alone": _rounded(c_when_alone),
+            "comparable_pairs": pairs,
+            "median_days_realised": _rounded(float(np.median(days[event])))
+            if event.any()
+            else None,
+        }
+    return out
+
+
+def _rounded(v: float | None) -> float | None:
+    return None if v is None or not np.isfinite(v) else round(float(v), 5)

@@ -31,9 +31,10 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from models.bundle import probability_column
-from models.labels import LabelSettings, label_column
+from models.labels import LabelSettings, crossing_days_column, label_column
 from readiness.errors import ReadinessError
 from readiness.params import Params, SimulateParams
+from readiness.scores import horizon_column
 from readiness.simulator.truth import estimate, true_probability_copies
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def truth_settings(params: Params, label_settings: LabelSettings) -> dict[str, A
         "labels.horizon_days": label_settings.horizon_days,
         "labels.revenue_anchored": list(label_settings.revenue_anchored),
         "labels.follow_through_days": label_settings.follow_through_days,
+        "train.time_horizons": list(params.train.time_horizons or ()),
         "evaluate.ground_truth_rollouts": p.ground_truth_rollouts,
         "evaluate.ground_truth_positives": p.ground_truth_positives,
         "evaluate.ground_truth_negatives": p.ground_truth_negatives,
@@ -193,6 +195,7 @@ def roll_out_sample(
         rollouts=rollouts,
         anchored=tuple(settings["labels.revenue_anchored"]),
         follow_through_days=settings["labels.follow_through_days"],
+        within=tuple(settings.get("train.time_horizons") or ()),
     )
     return TruthSample(rows, union, truth.reset_index(drop=True), copies, settings)
 
@@ -270,6 +273,63 @@ def compare_with_truth(
         ]
     ]
     return result, beliefs
+
+
+def compare_timing_with_truth(
+    sample: TruthSample,
+    labels: pd.DataFrame,
+    curves: pd.DataFrame,
+    *,
+    ladder: tuple[str, ...],
+) -> dict:
+    """Per gate and shorter horizon h, on the gate's sampled test rows: the model's probability
+    of crossing within h (models/timing.py) against the truth's (counted over the roll-outs):
+    mean absolute difference, both means, and both AUCs against the realised crossings within h.
+    The sample enriches the horizon's positives, so every figure weighs each row by the inverse
+    of its chance of being sampled (test positives over sampled positives, negatives likewise):
+    estimates for the whole test cohort. `labels` and `curves` are the test rows the sample was
+    drawn from."""
+    truth = sample.truth.set_axis(sample.union)
+    out: dict = {}
+    for gate in ladder:
+        ix = sample.rows[gate]
+        days = labels[crossing_days_column(gate)].to_numpy(dtype=float)[ix]
+        y_test = labels[label_column(gate)]
+        y_all = y_test.to_numpy()[ix]
+        sampled = pd.Series(y_all).value_counts()
+        cohort = y_test.value_counts()
+        ratio = {v: cohort.get(v, 0) / n for v, n in sampled.items()}
+        weight = pd.Series(y_all).map(ratio).to_numpy(float)
+        by_h: dict = {}
+        for h in sample.settings.get("train.time_horizons") or ():
+            col = horizon_column(gate, h)
+            if col not in truth.columns or col not in curves.columns:
+                continue
+            t = truth.loc[ix, col].to_numpy()
+            m = curves[col].to_numpy()[ix]
+            ok = ~np.isnan(t) & ~np.isnan(m) & pd.notna(y_all)
+            if not ok.any():
+                continue
+            y = ((y_all[ok] == 1) & (days[ok] < h)).astype(int)
+            w = weight[ok]
+            entry = {
+                "rows": int(ok.sum()),
+                "positives": int(y.sum()),
+                "mean_abs_difference": round(
+                    float(np.average(np.abs(m[ok] - t[ok]), weights=w)), 5
+                ),
+                "model_mean": round(float(np.average(m[ok], weights=w)), 5),
+                "truth_mean": round(float(np.average(t[ok], weights=w)), 5),
+                "realised_share": round(float(np.average(y, weights=w)), 5),
+            }
+            if 0 < y.sum() < len(y):
+                for name, score in (("model", m[ok]), ("truth", t[ok])):
+                    auc = weighted_auc(y, score, w[None, :])[0]
+                    entry[f"{name}_auc"] = round(float(auc), 5)
+            by_h[str(h)] = entry
+        if by_h:
+            out[gate] = by_h
+    return out
 
 
 def truth_error(

@@ -7,6 +7,11 @@ For a snapshot (lead, cutoff) and a gate of the ladder, the label is
 - missing when the snapshot is not at risk (the lead crossed the gate before the cutoff) or is
   censored (the window runs past the end of the data and the label is not already known to be 1).
 
+Beside each label, `t_<gate>`: the days from the cutoff to the crossing when the lead crossed
+the gate at or after the cutoff (within the data, any horizon), missing otherwise: what the
+time-to-threshold model (models/timing.py) learns and is judged on. Missing on a flat export
+(no dates).
+
 On a flat export (readiness/raw/flat.py: one snapshot per lead, outcomes dated on its as-of date)
 the label is the export's own outcome: 1 when it records the gate, 0 when not; never censored.
 
@@ -60,13 +65,19 @@ def label_column(gate: str) -> str:
     return f"y_{gate}"
 
 
+def crossing_days_column(gate: str) -> str:
+    """The label table's column of days from the cutoff to the gate's crossing."""
+    return f"t_{gate}"
+
+
 def make_labels(
     snapshots: pd.DataFrame,
     milestones: pd.DataFrame,
     opportunities: pd.DataFrame,
     settings: LabelSettings,
 ) -> pd.DataFrame:
-    """One row per snapshot: lead_id, account_id, cutoff and a nullable 0/1 label per gate."""
+    """One row per snapshot: lead_id, account_id, cutoff, a nullable 0/1 label per gate and the
+    days to its crossing (when it was crossed at or after the cutoff)."""
     end = pd.Timestamp(settings.end_of_data)
     horizon = pd.Timedelta(days=settings.horizon_days)
     follow = pd.Timedelta(days=settings.follow_through_days)
@@ -93,6 +104,7 @@ def make_labels(
                 positive &= won_at.notna()
             known = at_risk
             out[label_column(gate)] = _nullable(positive, known)
+            out[crossing_days_column(gate)] = np.nan  # no dates: no time to the crossing
             continue
         in_window = t.notna() & (t >= cutoff) & (t < cutoff + horizon)
         window_known = cutoff + horizon <= end
@@ -107,6 +119,8 @@ def make_labels(
             positive = in_window
             known = (positive | window_known) & at_risk
         out[label_column(gate)] = _nullable(positive, known)
+        ahead = t.notna() & (t >= cutoff)
+        out[crossing_days_column(gate)] = ((t - cutoff).dt.total_seconds() / 86400.0).where(ahead)
     return out
 
 
@@ -139,10 +153,13 @@ def _first_win_after(accounts: pd.Series, times: pd.Series, won: pd.DataFrame) -
 
 
 def labels_schema(ladder: tuple[str, ...]) -> pa.DataFrameSchema:
-    """Snapshot keys plus one nullable 0/1 label per gate (strict)."""
+    """Snapshot keys plus one nullable 0/1 label and days to the crossing per gate (strict)."""
     columns = {
         label_column(g): pa.Column("Int8", checks=pa.Check.isin([0, 1]), nullable=True)
         for g in ladder
+    }
+    columns |= {
+        crossing_days_column(g): pa.Column(float, pa.Check.ge(0.0), nullable=True) for g in ladder
     }
     return SnapshotSchema.to_schema().add_columns(columns)
 

@@ -22,8 +22,9 @@ from models.bundle import GateModel, LogisticBaseline, PointsScore, ReadinessMod
 from models.calibration import fit_calibrator
 from models.cohorts import CALIBRATE, STOP, TEST, TRAIN
 from models.evaluate import auc_difference
-from models.labels import label_column, sufficiency
+from models.labels import crossing_days_column, label_column, sufficiency
 from models.monitor import psi
+from models.timing import TimingModel, fit_timing, unknown_timing
 from readiness.errors import ReadinessError
 from readiness.params import TrainParams
 
@@ -128,6 +129,7 @@ def train_models(
     ladder: tuple[str, ...],
     horizon_days: int,
     p: TrainParams,
+    timing_ends: dict[str, pd.Timestamp] | None = None,
 ) -> TrainResult:
     """Fit every gate model and the baselines; features and labels share (lead_id, cutoff) rows,
     and `cohort` says which part each row plays (TRAIN, STOP, CALIBRATE, TEST or missing): by
@@ -135,7 +137,11 @@ def train_models(
 
     With `refit` (flat exports, where every row counts), once the number of trees and the blend
     are chosen on the stop rows, the booster and the regressions are fitted again on the train
-    and stop rows together, then calibrated on the calibration rows as before."""
+    and stop rows together, then calibrated on the calibration rows as before.
+
+    Each gate also gets its timing (models/timing.py) from the crossings whose whole window
+    (horizon, and follow-through for a revenue-anchored gate) lies before the gate's date in
+    `timing_ends`; without them (a flat export: no dates) the timing is unknown."""
     if (
         len(features) != len(labels)
         or not (features["lead_id"].to_numpy() == labels["lead_id"].to_numpy()).all()
@@ -200,6 +206,9 @@ def train_models(
             f"train.points names feature(s) not in the catalogue: {missing_points}. See `readiness features --list`."
         )
     gates: dict[str, GateModel] = {}
+    timing: dict[str, TimingModel] = {}
+    horizons = tuple(p.time_horizons or ())
+    window_end = features["cutoff"] + pd.Timedelta(days=horizon_days)
     report: dict = {}
     for gate in ladder:
         t0 = time.perf_counter()
@@ -217,6 +226,14 @@ def train_models(
                 info["crossed_at_creation"] = True
             untrained = fit_calibrator(np.array([]), np.array([]))
             gates[gate] = GateModel(gate, None, untrained, base_rate, info)
+            timing[gate] = unknown_timing(
+                gate,
+                horizons,
+                horizon_days,
+                f"every lead crosses {gate} at creation: there is no time to it"
+                if gate in at_creation
+                else f"{gate} has no model: when leads cross it is unknown",
+            )
             report[gate] = dict(info)
             continue
         gates[gate] = _fit_gate(
@@ -255,6 +272,20 @@ def train_models(
                 p=p,
                 rng=rng,
             )
+        timing[gate] = _fit_timing(
+            gate,
+            X,
+            labels,
+            y,
+            rows=(tr, st),
+            complete=None if timing_ends is None else (window_end <= timing_ends[gate]).to_numpy(),
+            categorical=categorical,
+            lgb_params=lgb_params,
+            horizons=horizons,
+            horizon_days=horizon_days,
+            seed=p.seed,
+        )
+        gates[gate].info["timing"] = timing[gate].method
         gates[gate].info["seconds"] = round(time.perf_counter() - t0, 2)
         report[gate] = info = gates[gate].info
         log.info(
@@ -271,7 +302,9 @@ def train_models(
     for w in shift_warnings(X, suff, cohort, p):
         log.warning(w)
         warnings.append(w)
-    model = ReadinessModel(ladder, names, categorical, catalog_version, gates, horizon_days)
+    model = ReadinessModel(
+        ladder, names, categorical, catalog_version, gates, horizon_days, timing=timing
+    )
     return TrainResult(model, {"points": points, **linears}, suff, warnings, report)
 
 
@@ -306,6 +339,46 @@ def _lightgbm_params(p: TrainParams, monotone: list[int], rows_per_lead: float =
         "num_threads": 2,
         "verbose": -1,
     }
+
+
+def _fit_timing(
+    gate: str,
+    X: pd.DataFrame,
+    labels: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    rows: tuple[np.ndarray, np.ndarray],
+    complete: np.ndarray | None,
+    categorical: list[str],
+    lgb_params: dict,
+    horizons: tuple[int, ...],
+    horizon_days: int,
+    seed: int,
+) -> TimingModel:
+    """The gate's timing (models/timing.py), unknown on a flat export (no dates)."""
+    if complete is None or not horizons:
+        why = (
+            "a flat export has no dates"
+            if complete is None
+            else f"train.time_horizons holds no day below the {horizon_days}-day horizon"
+        )
+        return unknown_timing(gate, horizons, horizon_days, f"{why}: when leads cross is unknown")
+    timing = fit_timing(
+        gate,
+        X,
+        labels[crossing_days_column(gate)].to_numpy(dtype=float),
+        y,
+        rows=rows,
+        complete=complete,
+        categorical=categorical,
+        lgb_params=lgb_params,
+        horizons=horizons,
+        horizon_days=horizon_days,
+        seed=seed,
+        prepare=lambda frame: _blank_as_missing(frame, categorical),
+    )
+    log.info("train: %s: time to threshold: %s", gate, timing.reason)
+    return timing
 
 
 def _blank_as_missing(X: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:

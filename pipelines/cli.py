@@ -351,6 +351,19 @@ def evaluate(params: ParamsOption = None) -> None:
     )
     for r in pr["reasons"]:
         typer.echo(f"  - {r}")
+    timing = s.get("time_to_threshold") or {}
+    timed = {g: t for g, t in timing.get("gates", {}).items() if t.get("concordance") is not None}
+    if timed:
+        typer.echo(
+            "  time to threshold, concordance with the test crossings (readiness alone): "
+            + ", ".join(
+                f"{g} {t['concordance']:.3f} ({t['concordance_readiness_alone']:.3f}; among "
+                f"crossings {t['concordance_among_crossings'] or float('nan'):.3f})"
+                for g, t in timed.items()
+            )
+        )
+    elif "unknown" in timing:
+        typer.echo(f"  time to threshold: unknown ({timing['unknown']})")
 
 
 @app.command()
@@ -392,6 +405,17 @@ def score(params: ParamsOption = None) -> None:
     typer.echo(f"  routes: {routes}")
     for reason, n in s.get("weakest_belief_unknown", {}).items():
         typer.echo(f"  weakest belief unknown for {n:,} leads: {reason}")
+    for gate, t in (s.get("time_to_threshold") or {}).items():
+        if not isinstance(t, dict):  # the whole run's timing is unknown
+            typer.echo(f"  time to threshold unknown: {t}")
+        elif "unknown" in t:
+            typer.echo(f"  time to threshold {gate}: unknown ({t['unknown']})")
+        else:
+            within = ", ".join(f"{v:,.0f} within {h}d" for h, v in t["expected_crossings"].items())
+            typer.echo(
+                f"  time to threshold {gate}: of {t['leads_not_crossed']:,} leads short of it, "
+                f"expected {within}"
+            )
     trends = ", ".join(f"{k} {v:,}" for k, v in sorted(s.get("trends", {}).items()))
     if trends:
         typer.echo(f"  trends {run.get('trend_note') or ''}: {trends}")

@@ -241,6 +241,10 @@ class TrainParams:
     # the hand-written score marketing ops would use: points per unit of a feature, capped
     points: dict[str, FiniteFloat] = field(default_factory=dict)
     points_cap: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0
+    # time to threshold (models/timing.py): the probability of crossing each gate within each of
+    # these days (each below labels.horizon_days, whose probability is readiness itself); null:
+    # those of 14, 30 and 60 below the horizon
+    time_horizons: tuple[int, ...] | None = None
     mlflow: MLflowParams = MLflowParams()
 
     @model_validator(mode="after")
@@ -259,6 +263,9 @@ class TrainParams:
         if self.calibration not in ("isotonic", "sigmoid", "auto"):
             raise ValueError("calibration is isotonic, sigmoid or auto")
         return self
+
+
+DEFAULT_TIME_HORIZONS = (14, 30, 60)
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -513,6 +520,15 @@ class Params:
                     f"train: the gap {name} ({end} .. {start}) is {(start - end).days} days, shorter than the "
                     f"{h}-day horizon: labels would overlap. Move the later cohort's start."
                 )
+        hs = self.train.time_horizons
+        if hs is None:  # the default follows the horizon
+            derived = tuple(x for x in DEFAULT_TIME_HORIZONS if x < h)
+            object.__setattr__(self, "train", replace(self.train, time_horizons=derived))
+        elif any(x <= 0 or x >= h for x in hs) or list(hs) != sorted(set(hs)):
+            raise ValueError(
+                f"train.time_horizons {list(hs)} must be distinct days in ascending order, each "
+                f"above 0 and below labels.horizon_days ({h}); e.g. [14, 30, 60]"
+            )
         unknown = [g for g in self.labels.revenue_anchored if g not in self.ladder]
         if unknown:
             raise ValueError(

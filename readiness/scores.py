@@ -1,7 +1,9 @@
 """The score table's contract: what a published run promises its consumers.
 
 One row per open lead of the scoring snapshot and no other; every probability in [0, 1]; a
-coherent ladder (a later gate never more likely than an earlier one); readiness stages and routes
+coherent ladder (a later gate never more likely than an earlier one), also within each
+time-to-threshold horizon, whose probabilities rise with the horizon up to the gate's readiness
+(missing where the timing is unknown); readiness stages and routes
 from their allowed sets; disqualified leads say why; sales_now leads carry a complete handoff
 whose SLA falls after the scoring time. A table that breaks it is never published.
 """
@@ -98,6 +100,22 @@ def probability_column(gate: str) -> str:
     return f"p_{gate}"
 
 
+def horizon_column(gate: str, days: int) -> str:
+    """The score table's column of the probability of crossing `gate` within `days` days."""
+    return f"{probability_column(gate)}_{days}d"
+
+
+def days_column(gate: str) -> str:
+    """The score table's column of the median days to crossing `gate` (when it is likely)."""
+    return f"days_{gate}"
+
+
+def horizons_in(columns: pd.Index, ladder: tuple[str, ...]) -> tuple[int, ...]:
+    """The time-to-threshold horizons a score table carries (runs scored before them: none)."""
+    pattern = re.compile(rf"^{re.escape(probability_column(ladder[0]))}_(\d+)d$")
+    return tuple(sorted(int(m.group(1)) for c in columns if (m := pattern.match(str(c)))))
+
+
 class ScoreContractError(ReadinessError):
     """The score table broke its contract; the message lists every failure."""
 
@@ -166,7 +184,10 @@ def score_trends(
 
 
 def score_schema(
-    ladder: tuple[str, ...], top_drivers: int, general_route: str = NURTURE_GENERAL
+    ladder: tuple[str, ...],
+    top_drivers: int,
+    general_route: str = NURTURE_GENERAL,
+    horizons: tuple[int, ...] = (),
 ) -> pa.DataFrameSchema:
     probs = {
         probability_column(g): pa.Column(
@@ -175,6 +196,32 @@ def score_schema(
         for g in ladder
     }
     cols = [probability_column(g) for g in ladder]
+    # time to threshold: missing where the gate's timing is unknown (a flat export, few crossings)
+    within = {
+        horizon_column(g, h): pa.Column(float, pa.Check.in_range(0.0, 1.0), nullable=True)
+        for g in ladder
+        for h in horizons
+    }
+    days = {
+        days_column(g): pa.Column(float, pa.Check.ge(0.0), nullable=True, required=False)
+        for g in ladder
+    }
+
+    def time_coherent(df: pd.DataFrame) -> pd.Series:
+        """Each gate's curve rises with the horizon up to its readiness; each horizon's
+        probabilities fall along the ladder (unknown values compare as true)."""
+        ok = np.ones(len(df), dtype=bool)
+        grid = []
+        for g in ladder:
+            c = df[[horizon_column(g, h) for h in horizons] + [probability_column(g)]]
+            a = c.to_numpy(dtype=float)
+            with np.errstate(invalid="ignore"):
+                ok &= ~(np.diff(a, axis=1) < -COHERENCE_TOLERANCE).any(axis=1)
+            grid.append(a[:, :-1])
+        stacked = np.stack(grid, axis=1)  # rows x gates x horizons
+        with np.errstate(invalid="ignore"):
+            ok &= ~(np.diff(stacked, axis=1) > COHERENCE_TOLERANCE).any(axis=(1, 2))
+        return pd.Series(ok, index=df.index)
 
     def coherent(df: pd.DataFrame) -> pd.Series:
         a = df[cols].to_numpy(dtype=float)
@@ -206,6 +253,8 @@ def score_schema(
             "scored_at": pa.Column("datetime64[ns]"),
             "current_stage": pa.Column(str, pa.Check.isin([NO_STAGE, *ladder])),
             **probs,
+            **within,
+            **days,
             "readiness_stage": pa.Column(str, pa.Check.isin([NO_STAGE, *ladder])),
             "next_gate": pa.Column(str, pa.Check.isin(list(ladder))),
             "p_next_gate": pa.Column(float, [pa.Check.in_range(0.0, 1.0), _finite()]),
@@ -237,6 +286,18 @@ def score_schema(
                 coherent,
                 name="coherent_ladder",
                 error="coherent_ladder: a later gate is more likely than an earlier one",
+            ),
+            *(
+                [
+                    pa.Check(
+                        time_coherent,
+                        name="coherent_time_to_threshold",
+                        error="coherent_time_to_threshold: a shorter horizon is more likely "
+                        "than a longer one, or a later gate than an earlier one within a horizon",
+                    )
+                ]
+                if horizons
+                else []
             ),
             pa.Check(
                 handoff_complete,
@@ -310,7 +371,9 @@ def validate_scores(
     scoring snapshot's open leads."""
     problems: list[str] = []
     try:
-        score_schema(ladder, top_drivers, general_route).validate(scores, lazy=True)
+        score_schema(
+            ladder, top_drivers, general_route, horizons_in(scores.columns, ladder)
+        ).validate(scores, lazy=True)
     except SchemaErrors as exc:
         fc = exc.failure_cases
         table_level = fc["schema_context"] == "DataFrameSchema"

@@ -33,9 +33,16 @@ from models.evaluate import (
     compare_with_baselines,
     curves,
     evaluate_test,
+    evaluate_timing,
     predictions,
 )
-from models.ground_truth import TRUTH_METRICS, TruthSample, compare_with_truth, truth_settings
+from models.ground_truth import (
+    TRUTH_METRICS,
+    TruthSample,
+    compare_timing_with_truth,
+    compare_with_truth,
+    truth_settings,
+)
 from models.labels import sufficiency
 from models.plots import evaluation_figures
 from models.promotion import run_promotion_gate
@@ -88,6 +95,13 @@ def run(project: ProjectParams) -> dict:
     if not params.train.points:  # no hand-written points configured: no points baseline
         preds.pop("points", None)
     headline, by_group = evaluate_test(X, y, preds, params.ladder, p.segments, p.ece_bins)
+    # time to threshold against the realised crossings (models/timing.py)
+    when = None if flat_export else model.time_to_threshold(X, preds["model"])
+    timing: dict = (
+        {"unknown": "a flat export has no dates: when leads cross is unknown"}
+        if when is None
+        else evaluate_timing(model.timing, when, preds["model"], y, params.ladder, p.ece_bins)
+    )
     # is the model's edge over (or gap to) each baseline more than noise? DeLong 95 % intervals
     versus = compare_with_baselines(y, preds, params.ladder)
     plot_data = curves(y, preds, params.ladder, p.ece_bins)
@@ -113,6 +127,12 @@ def run(project: ProjectParams) -> dict:
         truth, beliefs = compare_with_truth(
             sample, X, y, preds, ladder=params.ladder, seed=params.train.seed
         )
+        if when is not None:  # and each shorter horizon's probabilities against the truth's
+            for gate, by_h in compare_timing_with_truth(
+                sample, y, when, ladder=params.ladder
+            ).items():
+                if gate in timing.get("gates", {}):
+                    timing["gates"][gate]["truth_by_horizon"] = by_h
 
     evaluation = project.resolve(params.paths.evaluation)
     plots = project.resolve(params.paths.plots)
@@ -194,6 +214,7 @@ def run(project: ProjectParams) -> dict:
             "targets": targets,
             "dormant": dormant,
             "implausible_your_columns": implausible,
+            "time_to_threshold": timing,
         },
     )
     write_json(out / "promotion.json", promotion)
@@ -203,6 +224,11 @@ def run(project: ProjectParams) -> dict:
         for model_name, m in by_model.items()
         for k, v in m.items()
         if v is not None and np.isfinite(v)
+    } | {
+        f"test.{gate}.time_to_threshold.{k}": float(t[k])
+        for gate, t in timing.get("gates", {}).items()
+        for k in ("concordance", "concordance_readiness_alone")
+        if t.get(k) is not None
     }
     registry.log_evaluation(
         run_info["run_id"],
@@ -220,6 +246,7 @@ def run(project: ProjectParams) -> dict:
         "model_minus_baseline_auc": versus,
         "targets": targets,
         "dormant": dormant,
+        "time_to_threshold": timing,
         "promotion": promotion,
         "warnings": warnings,
         "test_rows": int(test.sum()),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -225,8 +226,12 @@ def _ensure(conn: Connection, names: Names, tables: dict) -> None:
 
 def _added_later(column: str) -> bool:
     """A column of the leads or accounts table that runs scored by an older version lack: the
-    score trend and the export's own id."""
-    return column in ("trend", "crm_id") or column.startswith("change_p_")
+    score trend, the export's own id and time to threshold."""
+    return (
+        column in ("trend", "crm_id")
+        or column.startswith(("change_p_", "days_"))
+        or re.fullmatch(r"p_.+_\d+d", column) is not None
+    )
 
 
 def _migrate_added_columns(

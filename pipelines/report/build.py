@@ -879,11 +879,109 @@ def _routing_section(inp: ReportInputs) -> Section:
                 load_plot,
             )
         )
+    timing = _timing_tables(s, inp)
     s.summary = {
         "routes": routes.set_index("route")["leads"].to_dict(),
         "owners": len(owners),
+        "time_to_threshold": timing,
     }
     return s
+
+
+def _timing_tables(s: Section, inp: ReportInputs) -> dict:
+    """When the open leads are likely to cross each gate, and how well the timing ranked the
+    test cohort's crossings (models/timing.py)."""
+    assert inp.scores is not None
+    table = m.open_lead_timing(inp.scores, inp.ladder)
+    judged = ((inp.evaluation or {}).get("time_to_threshold") or {}).get("gates", {})
+    if table.empty:
+        why = ((inp.evaluation or {}).get("time_to_threshold") or {}).get(
+            "unknown", "this run was scored by a model without time to threshold"
+        )
+        s.add_text(f"Time to threshold: unknown ({why}).")
+        return {"unknown": why}
+    unknown = {g: d["reason"] for g, d in judged.items() if d.get("method") == "unknown"}
+    nxt = inp.scores["next_gate"].mode().iloc[0]
+    row = table.set_index("gate").loc[nxt]
+    horizons = [c for c in table.columns if c.startswith("expected_within_") and c[-1] == "d"]
+    first = horizons[0] if horizons else None
+    reading = (
+        f"Of the {int(row['open_leads']):,} open leads short of {_label(nxt)} (the most common next "
+        f"gate), about {row['expected_within_horizon']:,.0f} are expected to cross it within the "
+        "horizon"
+        + (
+            f", {row[first]:,.0f} within {first.removeprefix('expected_within_')}"
+            if first and pd.notna(row[first])
+            else ""
+        )
+        + ". Expected crossings are sums of calibrated probabilities; median days are read off "
+        "each lead's curve, for the leads more likely than not to cross within the horizon."
+    )
+    if unknown:
+        reading += " Unknown timing: " + "; ".join(f"{g}: {r}" for g, r in unknown.items()) + "."
+    s.add_table(
+        "When open leads are likely to cross each gate",
+        table,
+        {
+            **{c: "int" for c in table.columns if c.startswith("expected_within")},
+            "open_leads": "int",
+            "likely_within_horizon": "int",
+            "median_days_if_likely": "days",
+            "gate": "label",
+        },
+        reading,
+    )
+    rows = [
+        {
+            "gate": g,
+            "test_crossings": d.get("crossings"),
+            "concordance": d.get("concordance"),
+            "concordance_readiness_alone": d.get("concordance_readiness_alone"),
+            "concordance_among_crossings": d.get("concordance_among_crossings"),
+            "among_crossings_readiness_alone": d.get("concordance_among_crossings_readiness_alone"),
+            **{f"auc_within_{h}d": v.get("auc") for h, v in (d.get("by_horizon") or {}).items()},
+            "timing": d.get("method"),
+        }
+        for g, d in judged.items()
+        if d.get("method") != "unknown" and "concordance" in d
+    ]
+    if rows:
+        judged_table = pd.DataFrame(rows)
+        gains = (
+            judged_table["concordance_among_crossings"]
+            - judged_table["among_crossings_readiness_alone"]
+        ).dropna()
+        if gains.empty:
+            verdict = ""
+        elif gains.max() <= 0:
+            verdict = " At no gate does the timing order the crossings better than readiness alone."
+        else:
+            best = judged_table.loc[gains.idxmax()]
+            verdict = (
+                f" Among the crossings, the timing adds most at {_label(best['gate'])} "
+                f"({best['concordance_among_crossings']:.3f} vs "
+                f"{best['among_crossings_readiness_alone']:.3f} for readiness alone)."
+            )
+        s.add_table(
+            "Time to threshold on the test cohort (realised crossings)",
+            judged_table,
+            {
+                **{
+                    c: "float"
+                    for c in judged_table.columns
+                    if c.startswith(("auc", "conc", "among"))
+                },
+                "test_crossings": "int",
+                "gate": "label",
+            },
+            "Concordance: how often, of two test leads, the one that crossed first had the "
+            "sooner expected crossing (0.5 = chance); beside it, readiness alone ranking them. "
+            "Most pairs set a lead that crossed against one that did not, which readiness "
+            "already orders; among the leads that crossed, concordance says whether the curve "
+            "orders when they crossed." + verdict,
+        )
+    records = table.astype(object).where(table.notna(), None).to_dict("records")
+    return {"open_leads": records, "unknown": unknown}
 
 
 def _monitor_section(inp: ReportInputs) -> Section:

@@ -14,8 +14,15 @@ import pandas as pd
 
 from features.catalog import Feature
 from models.explain import GateAttribution, PathAttribution
+from models.timing import not_crossed
 from readiness.domain import BELIEFS, SEGMENT_OF_BAND, STAKEHOLDER_AUDIENCES
-from readiness.scores import UNKNOWN_BELIEF
+from readiness.scores import (
+    UNKNOWN_BELIEF,
+    days_column,
+    horizon_column,
+    horizons_in,
+    probability_column,
+)
 
 
 def first_crossings(milestones: pd.DataFrame, ladder: tuple[str, ...]) -> pd.DataFrame:
@@ -198,6 +205,38 @@ def time_to_threshold(leads: pd.DataFrame, crossings: pd.DataFrame) -> pd.DataFr
         )
         .reset_index()
     )
+
+
+def open_lead_timing(scores: pd.DataFrame, ladder: tuple[str, ...]) -> pd.DataFrame:
+    """Per gate, over the open leads that have not crossed it: the expected crossings within each
+    time-to-threshold horizon and within the readiness horizon (sums of probabilities), the leads
+    more likely than not to cross within it and their median days; empty when the run has no
+    time to threshold, a gate's row blank where its timing is unknown."""
+    horizons = horizons_in(scores.columns, ladder)
+    if not horizons:
+        return pd.DataFrame()
+    rows = []
+    for g in ladder:
+        ahead = scores[not_crossed(scores, ladder, g)]
+        curve = ahead[[horizon_column(g, h) for h in horizons]]
+        known = curve.notna().all(axis=1).any()
+        days = ahead[days_column(g)] if days_column(g) in ahead else pd.Series(dtype=float)
+        rows.append(
+            {
+                "gate": g,
+                "open_leads": len(ahead),
+                **{
+                    f"expected_within_{h}d": float(curve[horizon_column(g, h)].sum())
+                    if known
+                    else np.nan
+                    for h in horizons
+                },
+                "expected_within_horizon": float(ahead[probability_column(g)].sum()),
+                "likely_within_horizon": int(days.notna().sum()) if known else np.nan,
+                "median_days_if_likely": float(days.median()) if days.notna().any() else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def stalled_beliefs(scores: pd.DataFrame) -> pd.DataFrame:

@@ -160,6 +160,9 @@ def score_leads(
     )
     for g in ladder:
         out[probability_column(g)] = probs[probability_column(g)].to_numpy()
+    # when: each gate's probability within shorter horizons and the median days to it
+    for c, values in model.time_to_threshold(X, probs).items():
+        out[c] = values.to_numpy()
     out["readiness_stage"] = readiness_stage(probs, ladder, thresholds)
     out["next_gate"] = np.array(ladder, dtype=object)[next_rank]
     p_next = probs.to_numpy()[np.arange(len(X)), next_rank]

@@ -32,6 +32,7 @@ from models import registry
 from models.bundle import ReadinessModel
 from models.dormant import is_dormant
 from models.explain import PathAttribution, compare_with_shap
+from models.timing import open_lead_summary
 from pipelines.common import sha256_of, write_json
 from pipelines.score.context import gather_context
 from pipelines.score.leads import score_leads
@@ -239,6 +240,8 @@ def run(project: ProjectParams) -> dict:
         },
         # "unknown" rather than a guess, with how many leads each reason covers
         "weakest_belief_unknown": result.unknown_beliefs,
+        # when the open leads are likely to cross each gate (models/timing.py)
+        "time_to_threshold": open_lead_summary(leads, model.timing, model.ladder),
         "sales_now_owners": leads.loc[leads["route"] == "sales_now", "owner"]
         .value_counts()
         .to_dict(),

@@ -17,6 +17,8 @@ import logging
 import subprocess
 import time
 
+import pandas as pd
+
 from features.profile import catalog_from_meta
 from models import registry
 from models.bundle import save_baselines
@@ -34,6 +36,7 @@ from models.crossval import CV_FILE, cross_validate
 from models.dataset import load_training_frame
 from models.dormant import SIGNS_OF_LIFE, fit_dormant_maps, load_dormant_frame
 from models.guard import screen_for_training
+from models.labels import LabelSettings
 from models.train import train_models
 from pipelines.common import write_json
 from readiness.outputs import Output, replacing
@@ -80,6 +83,15 @@ def _recalibrate_dormant(project: ProjectParams, model, catalog_meta: dict) -> d
     }
 
 
+def _timing_ends(settings: LabelSettings) -> dict[str, pd.Timestamp]:
+    """Per gate, the date by which a crossing's window must be over for its timing to count: the
+    end of the data, less the follow-through for a revenue-anchored gate (whose crossings late in
+    the horizon have not had the time to win yet)."""
+    end = pd.Timestamp(settings.end_of_data)
+    follow = pd.Timedelta(days=settings.follow_through_days)
+    return {g: end - follow if g in settings.revenue_anchored else end for g in settings.ladder}
+
+
 def run(project: ProjectParams) -> dict:
     params = project.params
     t0 = time.perf_counter()
@@ -107,7 +119,15 @@ def run(project: ProjectParams) -> dict:
         "horizon_days": settings.horizon_days,
         "p": params.train,
     }
-    result = train_models(features, labels, cohort=cohort, refit=is_flat(catalog_meta), **fit)
+    result = train_models(
+        features,
+        labels,
+        cohort=cohort,
+        refit=is_flat(catalog_meta),
+        # the timing of crossings needs dates: none on a flat export
+        timing_ends=None if is_flat(catalog_meta) else _timing_ends(settings),
+        **fit,
+    )
     dormant = _recalibrate_dormant(project, result.model, catalog_meta)
     folds = cross_validate(features, labels, **fit) if is_flat(catalog_meta) else None
     models_dir = project.resolve(params.paths.models)

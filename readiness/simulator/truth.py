@@ -108,6 +108,7 @@ def true_probability_copies(
     follow_through_days: int = 0,
     estimator: str = "combined",
     stream: int = 0,
+    within: tuple[int, ...] = (),
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """True crossing probabilities for each (lead_id, cutoff) row of `queries`, and every copy's
     value behind them.
@@ -134,6 +135,9 @@ def true_probability_copies(
             counted (whether the account wins later is not a chance known on the day).
         stream: which independent set of roll-outs (0 by default): two streams give two
             estimates with disjoint randomness, e.g. to measure the estimate's own stability.
+        within: shorter horizons (days): the frame also gets `p_<gate>_<h>d` and
+            `se_<gate>_<h>d`, the true probability of crossing within h days, counted (the
+            share of copies that crossed within h).
 
     Returns:
         One row per query: lead_id, cutoff, `p_<gate>` (NaN when the lead already crossed the
@@ -182,6 +186,9 @@ def true_probability_copies(
     pools = AssetPools(world)
     out = []
     parts: dict[str, list[tuple[pd.Index, np.ndarray, np.ndarray]]] = {g: [] for g in gates}
+    shorter: dict[tuple[str, int], list[tuple[pd.Index, np.ndarray]]] = {
+        (g, h): [] for g in gates for h in within
+    }
     for chunk_index, cq in q.groupby("chunk", sort=True):
         chunk = chunks[chunk_index]
         state = initial_state(world, chunk.leads, chunk.accounts)
@@ -193,7 +200,7 @@ def true_probability_copies(
                 step(state, day, pools, dyn, nothing)
                 day += 1
             local = dq["lead_ix"].to_numpy() - chunk.leads.start
-            res, hits, chances = roll_out(
+            res, hits, chances, early = roll_out(
                 state,
                 local,
                 int(cutoff_day),
@@ -206,11 +213,14 @@ def true_probability_copies(
                 pools,
                 (p.seed, chunk.index, stream),
                 consume=dq["asset"].to_numpy(),
+                within=within,
             )
             res.index = dq.index
             out.append(res)
             for g in gates:
                 parts[g].append((dq.index, hits[g], chances[g]))
+            for key, values in early.items():
+                shorter[key].append((dq.index, values))
         log.info("ground truth: chunk %d, %d queries", chunk.index, len(cq))
     result = pd.concat(out).loc[q.index]
     frame = pd.concat(
@@ -229,6 +239,12 @@ def true_probability_copies(
         copies[g] = finish(counted, summed, estimator if g not in anchored else "sampled")
         frame[f"p_{g}"] = estimate(copies[g])
         frame[f"se_{g}"] = copies[g].std(axis=1, ddof=1) / np.sqrt(rollouts)
+    for (g, days), done_h in shorter.items():
+        in_days = np.empty((len(q), rollouts), dtype=np.float32)
+        for index, v in done_h:
+            in_days[[where[i] for i in index]] = v
+        frame[f"p_{g}_{days}d"] = in_days.mean(axis=1, dtype=np.float64)
+        frame[f"se_{g}_{days}d"] = in_days.std(axis=1, ddof=1) / np.sqrt(rollouts)
     return frame, copies
 
 
@@ -296,13 +312,20 @@ def roll_out(
     pools: AssetPools,
     streams: tuple[int, int, int],
     consume: np.ndarray | None = None,
-) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    within: tuple[int, ...] = (),
+) -> tuple[
+    pd.DataFrame,
+    dict[str, np.ndarray],
+    dict[str, np.ndarray],
+    dict[tuple[str, int], np.ndarray],
+]:
     """Roll-outs of leads `local` (chunk indices) from the state at the start of `day`: their
     latent state, and per gate every copy's hit (crossed within the horizon, 0/1; for an
     anchored gate, crossed and won) and summed chances of crossing (one row per lead, one column
     per copy; NaN rows where the lead is not at risk). With `consume` (an asset position per
     lead, -1 for none), every copy of a lead first downloads its asset on `day`; the latent
-    state returned is the one before."""
+    state returned is the one before. Per (gate, h) for each h of `within` (days, below the
+    horizon): every copy's hit within h days (time to threshold)."""
     align = state.alignment()
     frame = pd.DataFrame(
         {
@@ -317,6 +340,9 @@ def roll_out(
     )
     hits = {g: np.zeros((len(local), rollouts), dtype=np.float32) for g in gates}
     chances = {g: np.zeros((len(local), rollouts), dtype=np.float32) for g in gates}
+    early = {
+        (g, h): np.zeros((len(local), rollouts), dtype=np.float32) for g in gates for h in within
+    }
     accounts = np.unique(state.acct[local])
     leads_per_acct = np.bincount(state.acct, minlength=state.n_accounts)[accounts]
     # batches of whole accounts so that copies x leads stays bounded
@@ -356,11 +382,15 @@ def roll_out(
                 won_day = acct_won[:, sub.acct[pos]]
                 ok &= won_day <= cross + follow
             hits[g][in_batch] = ok.T
+            for h in within:
+                early[g, h][in_batch] = (ok & (cross < day + h)).T
             chances[g][in_batch] = ok.T if g in anchored else expected[:, pos, code].T
     for g in gates:
         crossed = _already_crossed(state.stage[local], STAGE_OF_MILESTONE[g])
         hits[g][crossed] = chances[g][crossed] = np.nan
-    return frame, hits, chances
+        for h in within:
+            early[g, h][crossed] = np.nan
+    return frame, hits, chances, early
 
 
 def _centred(x: np.ndarray) -> np.ndarray:

@@ -166,7 +166,9 @@ def test_an_anchored_crossing_whose_follow_through_is_not_over_is_censored():
 def test_the_label_table_meets_its_contract_and_settings_round_trip():
     f = labels_for([(1, 100, "2024-01-01"), (2, 100, "2024-11-01")]).reset_index()
     labels_schema(LADDER).validate(
-        f[["lead_id", "account_id", "cutoff", *[label_column(g) for g in LADDER]]]
+        f[["lead_id", "account_id", "cutoff", *[label_column(g) for g in LADDER]]].join(
+            f.filter(regex="^t_")
+        )
     )
     s = settings(revenue_anchored=("opportunity",))
     assert LabelSettings.from_json(s.to_json()) == s

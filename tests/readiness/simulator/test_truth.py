@@ -130,7 +130,7 @@ def _truth_of_one(world, state, lead, gates, horizon, estimator, rollouts=4000) 
     from readiness.simulator.engine import AssetPools
     from readiness.simulator.truth import estimate, finish, roll_out
 
-    _, hits, chances = roll_out(
+    _, hits, chances, _ = roll_out(
         state,
         np.array([lead]),
         day=300,
@@ -211,6 +211,39 @@ def test_the_combined_estimate_is_unbiased_and_steadier_than_counting_hits(small
             assert combined_var < 0.5 * hits_var, gate
         # and it gives no more exact zeros (rare crossings are not rounded down to nothing)
         assert (combined[0][col] == 0).sum() <= (hits[0][col] == 0).sum(), gate
+
+
+def test_truth_within_a_shorter_horizon_matches_the_closed_form(make_params):
+    """Time to threshold's truth: each copy's crossing within h days of a longer horizon."""
+    from readiness.simulator.engine import CLOSE_RATE, OPP, AssetPools
+    from readiness.simulator.truth import roll_out
+
+    params = make_params(n_leads=400, chunk_leads=400)
+    world, state, lead = _one_lead_state(params, stage=OPP)
+    state.open_opp[state.acct[lead]] = True
+    gates, rollouts = ("closed_won", "closed_lost"), 4000
+    _, hits, _, early = roll_out(
+        state,
+        np.array([lead]),
+        day=300,
+        total=60,
+        horizon=60,
+        gates=gates,
+        anchored=(),
+        follow=0,
+        rollouts=rollouts,
+        pools=AssetPools(world),
+        streams=(7, 0, 0),
+        within=(10, 30),
+    )
+    rate = CLOSE_RATE[state.segment[lead]]
+    for h in (10, 30):
+        closed = early["closed_won", h] + early["closed_lost", h]
+        exact = 1 - (1 - rate) ** h
+        se = np.sqrt(exact * (1 - exact) / rollouts)
+        assert abs(closed.mean() - exact) < 4 * se + 1e-3
+    for g in gates:  # within 10 days implies within 30 and within the horizon, copy by copy
+        assert (early[g, 10] <= early[g, 30]).all() and (early[g, 30] <= hits[g]).all()
 
 
 def test_copies_come_back_in_the_order_of_the_queries(small_sim):
