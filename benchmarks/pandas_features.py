@@ -250,6 +250,19 @@ def features_at(
         out[f"active_days_{w}d" if w else "active_days_all"] = _count(
             window(days_active, w), "lead_id", idx
         )
+    for name, kind in (
+        ("email_clicks", "email_click"),
+        ("page_views", "page_view"),
+        ("downloads", "asset_download"),
+        ("webinars", "webinar_attended"),
+    ):
+        of_kind = eng[eng["event_type"] == kind]
+        windows = {
+            x.window_days for x in catalog if x.name.startswith(f"{name}_") and x.window_days
+        }
+        for w in sorted(windows):
+            out[f"{name}_{w}d"] = _count(window(of_kind, w), "lead_id", idx)
+        out[f"{name}_all"] = _count(of_kind, "lead_id", idx)
     opens = lev[~lev["engaged"]]
     out[f"email_opens_{longest}d"] = _count(window(opens, longest), "lead_id", idx)
     out["email_opens_all"] = _count(opens, "lead_id", idx)

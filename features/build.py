@@ -164,7 +164,10 @@ def _static_gaps(read) -> dict[str, str]:
     if len(fit) == 6:
         out["fit"] = "no firmographic or role attribute is filled"
     if leads["email_domain_type"].isna().all() and accounts["employee_band"].isna().all():
-        out["disqualifiers"] = "neither email domain types nor company sizes are filled"
+        out["disqualifiers"] = (
+            "neither email domain types nor company sizes (accounts.employee_band, which takes "
+            "employee counts) are filled"
+        )
     return out
 
 

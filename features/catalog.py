@@ -314,7 +314,8 @@ def _intent_features(ws: tuple[int | None, ...], longest: int) -> list[Feature]:
 
 
 def _engagement_features(ws: tuple[int | None, ...], longest: int) -> list[Feature]:
-    """Engaged actions, email opens and sales touches."""
+    """Engaged actions (all, and each kind: clicks, page views, downloads, webinars), email
+    opens and sales touches."""
     windowed = []
     for w in ws:
         windowed += [
@@ -339,6 +340,33 @@ def _engagement_features(ws: tuple[int | None, ...], longest: int) -> list[Featu
             kind="recency",
             measure="engaged",
             window="derived",
+        ),
+        *(
+            _engagement.count(
+                f"email_clicks_{_win(w)}",
+                f"Links the lead clicked in marketing emails {_when(w)}",
+                measure="clicks",
+                days=w,
+            )
+            for w in ws
+        ),
+        _engagement.count(
+            f"page_views_{longest}d",
+            f"Web pages the lead visited in the last {longest} days",
+            measure="page_views",
+            days=longest,
+        ),
+        _engagement.count(
+            "page_views_all", "Web pages the lead visited, ever", measure="page_views", days=None
+        ),
+        _engagement.count(
+            "downloads_all", "Content the lead downloaded, ever", measure="downloads", days=None
+        ),
+        _engagement.count(
+            "webinars_all",
+            "Webinars and events the lead attended, ever",
+            measure="webinars",
+            days=None,
         ),
         _engagement.count(
             f"email_opens_{longest}d",

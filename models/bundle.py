@@ -27,7 +27,7 @@ from models.calibration import Calibrator
 from models.dormant import DormantMap, is_dormant
 from models.timing import TimingModel, horizon_curves
 from readiness.errors import ReadinessError
-from readiness.scores import probability_column
+from readiness.scores import COHERENCE_TOLERANCE, probability_column
 
 
 class _LightGBMLog:
@@ -121,6 +121,38 @@ def coherent(probs: pd.DataFrame, ladder: tuple[str, ...], stage: np.ndarray) ->
     return out
 
 
+# a cut of coherence worth telling a reader of the scores about: one percentage point (rare gates'
+# probabilities of 1e-4 cut by 1e-6 are the ladder's rounding, not a disagreement of two models)
+MATERIAL_CUT = 0.01
+
+
+def ladder_caps(
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    ladder: tuple[str, ...],
+    stage: np.ndarray,
+    min_cut: float = MATERIAL_CUT,
+) -> dict[str, dict]:
+    """Per gate, the rows whose own calibrated probability coherence lowered by at least
+    `min_cut` to an earlier gate's (among rows that have not crossed it): how many, their share
+    and the median cut. Many capped rows mean the gate's model finds crossing it about as likely
+    as crossing the one before (nearly every lead that crosses one crosses the next), which a
+    reader of the scores should be told rather than find out."""
+    out: dict[str, dict] = {}
+    for rank, gate in enumerate(ladder, start=1):
+        col = probability_column(gate)
+        open_rows = stage < rank
+        cut = before[col].to_numpy() - after[col].to_numpy()
+        capped = open_rows & (cut >= max(min_cut, COHERENCE_TOLERANCE))
+        if capped.any():
+            out[gate] = {
+                "leads": int(capped.sum()),
+                "share": round(float(capped.sum() / max(open_rows.sum(), 1)), 4),
+                "median_cut": round(float(np.median(cut[capped])), 4),
+            }
+    return out
+
+
 class ReadinessModel:
     """Calibrated, coherent probabilities of crossing each gate within the horizon."""
 
@@ -167,6 +199,17 @@ class ReadinessModel:
         """One column p_<gate> per gate: calibrated (a dormant lead's by its own map,
         models/dormant.py) and coherent along the ladder. `dormant`: which rows are dormant
         (default: read from X's "days since" features)."""
+        return coherent(self.calibrated(X, dormant), self.ladder, _stage(X))
+
+    def predict_with_caps(self, X: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict]]:
+        """predict's probabilities and, per gate, how many rows coherence lowered to an earlier
+        gate's probability (ladder_caps)."""
+        before = self.calibrated(X)
+        probs = coherent(before, self.ladder, _stage(X))
+        return probs, ladder_caps(before, probs, self.ladder, _stage(X))
+
+    def calibrated(self, X: pd.DataFrame, dormant: np.ndarray | None = None) -> pd.DataFrame:
+        """Each gate's own calibrated probability, before coherence along the ladder."""
         M = self.matrix(X)
         probs = pd.DataFrame(
             {probability_column(g): self.gates[g].proba(M) for g in self.ladder}, index=X.index
@@ -177,7 +220,7 @@ class ReadinessModel:
                 for g, m in self.dormant.items():
                     col = probability_column(g)
                     probs.loc[idle, col] = m.calibrator.apply(probs.loc[idle, col].to_numpy())
-        return coherent(probs, self.ladder, _stage(X))
+        return probs
 
     def time_to_threshold(self, X: pd.DataFrame, probs: pd.DataFrame) -> pd.DataFrame:
         """p_<gate>_<h>d per gate and horizon and days_<gate> (models/timing.py), from the

@@ -261,6 +261,43 @@ def horizon_curves(
     return out
 
 
+def when_text(
+    times: pd.DataFrame,
+    probs: pd.DataFrame,
+    timing: dict[str, TimingModel],
+    ladder: Sequence[str],
+    gate_rank: np.ndarray,
+    stage: np.ndarray,
+) -> np.ndarray:
+    """Per row, in words, when it is likely to cross the gate of `gate_rank` (0-based): "likely
+    in about N days", "unlikely within H days (p)" or "unknown: why", so that a blank days_<gate>
+    is never left to be read as either."""
+    out = np.empty(len(probs), dtype=object)
+    if not timing:
+        out[:] = "unknown: the model was trained without time to threshold"
+        return out
+    for k, g in enumerate(ladder):
+        rows = np.flatnonzero(gate_rank == k)
+        t = timing[g]
+        days = times[days_column(g)].to_numpy() if days_column(g) in times else None
+        p_h = probs[probability_column(g)].to_numpy()
+        if not len(rows):
+            continue
+        if not t.known or days is None:
+            text = np.full(len(rows), f"unknown: {t.reason or 'no timing for this gate'}", object)
+        else:
+            d = days[rows]
+            pct = np.round(p_h[rows] * 100).astype(int).astype(str)
+            soon = np.maximum(np.round(np.nan_to_num(d)), 1).astype(int).astype(str)
+            text = np.where(
+                np.isnan(d),
+                np.char.add(np.char.add(f"unlikely within {t.horizon_days} days (", pct), "%)"),
+                np.char.add(np.char.add("likely in about ", soon), " days"),
+            ).astype(object)
+        out[rows] = np.where(stage[rows] > k, "crossed", text)
+    return out
+
+
 def median_days(curve: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Per row, the day the piecewise-linear curve (values at `grid`) first reaches 0.5; NaN when
     it never does (or the curve is unknown)."""

@@ -100,6 +100,18 @@ def import_(
             f"  {table:<14} {t['rows']:>9,} rows"
             + ("  (absent from the export: empty)" if t.get("absent") else "")
         )
+    for table, t in r["tables"].items():
+        for b in t.get("from", []):
+            if b.get("skipped_rows_without_values"):
+                held = "; ".join(
+                    f"'{col}': " + ", ".join(f"{v} {n:,}" for v, n in counts.items())
+                    for col, counts in b.get("skipped_values", {}).items()
+                )
+                typer.echo(
+                    f"  note: {table}: {b['skipped_rows_without_values']:,} rows of {b['from']} "
+                    "skipped for want of a value (skip_rows_without)"
+                    + (f"; they hold {held}" if held else "")
+                )
     for f in r["files"].values():
         for col, share in f["empty_columns"].items():
             typer.echo(f"  note: {f['file']} column {col} is {share:.0%} empty")
@@ -415,6 +427,13 @@ def score(params: ParamsOption = None) -> None:
             typer.echo(
                 f"  time to threshold {gate}: of {t['leads_not_crossed']:,} leads short of it, "
                 f"expected {within}"
+            )
+    for gate, c in (s.get("ladder_capped") or {}).items():
+        if c["share"] >= 0.1:  # a few capped leads are the ladder doing its job quietly
+            typer.echo(
+                f"  p_{gate} shown at {c['shown_at']} for {c['leads']:,} open leads "
+                f"({c['share']:.0%}; median cut {c['median_cut']:.3f}): its own model found "
+                f"{gate} likelier, and a later gate is never likelier than an earlier one"
             )
     trends = ", ".join(f"{k} {v:,}" for k, v in sorted(s.get("trends", {}).items()))
     if trends:

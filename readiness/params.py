@@ -87,6 +87,9 @@ class IngestParams:
     max_timestamp: date | None = None
     # Rows validated per batch for large tables (bounded memory).
     batch_rows: Annotated[int, Field(ge=1)] = 2_000_000
+    # A table losing more than this share of its rows to quarantine stops the stage (after the
+    # quarantine and the report are written): usually a mapping problem. 1 accepts any loss.
+    max_quarantined_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.5
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -210,7 +213,24 @@ class TrainParams:
     # fewer positives than this in the training cohort: the gate is not trained (base rate only)
     min_positives: Annotated[int, Field(ge=1)] = 50
     lightgbm: LightGBMParams = LightGBMParams()
-    logistic_c: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    # the regressions' strengths C (scikit-learn's inverse penalty) tried per gate: each keeps
+    # the one whose fit ranks the stop rows best (one value: that C, no choice)
+    logistic_c: tuple[Annotated[float, Field(gt=0, allow_inf_nan=False)], ...] = (
+        1.0,
+        0.1,
+        0.01,
+        0.001,
+    )
+
+    @field_validator("logistic_c", mode="before")
+    @classmethod
+    def _one_c_or_many(cls, c: object) -> object:
+        if isinstance(c, int | float):
+            return (c,)
+        if isinstance(c, list | tuple) and not c:
+            raise ValueError("name at least one strength C")
+        return c
+
     logistic_max_rows: Annotated[int, Field(ge=1)] = 500_000
     # per gate, the logistic regression on every feature is the scorer unless LightGBM, a blend of
     # the two or the regression on the user's own columns raises the validation (stop) cohort's

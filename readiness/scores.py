@@ -257,6 +257,16 @@ def score_schema(
             **days,
             "readiness_stage": pa.Column(str, pa.Check.isin([NO_STAGE, *ladder])),
             "next_gate": pa.Column(str, pa.Check.isin(list(ladder))),
+            # in words: "likely in about N days", "unlikely within H days (p)", "unknown: why"
+            # or "crossed" (runs scored before it lack it)
+            "next_gate_when": pa.Column(
+                str,
+                pa.Check.str_matches(
+                    r"^(likely in about \d+ days|unlikely within \d+ days "
+                    r"\(\d+%\)|unknown: .+|crossed)$"
+                ),
+                required=False,
+            ),
             "p_next_gate": pa.Column(float, [pa.Check.in_range(0.0, 1.0), _finite()]),
             # missing when the data holds no won deal to size by (unknown, not 0)
             "expected_revenue": pa.Column(float, [pa.Check.ge(0.0), _finite()], nullable=True),

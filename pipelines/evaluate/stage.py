@@ -64,6 +64,24 @@ EVALUATION_NAMES = (
 )
 
 
+def _flat_points(X: pd.DataFrame, preds: dict[str, pd.DataFrame], points: dict) -> str | None:
+    """Why the points baseline ranks nothing, when every test snapshot gets the same points (its
+    features are constant on this data, as belief counts are on an export whose content carries
+    no belief tags): its AUC is then 0.5 and its probability one number per gate, which a
+    reader of the table should be told rather than take for a weak rival."""
+    if "points" not in preds or not points:
+        return None
+    named = [n for n in points if n in X.columns]
+    if any(X[n].nunique(dropna=False) > 1 for n in named):
+        return None
+    return (
+        "points: every test snapshot gets the same points (train.points counts "
+        f"{', '.join(named[:4])}{', ...' if len(named) > 4 else ''}, which do not vary on this "
+        "data): the points baseline ranks nothing here (AUC 0.5, one probability per gate). "
+        "Point train.points at features your data carries to make it a rival."
+    )
+
+
 def run(project: ProjectParams) -> dict:
     params = project.params
     p = params.evaluate
@@ -111,6 +129,9 @@ def run(project: ProjectParams) -> dict:
     warnings = sufficiency_warnings(
         inside, params.train.min_positives, crossed_at_creation(inside, stage, params.ladder)
     )
+    flat_points = _flat_points(X, preds, dict(params.train.points))
+    if flat_points:
+        warnings.append(flat_points)
 
     truth = None
     simulated = project.resolve(params.paths.ground_truth).exists()

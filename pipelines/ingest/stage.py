@@ -18,7 +18,13 @@ from readiness.errors import ReadinessError
 from readiness.outputs import Output, replacing
 from readiness.params import ProjectParams
 from readiness.raw import tagging
-from readiness.raw.ingest import INGEST_NAMES, check_reconciled, check_required, ingest_folder
+from readiness.raw.ingest import (
+    INGEST_NAMES,
+    check_losses,
+    check_reconciled,
+    check_required,
+    ingest_folder,
+)
 
 
 def run(project: ProjectParams, source: Path | None = None) -> dict:
@@ -38,6 +44,7 @@ def run(project: ProjectParams, source: Path | None = None) -> dict:
         write_json(metrics / "ingest.json", report)
         check_reconciled(report)
         check_required(report)
+        check_losses(report, p.max_quarantined_share)
     return report
 
 

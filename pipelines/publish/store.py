@@ -226,9 +226,9 @@ def _ensure(conn: Connection, names: Names, tables: dict) -> None:
 
 def _added_later(column: str) -> bool:
     """A column of the leads or accounts table that runs scored by an older version lack: the
-    score trend, the export's own id and time to threshold."""
+    score trend, the export's own id and time to threshold (numbers and words)."""
     return (
-        column in ("trend", "crm_id")
+        column in ("trend", "crm_id", "next_gate_when")
         or column.startswith(("change_p_", "days_"))
         or re.fullmatch(r"p_.+_\d+d", column) is not None
     )

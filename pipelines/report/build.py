@@ -431,11 +431,9 @@ def _revenue_section(inp: ReportInputs, crossings: pd.DataFrame) -> Section:
         "pipeline_velocity_per_day": "money",
         "segment": "label",
     }
-    if rates:
-        s.add_text(
-            f"Of {rates.get('mqls', 0):,} MQLs, {rates.get('sales_accepted_rate', float('nan')):.1%} were accepted "
-            f"by sales and {rates.get('opportunity_rate_from_mql', float('nan')):.1%} became opportunities."
-        )
+    said = m.gate_rates_text(rates)
+    if said:
+        s.add_text(said)
     seg = rev["by_segment"]
     s.add_table(
         "Win rate, revenue and pipeline velocity by segment",

@@ -106,21 +106,43 @@ def revenue_metrics(
     return {"by_segment": table("segment"), "by_cohort": table("cohort")}
 
 
-def gate_rates(crossings: pd.DataFrame, ladder: tuple[str, ...]) -> dict[str, float]:
-    """Rates backward from revenue over all leads that became MQLs: sales-accepted rate and
-    opportunity-creation rate from MQL (when those gates are on the ladder)."""
-    out: dict[str, float] = {}
-    if "mql" not in ladder:
-        return out
+def gate_rates(crossings: pd.DataFrame, ladder: tuple[str, ...]) -> dict:
+    """Rates backward from revenue over all leads that became MQLs: the share of them that
+    crossed each later gate of the ladder (none when mql is not on it, or no lead became one)."""
+    if "mql" not in ladder or "mql" not in crossings:
+        return {}
     mql = crossings["mql"].notna()
-    for gate, name in (
-        ("sales_accepted", "sales_accepted_rate"),
-        ("opportunity", "opportunity_rate_from_mql"),
-    ):
-        if gate in ladder and mql.any():
-            out[name] = float((crossings.loc[mql, gate].notna()).mean())
-    out["mqls"] = int(mql.sum())
-    return out
+    if not mql.any():
+        return {}
+    later = ladder[ladder.index("mql") + 1 :]
+    return {
+        "mqls": int(mql.sum()),
+        "from_mql": {
+            g: float(crossings.loc[mql, g].notna().mean()) for g in later if g in crossings
+        },
+    }
+
+
+# what crossing a gate means, in a sentence about MQLs
+_CROSSED = {
+    "sales_accepted": "were accepted by sales",
+    "qualified_conversation": "had a qualified conversation",
+    "opportunity": "became opportunities",
+    "closed_won": "were won",
+}
+
+
+def gate_rates_text(rates: dict) -> str | None:
+    """ "Of 1,204 MQLs, 41.0 % were accepted by sales and 12.3 % became opportunities." from
+    gate_rates; None when there is nothing to say (no MQL, or no gate after mql)."""
+    parts = [
+        f"{share:.1%} {_CROSSED.get(g, 'crossed ' + g)}"
+        for g, share in rates.get("from_mql", {}).items()
+    ]
+    if not parts:
+        return None
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Of {rates['mqls']:,} MQLs, {listed}."
 
 
 def urgency_among_interested(

@@ -18,6 +18,7 @@ import pandas as pd
 from features.catalog import Feature
 from models.bundle import ReadinessModel
 from models.explain import GateAttribution, belief_contributions, top_drivers
+from models.timing import when_text
 from pipelines.score import routing as r
 from pipelines.score.context import LeadContext, describe_event, touch_text
 from readiness.domain import BELIEFS
@@ -39,6 +40,8 @@ class ScoreResult:
     timings: dict[str, float]
     # leads whose weakest belief is unknown, by reason
     unknown_beliefs: dict[str, int]
+    # per gate, the open leads whose probability coherence lowered to an earlier gate's
+    ladder_caps: dict[str, dict]
 
 
 def thresholds_of(p: ScoreParams, ladder: tuple[str, ...]) -> dict[str, float]:
@@ -137,7 +140,7 @@ def score_leads(
     ladder = model.ladder
     thresholds = thresholds_of(p, ladder)
     X = X.reset_index(drop=True)
-    probs = model.predict(X)
+    probs, caps = model.predict_with_caps(X)
     timings["predict"] = time.perf_counter() - t0
 
     crossed = (
@@ -161,10 +164,13 @@ def score_leads(
     for g in ladder:
         out[probability_column(g)] = probs[probability_column(g)].to_numpy()
     # when: each gate's probability within shorter horizons and the median days to it
-    for c, values in model.time_to_threshold(X, probs).items():
+    times = model.time_to_threshold(X, probs)
+    for c, values in times.items():
         out[c] = values.to_numpy()
     out["readiness_stage"] = readiness_stage(probs, ladder, thresholds)
     out["next_gate"] = np.array(ladder, dtype=object)[next_rank]
+    # the same in words for the next gate: a blank days_<gate> is unlikely or unknown, said so
+    out["next_gate_when"] = when_text(times, probs, model.timing, ladder, next_rank, crossed)
     p_next = probs.to_numpy()[np.arange(len(X)), next_rank]
     out["p_next_gate"] = p_next
     sizes = deal_size.get("by_employee_band", {})
@@ -251,7 +257,9 @@ def score_leads(
     timings["handoff"] = time.perf_counter() - t4
     accounts = account_view(out, X, ladder, rp.sales_gate)
     timings["total"] = time.perf_counter() - t0
-    return ScoreResult(out, accounts, {k: round(v, 3) for k, v in timings.items()}, unknown_why)
+    return ScoreResult(
+        out, accounts, {k: round(v, 3) for k, v in timings.items()}, unknown_why, caps
+    )
 
 
 def _handoff(

@@ -240,6 +240,13 @@ def run(project: ProjectParams) -> dict:
         },
         # "unknown" rather than a guess, with how many leads each reason covers
         "weakest_belief_unknown": result.unknown_beliefs,
+        # per gate, the open leads whose own probability was above an earlier gate's and is
+        # shown at it (a later gate is never likelier): many means the two gates' models see
+        # crossing them as nearly the same event (models/bundle.ladder_caps)
+        "ladder_capped": {
+            g: {**c, "shown_at": f"p_{model.ladder[model.ladder.index(g) - 1]}"}
+            for g, c in result.ladder_caps.items()
+        },
         # when the open leads are likely to cross each gate (models/timing.py)
         "time_to_threshold": open_lead_summary(leads, model.timing, model.ladder),
         "sales_now_owners": leads.loc[leads["route"] == "sales_now", "owner"]

@@ -75,10 +75,18 @@ from pydantic import (
     model_validator,
 )
 
+from readiness.domain import EMPLOYEE_BANDS
 from readiness.errors import ReadinessError
 from readiness.raw import attributes, flat, tagging
 from readiness.raw.io import CRM_IDS, ROW_ORIGINS
-from readiness.raw.schemas import KEYS, TABLES, columns_of, timestamp_columns, utc_times
+from readiness.raw.schemas import (
+    KEYS,
+    TABLES,
+    columns_of,
+    optional_vocabularies,
+    timestamp_columns,
+    utc_times,
+)
 from readiness.raw.tagging import Tagging
 
 log = logging.getLogger(__name__)
@@ -368,21 +376,29 @@ _TRACKING_PARAMS = re.compile(
 )
 
 
+# a URL written without its scheme, as exports often keep them: "www.acme.com/pricing?utm_..." or
+# "acme.com/pricing" (a dotted host, then a path or a query: "report.pdf" alone is no URL)
+_SCHEMELESS_URL = re.compile(r"(?i)^(www\.[^\s/?#]+|[a-z0-9-]+(\.[a-z0-9-]+)+[/?#])\S*$")
+
+
 def canonical_url(text: str) -> str:
     """A page URL as one page: without tracking parameters (utm_*, gclid, HubSpot's _hsenc, ...)
-    or a #fragment, scheme and host in lower case, no trailing slash on the path. Text that is
-    not an http(s) URL is returned as it is."""
-    if not re.match(r"(?i)^https?://", text):
+    or a #fragment, scheme and host in lower case, no trailing slash on the path; a URL written
+    without its scheme (www.acme.com/pricing) likewise, and still without one. Other text is
+    returned as it is."""
+    schemeless = not re.match(r"(?i)^https?://", text)
+    if schemeless and not _SCHEMELESS_URL.match(text.strip()):
         return text
-    parts = urlsplit(text.strip())
+    parts = urlsplit(("//" if schemeless else "") + text.strip())
     query = parse_qsl(parts.query, keep_blank_values=True)
     kept = urlencode([(k, v) for k, v in query if not _TRACKING_PARAMS.match(k)])
-    return urlunsplit(
-        (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), kept, "")
-    )
+    url = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), kept, ""))
+    return url.removeprefix("//")
 
 
 _EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+# an address with its domain captured
+_EMAIL_PARTS = r"[^@\s]+@([^@\s]+\.[^@\s]+)"
 
 
 def _id_text(values: pd.Series) -> pd.Series:
@@ -548,6 +564,216 @@ def _amounts(amount: pd.Series, report: dict, notes: list[str]) -> pd.Series:
     if changes:
         report["opportunity_amounts"] = changes
     return text.astype(object).where(text.notna(), None)
+
+
+# free webmail domains: an address there says nothing of the lead's company (email_domain_type
+# "free"); any other domain is read as the company's ("business")
+FREE_EMAIL_DOMAINS = frozenset(
+    [
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "yahoo.fr",
+        "yahoo.de",
+        "ymail.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "hotmail.fr",
+        "hotmail.de",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "mail.com",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "t-online.de",
+        "freenet.de",
+        "protonmail.com",
+        "proton.me",
+        "pm.me",
+        "zoho.com",
+        "yandex.com",
+        "yandex.ru",
+        "mail.ru",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "naver.com",
+        "orange.fr",
+        "free.fr",
+        "laposte.net",
+        "libero.it",
+        "virgilio.it",
+        "uol.com.br",
+        "bol.com.br",
+        "terra.com.br",
+        "comcast.net",
+        "verizon.net",
+        "att.net",
+        "sbcglobal.net",
+        "btinternet.com",
+        "rediffmail.com",
+        "fastmail.com",
+        "hey.com",
+        "tutanota.com",
+    ]
+)
+
+
+def _fold_vocabulary(text: pd.Series) -> pd.Series:
+    """A value as our vocabularies write theirs: lower case, spaces, hyphens and slashes as _
+    ("North America" -> "north_america", "C-Level" -> "c_level")."""
+    return text.str.strip().str.lower().str.replace(r"[\s\-/]+", "_", regex=True)
+
+
+def _our_vocabulary(
+    table: str,
+    built: pd.DataFrame,
+    block: Block,
+    where: str,
+    file: str,
+    mapping: Mapping,
+    notes: list[str],
+    email: bool = False,
+) -> dict[str, int]:
+    """The optional fields of fixed vocabulary (an account's industry, region, a lead's persona,
+    seniority, source channel, email domain type, an asset's industry) in our words, in place in
+    `built`: a value that is ours up to case and spacing is read as ours; an email address in
+    email_domain_type is read as its domain's type (free webmail or business); any other value
+    is left empty, counted and said, and when the column was mapped as it is (no value map) it is
+    also kept whole as the user's own categorical attribute, known at creation, so that the
+    model still learns from it. Before, such values quarantined their rows at ingest: in a
+    trial, an Industry column took 98.8 % of the accounts, and their leads and events, with them.
+    Returns the values left empty per field."""
+    out: dict[str, int] = {}
+    for c, vocab in optional_vocabularies(table).items():
+        rule = block.columns.get(c)
+        # company sizes are counts as often as bands: _employee_bands reads them
+        if rule is None or rule.value is not None or c not in built or c == "employee_band":
+            continue
+        text = built[c].astype("string")
+        given = text.notna() & (text.str.strip() != "")
+        ours = text.isin(vocab)
+        folded = _fold_vocabulary(text)
+        by_fold = given & ~ours & folded.isin(vocab)
+        if email and c == "email_domain_type":
+            domain = text.str.extract(rf"^\s*{_EMAIL_PARTS}\s*$", expand=False).str.lower()
+            address = given & ~ours & ~by_fold & domain.notna()
+            kind = domain.map(lambda d: "free" if d in FREE_EMAIL_DOMAINS else "business")
+            if address.any():
+                built.loc[address, c] = kind[address]
+                notes.append(
+                    f"{where}.columns.{c}: {int(address.sum()):,} email address(es) of column "
+                    f"'{rule.column}' in {file} read as their domain's type "
+                    f"({int((kind[address] == 'free').sum()):,} free webmail, the rest business)"
+                )
+        else:
+            address = pd.Series(False, index=built.index)
+        if by_fold.any():
+            built.loc[by_fold, c] = folded[by_fold]
+        outside = given & ~ours & ~by_fold & ~address
+        if not outside.any():
+            continue
+        examples = ", ".join(repr(v) for v in text[outside].value_counts().index[:4])
+        built.loc[outside, c] = None
+        out[c] = int(outside.sum())
+        kept = _keep_as_attribute(table, c, rule, block, mapping)
+        notes.append(
+            f"{where}.columns.{c}: {int(outside.sum()):,} of {int(given.sum()):,} value(s) of "
+            f"column '{rule.column or c}' in {file} are not among ours "
+            f"({', '.join(vocab)}): e.g. {examples}. They are left empty in {table}.{c} "
+            "(rows are kept)"
+            + (
+                f"; the column is kept as it is as your own attribute '{kept}' (categorical, "
+                "known at creation), which the model learns from"
+                if kept
+                else ""
+            )
+            + f". Map them onto ours with `values:` under {where}.columns.{c} to use them as ours."
+        )
+    return out
+
+
+def _keep_as_attribute(
+    table: str, field: str, rule: ColumnRule, block: Block, mapping: Mapping
+) -> str | None:
+    """Declare the column behind a lead's or account's field (`rule`, mapped as it is) the
+    user's own categorical attribute known at creation, unless it already is one; its name."""
+    entity = {"accounts": "account", "leads": "lead"}.get(table)
+    id_rule = block.columns.get(f"{entity}_id") if entity else None
+    if entity is None or rule.column is None or rule.values is not None or id_rule is None:
+        return None
+    if id_rule.row_number:  # numbered by row: the attribute's own numbering would differ
+        return None
+    for name, a in mapping.attributes.items():
+        if a.from_ == block.from_ and a.column == rule.column and a.of == entity:
+            return name
+    name = field if field not in mapping.attributes else f"{field}_as_written"
+    mapping.attributes[name] = AttributeRule.model_validate(
+        {
+            "of": entity,
+            "from": block.from_,
+            "id": id_rule,
+            "column": rule.column,
+            "type": "categorical",
+            "known": "at_creation",
+            "description": f"{rule.column} as the export writes it",
+        }
+    )
+    return name
+
+
+def _employee_bands(band: pd.Series, report: dict, notes: list[str]) -> pd.Series:
+    """A company size column as exports write it, put in our bands (EMPLOYEE_BANDS): a band of
+    ours stays; an employee count ("1,200"), a range ("51-100", "1.001-5.000") or a bound
+    ("10,000+", "<10"), read as attributes.read_numbers reads them (a range as its midpoint), is
+    put in the band it falls in; no count (0) and other text are left empty (unknown), said,
+    their rows kept. Without it, an export's counts quarantined every account they were written on
+    (and its leads), and the disqualifiers and deal sizes by band had nothing to read."""
+    text = band.astype("string").str.strip()
+    ours = text.isin(EMPLOYEE_BANDS) | text.isna() | (text == "")
+    if ours.all():
+        return band
+    other = text[~ours]
+    changes: dict = {}
+    numbers, _ = attributes.read_numbers(
+        "accounts.employee_band", other, other, ".", changes, notes, ranges=True
+    )
+    count = pd.to_numeric(numbers, errors="coerce")
+    edges = [0, *(float(b.split("-")[1]) for b in EMPLOYEE_BANDS[:-1]), np.inf]
+    banded = pd.cut(count, edges, labels=list(EMPLOYEE_BANDS), right=True).astype(object)
+    out = band.astype(object).copy()
+    read = count.notna() & (count > 0)
+    out.loc[read[read].index] = banded[read].to_numpy()
+    zero = count.notna() & (count <= 0)
+    out.loc[zero[zero].index] = None
+    unread = count.isna()
+    out.loc[unread[unread].index] = None
+    out = out.where(out.notna(), None)
+    report["employee_bands_from_counts"] = int(read.sum())
+    if unread.any():
+        report["employee_bands_not_read"] = int(unread.sum())
+    notes.append(
+        f"{int(read.sum()):,} company size(s) in accounts.employee_band are counts, ranges or "
+        f"bounds (e.g. {', '.join(repr(v) for v in other[read].head(3))}), put in the bands they "
+        f"fall in ({', '.join(EMPLOYEE_BANDS)})"
+        + (f"; {int(zero.sum()):,} of no employees left empty (unknown)" if zero.any() else "")
+        + (
+            f"; {int(unread.sum()):,} that are no size (e.g. "
+            f"{', '.join(repr(v) for v in other[unread].unique()[:3])}) left empty (unknown), "
+            "their rows kept"
+            if unread.any()
+            else ""
+        )
+    )
+    return out
 
 
 def _first_listed(
@@ -835,10 +1061,27 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
                             )
                         )
             numbered += len(frame)
+            not_ours = _our_vocabulary(
+                table, built, block, where, str(file), mapping, notes, email=table == "leads"
+            )
             skipped = 0
+            skipped_values: dict[str, dict[str, int]] = {}
             if block.skip_rows_without:
                 keep = built[block.skip_rows_without].notna().all(axis=1)
                 skipped = int((~keep).sum())
+                # what the skipped rows held in the columns that left them empty, commonest
+                # first: the user sees what was left out (email sends, bounces, ...)
+                for c in block.skip_rows_without:
+                    col = block.columns[c].column
+                    empty = ~keep & built[c].isna()
+                    if col is not None and col in frame.columns and empty.any():
+                        counts = (
+                            frame.loc[empty[empty].index, col]
+                            .astype("string")
+                            .fillna("(empty)")
+                            .value_counts()
+                        )
+                        skipped_values[col] = {str(k): int(v) for k, v in counts.head(5).items()}
                 built = built[keep]
             merged = identical = 0
             if block.distinct:
@@ -865,6 +1108,8 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
                     "from": block.from_,
                     "rows": len(built),
                     "skipped_rows_without_values": skipped,
+                    **({"skipped_values": skipped_values} if skipped_values else {}),
+                    **({"values_not_ours_left_empty": not_ours} if not_ours else {}),
                     **({"identical_rows_dropped": identical} if identical else {}),
                     **({"rows_merged_per_id": merged} if merged else {}),
                 }
@@ -878,6 +1123,8 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         if table == "milestones":
             order = _earliest_first(result)
             result = result.iloc[order].reset_index(drop=True)
+        if table == "accounts":
+            result["employee_band"] = _employee_bands(result["employee_band"], report, notes)
         if table == "opportunities":
             result, report["opportunity_accounts"] = _deal_accounts(result, out)
             # a CRM keeps an open deal's expected close date (HubSpot's Close Date): no close

@@ -198,6 +198,19 @@ def columns_of(table: str) -> dict[str, bool]:
     return {name: col.required for name, col in schema.columns.items()}
 
 
+def optional_vocabularies(table: str) -> dict[str, tuple[str, ...]]:
+    """The optional columns of a raw table that take a fixed vocabulary (an account's industry,
+    a lead's persona, ...), with their allowed values, read off the contract."""
+    schema = RAW_SCHEMAS[table].to_schema()
+    out = {}
+    for name, col in schema.columns.items():
+        for check in col.checks if col.nullable else ():
+            allowed = (check.statistics or {}).get("allowed_values")
+            if allowed is not None:
+                out[name] = tuple(allowed)
+    return out
+
+
 def utc_times(s: pd.Series, date_format: str | None = None) -> pd.Series:
     """Dates and times (written in `date_format`, or as pandas infers them) as the raw tables
     hold them, UTC without a time zone: a value with an offset (2025-03-30 14:03+02:00)

@@ -70,6 +70,21 @@ def test_account_committee_and_stakeholder_features(at_d):
     assert at_d.loc[20, "account_stakeholder_content_all"] == 0
 
 
+def test_each_kind_of_engaged_action_counted_on_its_own(at_d):
+    lead = at_d.loc[10]
+    # four downloads before the cutoff (the one on 04-03 is after it), one page view, one webinar
+    assert lead["downloads_all"] == 4
+    assert lead["page_views_90d"] == lead["page_views_all"] == 1
+    assert lead["webinars_all"] == 1
+    assert lead["email_clicks_all"] == 0
+    # lead 20's click, 51 days before the cutoff; its open is not a click
+    clicker = at_d.loc[20]
+    assert clicker["email_clicks_90d"] == clicker["email_clicks_all"] == 1
+    assert clicker["email_clicks_30d"] == clicker["email_clicks_7d"] == 0
+    assert clicker["downloads_all"] == clicker["page_views_all"] == 0
+    assert (at_d.loc[30, ["email_clicks_all", "downloads_all", "webinars_all"]] == 0).all()
+
+
 def test_intent_pricing_demo_forms_and_answers(at_d):
     lead = at_d.loc[10]
     assert lead["pricing_views_7d"] == lead["pricing_views_all"] == 1

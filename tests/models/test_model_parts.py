@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.bundle import coherent
+from models.bundle import coherent, ladder_caps
 from models.calibration import Calibrator, fit_calibrator
 from models.cohorts import CALIBRATE, STOP, TEST, TRAIN, assign_cohorts
 from models.dormant import PLATT_MIN_POSITIVES, fit_dormant_maps, fit_map, is_dormant
@@ -56,6 +56,16 @@ def test_the_ladder_is_coherent_and_crossed_gates_are_certain():
     assert out.loc[1].tolist() == [0.9, 0.3, 0.3]
     assert out.loc[2].tolist() == [1.0, 0.4, 0.4]
     assert (out.diff(axis=1).iloc[:, 1:] <= 0).all().all()
+    # what coherence lowered is counted, among leads short of each gate (a crossed gate raised
+    # to 1 is no cap)
+    caps = ladder_caps(probs, out, LADDER, stage)
+    assert caps == {
+        "sales_accepted": {"leads": 1, "share": round(1 / 3, 4), "median_cut": 0.3},
+        "opportunity": {"leads": 2, "share": round(2 / 3, 4), "median_cut": 0.4},
+    }
+    # a cut below a percentage point is the ladder's rounding, not worth a word
+    tiny = probs.assign(p_sales_accepted=[0.205, 0.3, 0.4], p_opportunity=[0.1, 0.3, 0.4])
+    assert ladder_caps(tiny, coherent(tiny, LADDER, stage), LADDER, stage) == {}
 
 
 def test_metrics_by_hand():
@@ -698,3 +708,74 @@ def test_the_model_applies_its_map_to_dormant_rows_only_and_keeps_it_when_saved(
     back = ReadinessModel.load(tmp_path / "m")
     assert back.dormant_after_days == 120 and back.dormant["mql"].method == "platt"
     np.testing.assert_allclose(back.predict(X)["p_mql"].to_numpy(), out, rtol=1e-9)
+
+
+def test_the_regressions_strength_is_the_one_that_ranks_the_stop_rows_best():
+    """Few training rows and many noise columns: a fixed C = 1 chases the noise; the strength
+    chosen on the stop rows is the best of the grid there, and ranks held-out rows better."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from models.bundle import LogisticBaseline, PointsScore
+    from models.train import _fit_baselines
+
+    rng = np.random.default_rng(5)
+    n, noise = 3000, 60
+    X = pd.DataFrame(rng.normal(size=(n, noise + 1)), columns=[f"f{i}" for i in range(noise + 1)])
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X["f0"] - 1.5)))).astype(int).to_numpy()
+    tr, st, ca, held = (
+        np.arange(150),
+        np.arange(150, 1150),
+        np.arange(1150, 1650),
+        np.arange(1650, n),
+    )
+    grid = (1.0, 0.1, 0.01, 0.001)
+    logistic = LogisticBaseline.design(X.iloc[tr], list(X.columns), [])
+    linears = {"logistic": logistic}
+    p = TrainParams(logistic_c=grid)
+    rng0 = np.random.default_rng(0)
+    _fit_baselines(
+        "mql",
+        X,
+        y,
+        rows=(tr, ca),
+        linears=linears,
+        points=PointsScore({}, 5.0),
+        p=p,
+        rng=rng0,
+        stop=st,
+    )
+    chosen = logistic.coefs["mql"]["c"]
+
+    def stop_auc(c, rows):
+        lr = LogisticRegression(C=c, max_iter=1000).fit(logistic.matrix(X.iloc[tr]), y[tr])
+        return roc_auc_score(y[rows], lr.decision_function(logistic.matrix(X.iloc[rows])))
+
+    by_c = {c: stop_auc(c, st) for c in grid}
+    assert by_c[chosen] >= max(by_c.values()) - 1e-3  # warm starts land within the tolerance
+    assert chosen < 1.0 and stop_auc(chosen, held) > stop_auc(1.0, held)
+    # one value: no choice; a refit keeps the chosen strength
+    fixed = LogisticBaseline.design(X.iloc[tr], list(X.columns), [])
+    _fit_baselines(
+        "mql",
+        X,
+        y,
+        rows=(tr, ca),
+        linears={"logistic": fixed},
+        points=PointsScore({}, 5.0),
+        p=TrainParams(logistic_c=0.5),
+        rng=rng0,
+        stop=st,
+    )
+    assert fixed.coefs["mql"]["c"] == 0.5
+    _fit_baselines(
+        "mql",
+        X,
+        y,
+        rows=(np.arange(1150), ca),
+        linears=linears,
+        points=PointsScore({}, 5.0),
+        p=p,
+        rng=rng0,
+    )
+    assert logistic.coefs["mql"]["c"] == chosen

@@ -23,6 +23,7 @@ from models.timing import (
     horizon_curves,
     interval_class,
     median_days,
+    when_text,
 )
 from readiness.scores import horizon_column, horizons_in, probability_column, score_schema
 from tests.models.test_labels import MILESTONES, OPPORTUNITIES, T, settings
@@ -183,6 +184,16 @@ def test_curves_are_coherent_along_horizons_and_ladder_and_end_at_readiness():
     assert np.isnan(out["days_mql"][2])  # 0.3 within 90 days: not expected within the horizon
     assert out["days_sales_accepted"][1] == pytest.approx(14 * 0.5 / 0.63)
     assert out["days_closed_won"].isna().all()
+    # the next gate's timing in words: an empty days_<gate> is said to be unlikely or unknown
+    words = when_text(out, probs, timing, ladder, np.array([0, 1, 0]), stage)
+    assert words.tolist() == [
+        "likely in about 65 days",
+        "likely in about 11 days",
+        "unlikely within 90 days (30%)",
+    ]
+    last = when_text(out, probs, timing, ladder, np.array([2, 2, 0]), np.array([0, 0, 1]))
+    assert last.tolist() == ["unknown: too few", "unknown: too few", "crossed"]
+    assert when_text(out, probs, {}, ladder, np.zeros(3, int), stage)[0].startswith("unknown: ")
 
 
 def test_median_and_expected_days_on_a_hand_curve():

@@ -64,7 +64,7 @@ def test_simulate_ingest_features_from_a_params_file(project_dir):
 
     feats = readiness("features", "--params", params)
     assert feats.returncode == 0, feats.stderr
-    assert "91 features; training" in feats.stdout  # 87 built-in + 4 CRM attributes
+    assert "99 features; training" in feats.stdout  # 95 built-in + 4 CRM attributes
     summary = json.loads((project_dir / "artifacts" / "metrics" / "features.json").read_text())
     assert summary["training"]["snapshots"] == len(
         pd.read_parquet(project_dir / "data" / "features" / "training")

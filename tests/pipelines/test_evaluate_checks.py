@@ -1,8 +1,11 @@
-"""Evaluate's reading of its own figures: your columns alone ranking a gate implausibly well."""
+"""Evaluate's reading of its own figures: your columns alone ranking a gate implausibly well, a
+points baseline that cannot rank."""
 
 from __future__ import annotations
 
 import json
+
+import pandas as pd
 
 from pipelines.evaluate.stage import _implausible_your_columns, _targets
 
@@ -48,3 +51,15 @@ def test_your_columns_ranking_a_gate_implausibly_well_name_the_strongest(tmp_pat
     assert not decision["promote"]
     assert any(r.startswith("mql: implausibly well ranked") for r in failed_checks(decision))
     assert promotion_decision(challenger, None, PromotionParams(), implausible={})["promote"]
+
+
+def test_a_points_baseline_that_cannot_vary_is_said_to_rank_nothing():
+    from pipelines.evaluate.stage import _flat_points
+
+    X = pd.DataFrame({"urgency_content_all": [0, 0, 0], "email_clicks_all": [0, 3, 1]})
+    preds = {"points": pd.DataFrame({"p_mql": [0.1, 0.1, 0.1]})}
+    note = _flat_points(X, preds, {"urgency_content_all": 5})
+    assert note is not None and "urgency_content_all" in note and "ranks nothing" in note
+    # points that vary on the data, or no points baseline: nothing to say
+    assert _flat_points(X, preds, {"urgency_content_all": 5, "email_clicks_all": 2}) is None
+    assert _flat_points(X, {}, {"urgency_content_all": 5}) is None

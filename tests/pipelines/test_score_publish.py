@@ -56,8 +56,21 @@ def test_every_open_lead_is_scored_routed_and_explained(scored):
         leads["account_id"]
     )
     assert accounts["open_leads"].sum() == len(leads)
+    # the next gate's timing in words agrees with its days: a blank days_<gate> is said to be
+    # unlikely (or unknown), never left to be read
+    days = leads.apply(lambda r: r[f"days_{r['next_gate']}"], axis=1)
+    when = leads["next_gate_when"]
+    assert when.notna().all()
+    assert (when[days.notna() & (days > 0)].str.match(r"^likely in about \d+ days$")).all()
+    assert (when[days.isna()].str.match(r"^(unlikely within \d+ days \(\d+%\)|unknown: .+)$")).all()
     s = scored["summary"]
     assert set(s["drivers_vs_exact_shap"]) <= set(scored["project"].params.ladder)
+    for gate, c in s["ladder_capped"].items():  # counted among the leads short of the gate
+        assert (
+            0 < c["leads"] <= len(leads)
+            and c["median_cut"] >= 0.01
+            and c["shown_at"] != f"p_{gate}"
+        )
     wb = s["weakest_belief_vs_truth"]
     assert wb["leads"] > 0 and 0 <= wb["model_accuracy"] <= 1 and 0 <= wb["naive_accuracy"] <= 1
 

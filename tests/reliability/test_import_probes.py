@@ -230,3 +230,16 @@ def test_a_deals_file_with_an_unknown_contact_still_reconciles_at_ingest(export,
     for t in report["tables"].values():
         assert t["read"] == t["accepted"] + t["quarantined"]
     assert DEALS.count("\n") - 1 == report["tables"]["opportunities"]["read"]
+
+
+def test_the_import_command_says_what_rows_it_skipped_and_what_they_held(tmp_path, export, cli):
+    folder, write = export
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "params.yaml").write_text(
+        yaml.safe_dump({"paths": {"raw": "raw"}, "import": {"mapping": str(write(mapping()))}})
+    )
+    out = cli("import", "--params", str(project / "params.yaml"))
+    assert out.returncode == 0, out.stderr
+    assert "note: milestones: 1 rows of contacts skipped" in out.stdout
+    assert "they hold 'stage': Lead 1" in out.stdout

@@ -82,7 +82,17 @@ def test_funnel_counts_conversions_and_days_by_cohort():
 
 def test_rates_backward_from_revenue():
     r = m.gate_rates(m.first_crossings(MILESTONES, LADDER), LADDER)
-    assert r == {"sales_accepted_rate": 0.5, "opportunity_rate_from_mql": 0.5, "mqls": 4}
+    assert r["mqls"] == 4
+    assert r["from_mql"]["sales_accepted"] == 0.5 and r["from_mql"]["opportunity"] == 0.5
+    said = m.gate_rates_text({"mqls": 4, "from_mql": {"sales_accepted": 0.5, "opportunity": 0.25}})
+    assert said == "Of 4 MQLs, 50.0% were accepted by sales and 25.0% became opportunities."
+    # a ladder without those gates says what it has, never "nan%"
+    said = m.gate_rates_text({"mqls": 9, "from_mql": {"qualified_conversation": 1 / 3}})
+    assert said == "Of 9 MQLs, 33.3% had a qualified conversation."
+    assert m.gate_rates_text({}) is None
+    assert (
+        m.gate_rates(m.first_crossings(MILESTONES, ("sales_accepted",)), ("sales_accepted",)) == {}
+    )
 
 
 OPPS = pd.DataFrame(

@@ -68,9 +68,15 @@ def test_unknown_enum_values_are_quarantined_with_the_value(tmp_path):
     report = run(tmp_path, tables)
     q = quarantine(tmp_path, "events")
     assert q["source_row"].tolist() == [3]
-    assert "event_type: value not allowed (value 'tweet')" in q["reasons"].iloc[0]
+    # the reason names what is allowed
+    assert (
+        "event_type: value not allowed (allowed: 'email_open', 'email_click'"
+        in q["reasons"].iloc[0]
+    )
+    assert "'demo_request') (value 'tweet')" in q["reasons"].iloc[0]
     ql = quarantine(tmp_path, "leads")
-    assert "persona: value not allowed (value 'wizard')" in ql["reasons"].iloc[0]
+    assert "persona: value not allowed (allowed: 'champion'" in ql["reasons"].iloc[0]
+    assert ql["reasons"].iloc[0].endswith("(value 'wizard')")
     # lead 11 was quarantined, so its event is quarantined as unknown, not silently dropped
     assert report["tables"]["events"]["quarantined"] == 1
 
@@ -342,3 +348,48 @@ def test_an_empty_id_is_one_missing_value_not_also_a_wrong_type(tmp_path):
     assert rep["tables"]["leads"]["quarantined"] == 1
     q = quarantine(tmp_path, "leads")
     assert q["reasons"].tolist() == ["account_id: missing value"]
+
+
+def test_a_table_mostly_quarantined_stops_ingest_naming_the_reasons():
+    from readiness.raw.ingest import check_losses
+
+    report = {
+        "tables": {
+            "accounts": {
+                "read": 100,
+                "quarantined": 60,
+                "quarantine_reasons": {"industry: value not allowed (allowed: 'software')": 60},
+            },
+            "leads": {"read": 10, "quarantined": 5, "quarantine_reasons": {}},
+        }
+    }
+    with pytest.raises(ReadinessError) as err:
+        check_losses(report, 0.5)
+    assert "accounts: 60 of 100 rows (60%; industry: value not allowed" in str(err.value)
+    assert "leads" not in str(err.value)  # exactly half is not more than half
+    check_losses(report, 0.6)  # at the share allowed: goes on
+
+
+def test_a_milestone_dated_by_day_on_its_leads_creation_day_is_dated_at_the_creation(tmp_path):
+    """Lead 11, created 15:30, became an MQL that day: the export says only the day. Read as
+    midnight it fell before the lead and was quarantined; it is now dated at the creation, and
+    said. A day-only date before the creation day is still before the lead."""
+    tables = tiny_tables()
+    tables["leads"].loc[1, "created_at"] = T("2024-01-20 15:30")
+    extra = pd.DataFrame(
+        {
+            "lead_id": [11, 12],
+            "milestone": ["mql", "mql"],
+            "occurred_at": [T("2024-01-20"), T("2024-02-01")],  # lead 12 was created 02-02
+            "opportunity_id": pd.array([None, None], dtype="Int64"),
+        }
+    )
+    tables["milestones"] = pd.concat([tables["milestones"], extra], ignore_index=True)
+    report = run(tmp_path, tables)
+    t = report["tables"]["milestones"]
+    assert t["dated_at_lead_creation"] == 1 and (t["accepted"], t["quarantined"]) == (6, 1)
+    assert any("dated at its creation" in w for w in t["warnings"])
+    ms = validated(tmp_path, "milestones")
+    assert ms.loc[ms["lead_id"] == 11, "occurred_at"].tolist() == [T("2024-01-20 15:30")]
+    q = quarantine(tmp_path, "milestones")
+    assert "before its lead was created" in q["reasons"].iloc[0]

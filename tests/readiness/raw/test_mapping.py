@@ -55,6 +55,8 @@ def test_a_small_export_becomes_the_raw_tables(export):
         [4, "closed_won"],
     ]
     assert report["tables"]["milestones"]["from"][0]["skipped_rows_without_values"] == 1
+    # and what the skipped row held in the column that mapped to nothing
+    assert report["tables"]["milestones"]["from"][0]["skipped_values"] == {"stage": {"Lead": 1}}
     # acme's two contacts give the same account row: one dropped as identical, and counted
     assert report["tables"]["accounts"]["from"][0]["identical_rows_dropped"] == 1
     assert set(report["absent_tables"]) == {"assets", "events", "sales_touches"}
@@ -326,6 +328,8 @@ def test_a_repeated_milestone_is_kept_at_its_earliest_date_whatever_the_file_ord
     q = pd.read_parquet(folder / "quarantine" / "milestones")
     later = q[q["reasons"].str.contains("duplicate lead_id+milestone", regex=False)]
     assert later[["file", "file_row"]].values.tolist() == [["deals.csv", 1]]
+    # beside our numbering, the lead's own id in the export: the record a user can look up
+    assert later[["lead_id", "lead_crm_id"]].values.tolist() == [["3", "c3"]]
 
 
 def test_a_date_that_does_not_parse_is_noted_and_only_its_rows_are_quarantined(export):
@@ -885,3 +889,84 @@ def test_an_unsplit_list_of_ids_and_an_ambiguous_lookup_are_said(export):
         "1 value(s) of 'email' in file 'contacts' belong to rows with different 'contact_id'" in n
         for n in report["notes"]
     )
+
+
+def test_company_sizes_written_as_counts_or_ranges_are_put_in_their_bands(export):
+    from readiness.raw.mapping import _employee_bands
+
+    sizes = pd.Series(["51-200", "1,200", "1.001-5.000", "10.000+", "<10", "0", "lots", None, "7"])
+    report: dict = {}
+    notes: list[str] = []
+    banded = _employee_bands(sizes, report, notes)
+    assert banded.tolist() == [
+        "51-200",  # one of ours: kept
+        "1001-5000",
+        "1001-5000",  # a German range, read as its midpoint
+        "5000+",
+        "1-50",
+        None,  # no employees: unknown, said
+        None,  # no size: unknown, said, the account kept
+        None,
+        "1-50",
+    ]
+    assert report["employee_bands_from_counts"] == 5
+    assert "1 of no employees left empty" in notes[-1]
+    # through the import: the export's count reaches the account's band
+    folder, write = export
+    (folder / "contacts.csv").write_text(
+        CONTACTS.replace("company\n", "company,size\n")
+        .replace("acme\n", 'acme,"1,200"\n')
+        .replace("beta\n", "beta,51 - 100\n")
+    )
+    m = mapping()
+    m["tables"]["accounts"]["columns"]["employee_band"] = {"column": "size"}
+    import_export(write(m), folder / "raw")
+    accounts = pd.read_parquet(folder / "raw" / "accounts.parquet")
+    assert accounts["employee_band"].tolist() == ["1001-5000", "51-200"]
+
+
+def test_a_field_of_ours_written_in_their_words_keeps_its_rows_and_reaches_the_model(export):
+    """An Industry column mapped onto accounts.industry as it is: a value ours up to case is
+    read as ours; the others are left empty there (their accounts, leads and events kept, where
+    ingest quarantined them all) and the column is kept whole as the user's own attribute. An
+    email address in email_domain_type is read as its domain's type."""
+    folder, write = export
+    (folder / "contacts.csv").write_text(
+        "contact_id,created,stage,channel,company,sector,email\n"
+        "c1,2024-01-05,Lead,web,acme,Software,ann@GMAIL.com\n"
+        "c2,2024-01-07,MQL,fair,acme,Software,bob@acme.com\n"
+        "c3,2024-02-01,SQL,web,beta,Government,cy@beta.io\n"
+    )
+    m = mapping()
+    m["tables"]["accounts"]["columns"]["industry"] = {"column": "sector"}
+    m["tables"]["leads"]["columns"]["email_domain_type"] = {"column": "email"}
+    report = import_export(write(m), folder / "raw")
+    accounts = pd.read_parquet(folder / "raw" / "accounts.parquet")
+    assert accounts["industry"].fillna("(empty)").tolist() == ["software", "(empty)"]
+    assert report["tables"]["accounts"]["from"][0]["values_not_ours_left_empty"] == {"industry": 1}
+    said = [n for n in report["notes"] if "are not among ours" in n]
+    assert len(said) == 1 and "'Government'" in said[0] and "attribute 'industry'" in said[0]
+    attrs = pd.read_parquet(folder / "raw" / "attributes.parquet")
+    assert attrs[["entity", "entity_id", "attribute", "value"]].values.tolist() == [
+        ["account", 1, "industry", "Software"],
+        ["account", 2, "industry", "Government"],
+    ]
+    leads = pd.read_parquet(folder / "raw" / "leads.parquet")
+    assert leads["email_domain_type"].tolist() == ["free", "business", "business"]
+    ing = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    assert (
+        ing["tables"]["accounts"]["quarantined"] == 0 and ing["tables"]["leads"]["quarantined"] == 0
+    )
+
+
+def test_a_url_written_without_its_scheme_is_one_page_whatever_campaign_led_to_it():
+    from readiness.raw.mapping import canonical_url
+
+    plain = canonical_url("www.Acme-Soft.com/pricing/")
+    assert plain == "www.acme-soft.com/pricing"
+    assert canonical_url("www.acme-soft.com/pricing?utm_source=li&gclid=x#top") == plain
+    assert canonical_url("acme.com/product?id=7&utm_medium=email") == "acme.com/product?id=7"
+    # text that is no URL stays as it is
+    assert canonical_url("report.pdf") == "report.pdf"
+    assert canonical_url("Cost of delay benchmark") == "Cost of delay benchmark"
+    assert canonical_url("HTTPS://X.io/a/?utm_source=z") == "https://x.io/a"
