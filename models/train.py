@@ -25,6 +25,7 @@ from models.evaluate import auc_difference
 from models.labels import crossing_days_column, label_column, sufficiency
 from models.monitor import psi
 from models.timing import TimingModel, fit_timing, unknown_timing
+from readiness.domain import BELIEFS
 from readiness.errors import ReadinessError
 from readiness.params import TrainParams
 
@@ -199,6 +200,8 @@ def train_models(
             CALIBRATE: np.flatnonzero((cohort == CALIBRATE).to_numpy()),
         },
     )
+    # the belief families' counts: whether they add anything the stop rows can show is measured
+    beliefs = {f.name for f in catalog if f.family in BELIEFS}
     points = PointsScore(dict(p.points), p.points_cap)
     missing_points = [n for n in points.points if n not in X.columns]
     if missing_points:
@@ -260,6 +263,9 @@ def train_models(
             stop=st,
         )
         _choose_blend(gates[gate], linears, X, y, rows=(st, ca), p=p, designs=designs, groups=leads)
+        signal = _belief_signal(gate, linears["logistic"], designs, tr, st, y, leads, p, beliefs)
+        if signal is not None:
+            gates[gate].info["belief_signal"] = signal
         if refit:
             _refit(
                 gates[gate],
@@ -497,6 +503,47 @@ def _fit_baselines(
         raw = 1 / (1 + np.exp(-designs.margin(name, gate, ca, CALIBRATE)))
         logistic.calibrators[gate] = fit_calibrator(raw, y[ca], p.calibration)
     points.calibrators[gate] = fit_calibrator(points.squashed(X.iloc[ca]), y[ca], "isotonic")
+
+
+def _belief_signal(
+    gate: str,
+    logistic: LogisticBaseline,
+    designs: _Designs,
+    tr: np.ndarray,
+    st: np.ndarray,
+    y: np.ndarray,
+    leads: np.ndarray,
+    p: TrainParams,
+    beliefs: set[str],
+) -> dict | None:
+    """Do the belief families' counts rank the gate's stop rows better than everything else
+    without them? The regression on every feature (at its chosen strength) against the same
+    regression without the belief counts, DeLong's paired difference clustered by lead; `shown`
+    when it exceeds `blend_confidence_z` standard errors. Routing names a lead's weakest belief
+    only where it is shown: on an export whose content carries no true effect, keyword-tagged
+    belief counts still took 45-59 % of the attribution in a trial, and 41 % of open leads were
+    sent to nurture_urgency. None when there is nothing to measure."""
+    cols = [i for i, n in enumerate(logistic.numeric) if n in beliefs]
+    if not cols or gate not in logistic.coefs or len(np.unique(y[st])) < 2:
+        return None
+    fit = np.intersect1d(tr, designs.parts[TRAIN]) if TRAIN in designs.parts else tr
+    M = designs.matrix("logistic", fit, TRAIN if TRAIN in designs.parts else None)
+    if len(np.unique(y[fit])) < 2:
+        return None
+    keep = np.ones(M.shape[1], dtype=bool)
+    keep[cols] = False
+    lr = LogisticRegression(C=logistic.coefs[gate]["c"], max_iter=1000).fit(M[:, keep], y[fit])
+    S = designs.matrix("logistic", st, STOP if STOP in designs.parts else None)
+    without = S[:, keep] @ lr.coef_[0] + lr.intercept_[0]
+    with_beliefs = S @ np.asarray(logistic.coefs[gate]["w"]) + logistic.coefs[gate]["b"]
+    d = auc_difference(y[st], with_beliefs, without, groups=leads[st])
+    return {
+        "stop_auc_with": round(float(roc_auc_score(y[st], with_beliefs)), 5),
+        "stop_auc_without": round(float(roc_auc_score(y[st], without)), 5),
+        "difference": round(d["difference"], 5),
+        "se": round(d["se"], 5),
+        "shown": bool(d["difference"] - p.blend_confidence_z * d["se"] > 0),
+    }
 
 
 def _regularised(

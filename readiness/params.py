@@ -382,6 +382,10 @@ class RoutingParams:
     # the route of a nurture lead whose weakest belief is unknown (no belief-tagged content): a
     # general nurture track that makes no belief claim; "nurture_" and a name of your own
     general_route: Annotated[str, Field(pattern=r"^nurture_[a-z0-9_]+$")] = "nurture_general"
+    # name a lead's weakest belief only where the belief counts rank the sales gate's validation
+    # rows better than the other features alone, beyond noise (train's belief_signal); false
+    # names it wherever the data has belief-tagged content
+    belief_evidence: bool = True
     # its next asset: what converting leads of the lead's persona and industry consumed, each
     # segment's share shrunk towards everyone's by this many converting leads' worth
     similar_prior_leads: Annotated[int, Field(ge=0)] = 20

@@ -101,7 +101,11 @@ def weakest_beliefs(
     names = np.full(len(beliefs), UNKNOWN_BELIEF, dtype=object)
     why: dict[str, int] = {}
     if not available:
-        why["no consumed content carries a belief tag"] = len(names)
+        # one reason for every belief (the belief counts show no signal), or the data's own
+        reasons = {unavailable[b] for b in BELIEFS}
+        reason = reasons.pop() if len(reasons) == 1 else "no consumed content carries a belief tag"
+        if len(names):
+            why[reason] = len(names)
         return names, why
     values = beliefs[available].to_numpy()
     content = [f"{b}_content_all" for b in available if f"{b}_content_all" in X]

@@ -169,7 +169,10 @@ def run(project: ProjectParams) -> dict:
         p=p,
         scored_at=scored_at,
         con=con,
-        unavailable=catalog_meta.get("unavailable_families", {}),
+        unavailable={
+            **(belief_unshown(model, p.routing.sales_gate) if p.routing.belief_evidence else {}),
+            **catalog_meta.get("unavailable_families", {}),
+        },
     )
     con.disconnect()
     shutil.rmtree(work, ignore_errors=True)  # this stage's own spill folder
@@ -277,6 +280,22 @@ def run(project: ProjectParams) -> dict:
     write_json(metrics / "score.json", summary)
     log.info("score: %d open leads scored in %.1fs", len(leads), time.perf_counter() - t0)
     return summary
+
+
+def belief_unshown(model: ReadinessModel, gate: str) -> dict[str, str]:
+    """Every belief, with the reason, when the belief counts add nothing the validation rows can
+    show to `gate` (the sales gate, whose contributions name a lead's weakest belief; train's
+    belief_signal): the route then makes no belief claim. Empty when shown, or not measured
+    (an older bundle, no belief counts)."""
+    signal = model.gates[gate].info.get("belief_signal") if gate in model.gates else None
+    if not signal or signal.get("shown", True):
+        return {}
+    why = (
+        f"belief content adds nothing the data can show to {gate} (validation AUC "
+        f"{signal['stop_auc_with']:.4f} with the belief counts, {signal['stop_auc_without']:.4f} "
+        f"without; difference {signal['difference']:+.4f}, standard error {signal['se']:.4f})"
+    )
+    return dict.fromkeys(BELIEFS, why)
 
 
 def weakest_belief_accuracy(

@@ -226,7 +226,7 @@ def plain_number(text: str, decimal: str = ".") -> str | None:
 _RANGE = re.compile(
     r"^(?P<low>[^-–—]*\d)\s*(?:-|–|—|to|bis)\s*(?P<high>[^-–—]*\d[^-–—]*)$", re.IGNORECASE
 )
-_AT_LEAST = re.compile(
+AT_LEAST = re.compile(
     r"^(?:(?:>=?|≥|over|more than|above|at least|über|ab)\s*(?P<a>.*\d)|(?P<b>.*\d)\s*\+)$",
     re.IGNORECASE,
 )
@@ -256,7 +256,7 @@ def _range_value(text: str) -> float | None:
     if m := _RANGE.match(t):
         ends = read(m["low"], m["high"])
         return (ends[0] + ends[1]) / 2 if ends is not None and ends[0] <= ends[1] else None
-    if m := _AT_LEAST.match(t):
+    if m := AT_LEAST.match(t):
         ends = read(m["a"] or m["b"])
         return None if ends is None else ends[0]
     if m := _BELOW.match(t):

@@ -652,7 +652,8 @@ def check_losses(report: dict, max_share: float) -> None:
     """Stop when a table lost more than `max_share` of its rows to quarantine: the counts
     reconcile, but a run that goes on with a sliver of the data (in a trial, 98.8 % of the
     accounts, with their leads and events, over one mapped column) only looks like a result.
-    The quarantine and ingest.json are written first, to see why."""
+    The ingest stage checks it once this run's quarantine and ingest.json are in place, to see
+    why (the validated tables then hold only what was accepted)."""
     over = {
         t: v
         for t, v in report["tables"].items()
@@ -669,8 +670,8 @@ def check_losses(report: dict, max_share: float) -> None:
     raise ReadinessError(
         f"Ingest quarantined more than ingest.max_quarantined_share ({max_share:.0%}) of a table's "
         f"rows: {detail}. This is usually a mapping problem: see data/quarantine/<table>/ and "
-        "artifacts/metrics/ingest.json for every row and reason. To go on with what was "
-        "accepted, raise ingest.max_quarantined_share."
+        "artifacts/metrics/ingest.json for every row and reason; the validated tables hold only "
+        "what was accepted. To go on with it, raise ingest.max_quarantined_share."
     )
 
 

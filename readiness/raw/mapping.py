@@ -682,20 +682,23 @@ def _our_vocabulary(
         if not outside.any():
             continue
         examples = ", ".join(repr(v) for v in text[outside].value_counts().index[:4])
+        built[c] = built[c].astype(object)  # a true/false or number column takes an empty cell
         built.loc[outside, c] = None
         out[c] = int(outside.sum())
-        kept = _keep_as_attribute(table, c, rule, block, mapping)
+        # an email column is an identifier, never a feature
+        kept = (
+            None if c == "email_domain_type" else _keep_as_attribute(table, c, rule, block, mapping)
+        )
+        rows = (
+            "their rows are then skipped: skip_rows_without names the field"
+            if c in block.skip_rows_without
+            else "rows are kept"
+        )
         notes.append(
             f"{where}.columns.{c}: {int(outside.sum()):,} of {int(given.sum()):,} value(s) of "
             f"column '{rule.column or c}' in {file} are not among ours "
-            f"({', '.join(vocab)}): e.g. {examples}. They are left empty in {table}.{c} "
-            "(rows are kept)"
-            + (
-                f"; the column is kept as it is as your own attribute '{kept}' (categorical, "
-                "known at creation), which the model learns from"
-                if kept
-                else ""
-            )
+            f"({', '.join(vocab)}): e.g. {examples}. They are left empty in {table}.{c} ({rows})"
+            + (f"; the column is {kept}" if kept else "")
             + f". Map them onto ours with `values:` under {where}.columns.{c} to use them as ours."
         )
     return out
@@ -704,18 +707,29 @@ def _our_vocabulary(
 def _keep_as_attribute(
     table: str, field: str, rule: ColumnRule, block: Block, mapping: Mapping
 ) -> str | None:
-    """Declare the column behind a lead's or account's field (`rule`, mapped as it is) the
-    user's own categorical attribute known at creation, unless it already is one; its name."""
+    """Declare the column behind a lead's or account's field (`rule`, a column taken as it is)
+    the user's own categorical attribute known at creation, unless it already is one; what
+    became of it, in words (None: not kept)."""
     entity = {"accounts": "account", "leads": "lead"}.get(table)
     id_rule = block.columns.get(f"{entity}_id") if entity else None
-    if entity is None or rule.column is None or rule.values is not None or id_rule is None:
+    # only a column taken as it is: through a lookup, a split or a fill the attribute would read
+    # the raw column (a company's name where the field looks up its industry)
+    plain = (
+        rule.column is not None
+        and rule.key is None
+        and not any((rule.values, rule.lookup, rule.split, rule.fill is not None, rule.date_format))
+    )
+    if entity is None or not plain or id_rule is None:
         return None
     if id_rule.row_number:  # numbered by row: the attribute's own numbering would differ
         return None
     for name, a in mapping.attributes.items():
         if a.from_ == block.from_ and a.column == rule.column and a.of == entity:
-            return name
-    name = field if field not in mapping.attributes else f"{field}_as_written"
+            return f"already your attribute '{name}' (known {a.known.replace('_', ' ')})"
+    name, n = field, 1
+    while name in mapping.attributes:  # another block's, or the user's own
+        n += 1
+        name = f"{field}_as_written" if n == 2 else f"{field}_as_written_{n - 1}"
     mapping.attributes[name] = AttributeRule.model_validate(
         {
             "of": entity,
@@ -727,7 +741,10 @@ def _keep_as_attribute(
             "description": f"{rule.column} as the export writes it",
         }
     )
-    return name
+    return (
+        f"kept as it is as your own attribute '{name}' (categorical, known at creation), which "
+        "the model learns from"
+    )
 
 
 def _employee_bands(band: pd.Series, report: dict, notes: list[str]) -> pd.Series:
@@ -738,7 +755,12 @@ def _employee_bands(band: pd.Series, report: dict, notes: list[str]) -> pd.Serie
     their rows kept. Without it, an export's counts quarantined every account they were written on
     (and its leads), and the disqualifiers and deal sizes by band had nothing to read."""
     text = band.astype("string").str.strip()
+    # a band of ours written with spaces or thousands separators ("5,000+", "1.001 - 5.000")
+    squeezed = text.str.replace(r"[\s,.']", "", regex=True)
     ours = text.isin(EMPLOYEE_BANDS) | text.isna() | (text == "")
+    written = ~ours & squeezed.isin(EMPLOYEE_BANDS)
+    band = band.astype(object).where(~written, squeezed)
+    ours |= written
     if ours.all():
         return band
     other = text[~ours]
@@ -746,7 +768,9 @@ def _employee_bands(band: pd.Series, report: dict, notes: list[str]) -> pd.Serie
     numbers, _ = attributes.read_numbers(
         "accounts.employee_band", other, other, ".", changes, notes, ranges=True
     )
-    count = pd.to_numeric(numbers, errors="coerce")
+    count = pd.to_numeric(numbers, errors="coerce").astype(float)
+    # "1000+" is more than 1000 employees: the band above its bound
+    count = count.where(~other.str.match(attributes.AT_LEAST.pattern, case=False), count + 0.5)
     edges = [0, *(float(b.split("-")[1]) for b in EMPLOYEE_BANDS[:-1]), np.inf]
     banded = pd.cut(count, edges, labels=list(EMPLOYEE_BANDS), right=True).astype(object)
     out = band.astype(object).copy()
@@ -1221,6 +1245,9 @@ def _write_crm_ids(mapping: Mapping, keys: _Keys, row_keys: list[pd.DataFrame], 
         rules = [b.columns[id_column] for _, b in _blocks(mapping, table) if id_column in b.columns]
         if rules and rules[0].key is not None:
             theirs = keys.their_ids(rules[0].key)
+            # every id of the namespace, also those no row of the table holds (a deal's contact
+            # missing from the contacts file): ingest names the rows it quarantines by them
+            ours = pd.Series(sorted({*ours.tolist(), *theirs}), dtype="int64")
             crm = ours.map(theirs).astype("string")
         elif rules and rules[0].row_number and len(rows):
             mine = rows[rows["table"] == table].drop_duplicates("our_id").set_index("our_id")
@@ -1574,7 +1601,8 @@ def _import_attributes(
 ) -> dict:
     """The attributes table (long form) and its declarations from the mapping's `attributes`,
     with what was cleaned and warnings about values that look wrong (logged and reported)."""
-    parts, per_attribute, warnings, origins = [], {}, [], []
+    parts, per_attribute, origins = [], {}, []
+    warnings: list[str] = []
     for name, rule in mapping.attributes.items():
         where = f"attributes.{name}"
         frame = files[rule.from_]
@@ -1584,7 +1612,9 @@ def _import_attributes(
                 f"Mapping {mapping_path}: {where}.column names column '{rule.column}' that {file} "
                 f"lacks {_has(frame, rule.column)}"
             )
-        ids = _column(frame, rule.id, f"{where}.id", file, keys, mapping_path)
+        ids = _column(
+            frame, rule.id, f"{where}.id", file, keys, mapping_path, files=files, notes=warnings
+        )
         changed = (
             _column(frame, rule.changed_at, f"{where}.changed_at", file, keys, mapping_path)
             if rule.changed_at is not None

@@ -24,6 +24,9 @@ def write_params(folder, sim, extra: dict | None = None, **train_overrides) -> o
             "validated": str(sim["validated"]),
         },
         "train": train,
+        # the small simulation's validation rows are too few to show the belief counts' signal
+        # beyond noise: its routing tests name beliefs as a larger run does
+        "score": {"routing": {"belief_evidence": False}},
         "evaluate": {
             "ground_truth_rollouts": 48,
             "ground_truth_positives": 150,

@@ -779,3 +779,54 @@ def test_the_regressions_strength_is_the_one_that_ranks_the_stop_rows_best():
         rng=rng0,
     )
     assert logistic.coefs["mql"]["c"] == chosen
+
+
+@pytest.mark.parametrize("effect, shown", [(0.0, False), (1.0, True)])
+def test_belief_counts_are_said_to_carry_signal_only_when_the_stop_rows_show_it(effect, shown):
+    from models.bundle import LogisticBaseline, PointsScore
+    from models.train import _belief_signal, _Designs, _fit_baselines
+    from pipelines.score.stage import belief_unshown
+
+    rng = np.random.default_rng(11)
+    n = 6000
+    X = pd.DataFrame(
+        {
+            "engaged_actions_all": rng.poisson(2.0, n).astype(float),
+            "urgency_content_all": rng.poisson(1.0, n).astype(float),
+        }
+    )
+    z = 0.8 * np.log1p(X["engaged_actions_all"]) + effect * np.log1p(X["urgency_content_all"])
+    y = (rng.random(n) < 1 / (1 + np.exp(-(z - 2.0)))).astype(int).to_numpy()
+    leads = np.arange(n)
+    tr, st, ca = np.arange(3000), np.arange(3000, 4500), np.arange(4500, n)
+    logistic = LogisticBaseline.design(X.iloc[tr], list(X.columns), [])
+    designs = _Designs({"logistic": logistic}, X, {TRAIN: tr, STOP: st, CALIBRATE: ca})
+    p = TrainParams()
+    _fit_baselines(
+        "sales_accepted",
+        X,
+        y,
+        rows=(tr, ca),
+        linears={"logistic": logistic},
+        points=PointsScore({}, 5.0),
+        p=p,
+        rng=np.random.default_rng(0),
+        designs=designs,
+        stop=st,
+    )
+    signal = _belief_signal(
+        "sales_accepted", logistic, designs, tr, st, y, leads, p, {"urgency_content_all"}
+    )
+    assert signal is not None and signal["shown"] is shown
+    assert signal["stop_auc_with"] - signal["stop_auc_without"] == pytest.approx(
+        signal["difference"], abs=1e-4
+    )
+
+    class Model:  # what belief_unshown reads of a bundle
+        gates = {"sales_accepted": type("G", (), {"info": {"belief_signal": signal}})()}
+
+    said = belief_unshown(Model(), "sales_accepted")  # type: ignore[arg-type]
+    assert (said == {}) is shown
+    if not shown:
+        assert set(said) == {"urgency", "category", "capability", "alignment"}
+        assert "adds nothing the data can show to sales_accepted" in said["urgency"]

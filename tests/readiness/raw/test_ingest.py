@@ -393,3 +393,25 @@ def test_a_milestone_dated_by_day_on_its_leads_creation_day_is_dated_at_the_crea
     assert ms.loc[ms["lead_id"] == 11, "occurred_at"].tolist() == [T("2024-01-20 15:30")]
     q = quarantine(tmp_path, "milestones")
     assert "before its lead was created" in q["reasons"].iloc[0]
+
+
+def test_the_stage_stopped_by_its_losses_leaves_their_quarantine_to_read(tmp_path):
+    """Review of c8337a7: raised inside the stage's atomic replace, the check took this run's
+    quarantine with it and named a folder holding only its marker."""
+    import yaml
+
+    from pipelines.ingest import stage
+    from readiness.params import load_params
+
+    tables = tiny_tables()
+    tables["events"]["event_type"] = ["tweet", "tweet", "tweet", "email_open"]
+    write(tables, tmp_path / "raw")
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump({"ingest": {"source": "raw", "max_timestamp": "2025-01-01"}})
+    )
+    with pytest.raises(ReadinessError, match=r"events: 3 of 4 rows \(75%"):
+        stage.run(load_params(tmp_path / "params.yaml"))
+    q = pd.concat(
+        pd.read_parquet(p) for p in (tmp_path / "data/quarantine/events").glob("*.parquet")
+    )
+    assert len(q) == 3 and q["reasons"].str.contains("value not allowed").all()

@@ -76,11 +76,14 @@ def test_a_small_export_becomes_the_raw_tables(export):
     # named by the row of the user's file it came from, beside the raw table's row
     q = pd.read_parquet(folder / "quarantine" / "milestones")
     assert q[["source_row", "file", "file_row"]].values.tolist() == [[4, "deals.csv", 2]]
+    # and by the export's own id, also for a lead the export's contacts lack
+    assert q[["lead_id", "lead_crm_id"]].values.tolist() == [["4", "c9"]]
     assert any("amount 0" in w for w in ing["tables"]["opportunities"]["warnings"])
     # the export's own ids travel to the validated folder, for the scores to carry
     from readiness.raw.io import crm_ids
 
-    assert crm_ids(folder / "validated", "leads").to_dict() == {1: "c1", 2: "c2", 3: "c3"}
+    # every id of the leads' namespace: also c9, which no contact row holds
+    assert crm_ids(folder / "validated", "leads").to_dict() == {1: "c1", 2: "c2", 3: "c3", 4: "c9"}
     assert crm_ids(folder / "validated", "accounts").to_dict() == {1: "acme", 2: "beta"}
     # the families the export cannot feed are named, with the reason
     from features.build import family_availability
@@ -894,20 +897,26 @@ def test_an_unsplit_list_of_ids_and_an_ambiguous_lookup_are_said(export):
 def test_company_sizes_written_as_counts_or_ranges_are_put_in_their_bands(export):
     from readiness.raw.mapping import _employee_bands
 
-    sizes = pd.Series(["51-200", "1,200", "1.001-5.000", "10.000+", "<10", "0", "lots", None, "7"])
+    sizes = pd.Series(
+        ["51-200", "1,200", "1.001-5.000", "10.000+", "<10", "0", "lots", None, "7"]
+        + ["5,000+", "1000+", "201 - 1000"]
+    )
     report: dict = {}
     notes: list[str] = []
     banded = _employee_bands(sizes, report, notes)
     assert banded.tolist() == [
         "51-200",  # one of ours: kept
         "1001-5000",
-        "1001-5000",  # a German range, read as its midpoint
+        "1001-5000",  # ours, with German thousands separators
         "5000+",
         "1-50",
         None,  # no employees: unknown, said
         None,  # no size: unknown, said, the account kept
         None,
         "1-50",
+        "5000+",  # ours, with a thousands separator
+        "1001-5000",  # more than 1000: the band above the bound
+        "201-1000",  # ours, with spaces
     ]
     assert report["employee_bands_from_counts"] == 5
     assert "1 of no employees left empty" in notes[-1]
@@ -970,3 +979,56 @@ def test_a_url_written_without_its_scheme_is_one_page_whatever_campaign_led_to_i
     assert canonical_url("report.pdf") == "report.pdf"
     assert canonical_url("Cost of delay benchmark") == "Cost of delay benchmark"
     assert canonical_url("HTTPS://X.io/a/?utm_source=z") == "https://x.io/a"
+
+
+def test_a_field_kept_as_an_attribute_reads_what_the_field_reads(export, tmp_path):
+    """Review of c8337a7: an id through a lookup works; a field through a lookup, or an email
+    column, is never kept as an attribute (it would read a company name, or every address); a
+    third block's attribute gets a name of its own; a true/false column takes an empty cell."""
+    from readiness.raw.mapping import _our_vocabulary, load_mapping
+
+    folder, write = export
+    (folder / "contacts.csv").write_text(
+        "contact_id,created,stage,channel,company,sector,email\n"
+        "c1,2024-01-05,Lead,web,acme,Software,n/a\n"
+        "c2,2024-01-07,MQL,fair,acme,Software,bob@acme.com\n"
+        "c3,2024-02-01,SQL,web,beta,Government,cy@beta.io\n"
+    )
+    (folder / "people.csv").write_text("person,email\np1,bob@acme.com\np2,cy@beta.io\n")
+    (folder / "companies.csv").write_text("name,Industry\nacme,Software\nbeta,Charity\n")
+    m = mapping()
+    m["files"] |= {"companies": "companies.csv"}
+    m["tables"]["accounts"]["columns"]["industry"] = {
+        "column": "company",
+        "lookup": {"file": "companies", "match": "name", "take": "Industry"},
+    }
+    m["tables"]["leads"]["columns"]["email_domain_type"] = {"column": "email"}
+    m["tables"]["leads"]["columns"]["persona"] = {"column": "sector"}
+    report = import_export(write(m), folder / "raw")
+    declared = set(pd.read_parquet(folder / "raw" / "attributes.parquet")["attribute"])
+    assert declared == {"persona"}  # not the looked-up industry, not the email column
+    notes = " ".join(report["notes"])
+    assert "'Charity'" in notes and "'n/a'" in notes
+    # three blocks of one table: each kept column gets its own name
+    mp = load_mapping(write(mapping()))
+    built = pd.DataFrame({"lead_id": [1, 2], "persona": ["Wizard", "Bard"]})
+    block = mp.tables["leads"]
+    names = []
+    for i in range(3):  # the same column of three files
+        b = block.model_copy(update={"from_": f"file{i}"})
+        b = b.model_copy(
+            update={
+                "columns": {
+                    **block.columns,
+                    "persona": block.columns["source_channel"].model_copy(update={"values": None}),
+                }
+            }
+        )
+        _our_vocabulary("leads", built.copy(), b, "tables.leads", "f.csv", mp, names)
+    assert list(mp.attributes) == ["persona", "persona_as_written", "persona_as_written_2"]
+    flags = pd.DataFrame({"email_domain_type": [True, False]})
+    eb = block.model_copy(
+        update={"columns": {**block.columns, "email_domain_type": block.columns["source_channel"]}}
+    )
+    _our_vocabulary("leads", flags, eb, "tables.leads", "f.csv", mp, [], email=True)
+    assert flags["email_domain_type"].isna().all()
