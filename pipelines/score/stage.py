@@ -169,10 +169,10 @@ def run(project: ProjectParams) -> dict:
         p=p,
         scored_at=scored_at,
         con=con,
-        unavailable={
-            **(belief_unshown(model, p.routing.sales_gate) if p.routing.belief_evidence else {}),
-            **catalog_meta.get("unavailable_families", {}),
-        },
+        unavailable=_unavailable_beliefs(
+            catalog_meta.get("unavailable_families", {}),
+            belief_unshown(model, p.routing.sales_gate) if p.routing.belief_evidence else {},
+        ),
     )
     con.disconnect()
     shutil.rmtree(work, ignore_errors=True)  # this stage's own spill folder
@@ -280,6 +280,14 @@ def run(project: ProjectParams) -> dict:
     write_json(metrics / "score.json", summary)
     log.info("score: %d open leads scored in %.1fs", len(leads), time.perf_counter() - t0)
     return summary
+
+
+def _unavailable_beliefs(data: dict[str, str], unshown: dict[str, str]) -> dict[str, str]:
+    """The families the data cannot feed, with their reasons; where some belief content is
+    tagged but the belief counts show no signal, that is the one reason for every belief."""
+    if unshown and not all(b in data for b in BELIEFS):
+        return {**data, **unshown}
+    return data
 
 
 def belief_unshown(model: ReadinessModel, gate: str) -> dict[str, str]:

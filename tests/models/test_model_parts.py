@@ -15,6 +15,7 @@ from models.dormant import PLATT_MIN_POSITIVES, fit_dormant_maps, fit_map, is_do
 from models.evaluate import expected_calibration_error, gate_metrics
 from models.promotion import failed_checks, promotion_decision
 from models.registry import redact
+from readiness.domain import BELIEFS
 from readiness.params import PromotionParams, TrainParams
 
 LADDER = ("mql", "sales_accepted", "opportunity")
@@ -830,3 +831,14 @@ def test_belief_counts_are_said_to_carry_signal_only_when_the_stop_rows_show_it(
     if not shown:
         assert set(said) == {"urgency", "category", "capability", "alignment"}
         assert "adds nothing the data can show to sales_accepted" in said["urgency"]
+
+
+def test_untagged_content_stays_the_reason_when_no_belief_is_tagged():
+    from pipelines.score.stage import _unavailable_beliefs
+
+    untagged = {b: f"no consumed content is tagged with the {b} belief" for b in BELIEFS}
+    unshown = dict.fromkeys(BELIEFS, "belief content adds nothing")
+    assert _unavailable_beliefs(untagged, unshown) == untagged
+    some = {"alignment": untagged["alignment"], "intent": "no forms"}
+    assert _unavailable_beliefs(some, unshown) == {**unshown, "intent": "no forms"}
+    assert _unavailable_beliefs(some, {}) == some
