@@ -204,9 +204,9 @@ class ReadinessModel:
     def predict_with_caps(self, X: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict]]:
         """predict's probabilities and, per gate, how many rows coherence lowered to an earlier
         gate's probability (ladder_caps)."""
-        before = self.calibrated(X)
-        probs = coherent(before, self.ladder, _stage(X))
-        return probs, ladder_caps(before, probs, self.ladder, _stage(X))
+        before, stage = self.calibrated(X), _stage(X)
+        probs = coherent(before, self.ladder, stage)
+        return probs, ladder_caps(before, probs, self.ladder, stage)
 
     def calibrated(self, X: pd.DataFrame, dormant: np.ndarray | None = None) -> pd.DataFrame:
         """Each gate's own calibrated probability, before coherence along the ladder."""

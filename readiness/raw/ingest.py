@@ -389,10 +389,19 @@ def _quarantine_frame(original: pd.DataFrame, problems: dict) -> pd.DataFrame:
     return out
 
 
-def _with_origins(quarantined: pd.DataFrame, origins: pd.DataFrame, source: Path) -> pd.DataFrame:
+def _own_ids(source: Path) -> dict[str, pd.Series | None]:
+    """The export's own ids of leads and accounts (io.crm_ids), by the key column naming them,
+    read once per ingest."""
+    return {"lead_id": io.crm_ids(source, "leads"), "account_id": io.crm_ids(source, "accounts")}
+
+
+def _with_origins(
+    quarantined: pd.DataFrame, origins: pd.DataFrame, own_ids: dict[str, pd.Series | None]
+) -> pd.DataFrame:
     """Quarantined rows of an imported table with the export file and data row each came from
     (after source_row, the raw table's row), and beside lead_id and account_id (our numbering)
-    the export's own ids: the row and the record a user can find in their own file."""
+    the export's own ids (`own_ids`, _own_ids): the row and the record a user can find in their
+    own file."""
     where = origins.reindex(quarantined["source_row"].to_numpy())
     out = quarantined.copy()
     at = list(out.columns).index("source_row") + 1
@@ -400,12 +409,10 @@ def _with_origins(quarantined: pd.DataFrame, origins: pd.DataFrame, source: Path
         at, "file", where["file"].astype("str").where(where["file"].notna(), None).to_numpy()
     )
     out.insert(at + 1, "file_row", where["file_row"].astype("Int64").to_numpy())
-    for key, table in (("lead_id", "leads"), ("account_id", "accounts")):
-        own = io.crm_ids(source, table)
+    for key, own in own_ids.items():
         if key not in out.columns or own is None:
             continue
-        ours = pd.to_numeric(out[key], errors="coerce")
-        theirs = ours.map(own.to_dict())
+        theirs = pd.to_numeric(out[key], errors="coerce").map(own)
         out.insert(
             list(out.columns).index(key) + 1,
             f"{key.removesuffix('_id')}_crm_id",
@@ -449,6 +456,7 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
     paths = {t: io.locate_table(source, t) for t in INGEST_ORDER}
     dropped = {t: check_columns(t, paths[t]) for t in INGEST_ORDER}
     ctx = Context(max_timestamp=max_ts)
+    own_ids = _own_ids(source)  # the export's ids, beside ours in the quarantine
     report: dict = {"source": str(source), "max_timestamp": str(max_ts), "tables": {}}
     for folder, setting in ((validated, "paths.validated"), (quarantine, "paths.quarantine")):
         claim_output(folder, "ingest", setting=setting, owned_names=INGEST_NAMES)
@@ -470,7 +478,7 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
         for batch in io.iter_batches(path, params.batch_rows):
             res = validate_batch(table, batch, ctx)
             if origins is not None and len(res.quarantined):
-                res.quarantined = _with_origins(res.quarantined, origins, source)
+                res.quarantined = _with_origins(res.quarantined, origins, own_ids)
             read += len(batch)
             accepted += len(res.accepted)
             quarantined += len(res.quarantined)
@@ -603,7 +611,7 @@ def _ingest_attributes(
     accepted.to_parquet(out_dir / "part-00000.parquet", index=False)
     origins = io.row_origins(source, attributes.TABLE)
     if origins is not None and len(quarantined):
-        quarantined = _with_origins(quarantined, origins, source)
+        quarantined = _with_origins(quarantined, origins, _own_ids(source))
     if len(quarantined):
         quarantined.to_parquet(q_dir / "part-00000.parquet", index=False)
     attributes.write_declarations(validated, specs)

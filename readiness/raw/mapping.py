@@ -627,10 +627,15 @@ FREE_EMAIL_DOMAINS = frozenset(
 )
 
 
-def _fold_vocabulary(text: pd.Series) -> pd.Series:
-    """A value as our vocabularies write theirs: lower case, spaces, hyphens and slashes as _
-    ("North America" -> "north_america", "C-Level" -> "c_level")."""
-    return text.str.strip().str.lower().str.replace(r"[\s\-/]+", "_", regex=True)
+def _as_ours(text: pd.Series, vocab: tuple[str, ...]) -> pd.Series:
+    """Each value as the word of ours it spells (attributes.fold: case, spacing and underscores
+    do not matter; nor do hyphens and slashes here: "North America" is north_america, "C-Level"
+    is c_level); empty where it spells none."""
+    ours = {attributes.fold(v): v for v in vocab}
+    spelled = {
+        v: ours.get(attributes.fold(re.sub(r"[-/]", " ", v))) for v in pd.unique(text.dropna())
+    }
+    return text.map(spelled)
 
 
 def _our_vocabulary(
@@ -661,8 +666,8 @@ def _our_vocabulary(
         text = built[c].astype("string")
         given = text.notna() & (text.str.strip() != "")
         ours = text.isin(vocab)
-        folded = _fold_vocabulary(text)
-        by_fold = given & ~ours & folded.isin(vocab)
+        folded = _as_ours(text, vocab)
+        by_fold = given & ~ours & folded.notna()
         if email and c == "email_domain_type":
             domain = text.str.extract(rf"^\s*{_EMAIL_PARTS}\s*$", expand=False).str.lower()
             address = given & ~ours & ~by_fold & domain.notna()
