@@ -51,6 +51,8 @@ def _params(leads: int, seed: int, change_on: str | None) -> dict:
             "seed": seed,
             "change_on": change_on,
         },
+        # the cohorts are chosen from the data (null dates) on this calendar: params.yaml's
+        "features": {"first_cutoff": "2023-07-03"},
         "evaluate": {"ground_truth": False},
     }
 

@@ -51,7 +51,8 @@ TRAINING = ("simulate", "ingest", "features", "labels", "train", "evaluate")
 def _params(leads: int, seed: int, as_of: str | None) -> dict:
     return {
         "simulate": {"n_leads": leads, "chunk_leads": leads, "workers": 1, "seed": seed},
-        "features": {"as_of": as_of},
+        # the cohorts are chosen from the data (null dates) on this calendar: params.yaml's
+        "features": {"as_of": as_of, "first_cutoff": "2023-07-03"},
         "evaluate": {"ground_truth": False},
     }
 

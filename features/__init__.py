@@ -1,0 +1,1 @@
+"""Point-in-time belief-signal features: catalogue, sources, snapshots and their build."""

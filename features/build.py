@@ -12,6 +12,7 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -33,7 +34,9 @@ from features.snapshots import (
     training_snapshots,
 )
 from features.sources import (
+    Tables,
     data_end_day,
+    data_start_day,
     day_stream,
     load_tables,
     measure_streams,
@@ -181,23 +184,35 @@ def build_features(
     p: FeaturesParams,
     ladder: tuple[str, ...],
     parts: tuple[str, ...] = ("scoring", "training"),
+    on_calendar: Callable[[dict], object] | None = None,
 ) -> dict:
     """Write out/scoring.parquet and/or out/training/part-*.parquet, and out/catalog.json.
 
     `parts` chooses what to build: the scoring snapshot, the training snapshots or both.
-    Returns a summary with counts and timings.
+    `on_calendar` sees the training cutoffs' calendar (catalog.json's `calendar`) before
+    anything is built: the stage chooses the cohorts from it, or stops. Returns a summary
+    with counts and timings.
     """
     # written into a fresh folder, in place only once the build succeeds (and only when the old
     # folder is this stage's: paths.features: . must not delete the project); the part not
     # rebuilt is carried over from the previous build
     keep = tuple(n for part, names in _PART_NAMES.items() if part not in parts for n in names)
     output = Output(out, "paths.features", _FEATURE_NAMES, keep=keep)
+    # the calendar of the training snapshots kept, when only the scoring snapshot is rebuilt
+    old = out / "catalog.json"
+    kept = json.loads(old.read_text()).get("calendar") if keep and old.is_file() else None
     with replacing("features", output) as (written,):
-        return _build_into(validated, written, p, ladder, parts)
+        return _build_into(validated, written, p, ladder, parts, on_calendar, kept)
 
 
 def _build_into(
-    validated: Path, out: Path, p: FeaturesParams, ladder: tuple[str, ...], parts: tuple[str, ...]
+    validated: Path,
+    out: Path,
+    p: FeaturesParams,
+    ladder: tuple[str, ...],
+    parts: tuple[str, ...],
+    on_calendar: Callable[[dict], object] | None,
+    kept_calendar: dict | None = None,
 ) -> dict:
     t_start = time.perf_counter()
     catalog = build_catalog(p.windows)
@@ -214,12 +229,24 @@ def _build_into(
     else:
         as_of_day = day_number(p.as_of) if p.as_of else end_day
         last_day = min(day_number(p.last_cutoff), end_day) if p.last_cutoff else end_day
-        cutoffs = calendar(day_number(p.first_cutoff), last_day, p.cadence_days)
+        cutoffs = calendar(_first_cutoff_day(t, p, end_day), last_day, p.cadence_days)
     if not cutoffs:
         raise ReadinessError(
-            f"No training cutoffs: features.first_cutoff {p.first_cutoff} is after the last cutoff {day_date(last_day)} "
-            "(the end of the data or features.last_cutoff). Move first_cutoff earlier."
+            f"No training cutoffs: features.first_cutoff {p.first_cutoff or 'chosen from the data'} "
+            f"is after the last cutoff {day_date(last_day)} (the end of the data or "
+            "features.last_cutoff). Move first_cutoff earlier."
         )
+    dates = {
+        "first_cutoff": day_date(cutoffs[0]),
+        "last_cutoff": day_date(cutoffs[-1]),
+        "cadence_days": p.cadence_days,
+        "end_of_data": day_date(end_day),
+        "first_cutoff_chosen": p.first_cutoff is None and flat_as_of is None,
+    }
+    if "training" not in parts and kept_calendar:  # its snapshots are the old build's
+        dates = kept_calendar
+    if on_calendar is not None and flat_as_of is None:
+        on_calendar(dates)
     stream_names = list(required_aggregates(catalog))
     static = con.create_table("static_attributes", static_attributes(t, p.out_of_profile_bands))
     streams = measure_streams(t, ladder)
@@ -269,6 +296,8 @@ def _build_into(
                 "windows": list(p.windows),
                 "unavailable_families": unavailable,
                 "flat": {"as_of": str(flat_as_of)} if flat_as_of is not None else None,
+                # the training cutoffs: train.* cohort dates left null are chosen from it
+                "calendar": None if flat_as_of is not None else dates,
                 "profile": profile_meta,
                 "features": [asdict(f) for f in catalog],
             },
@@ -285,6 +314,15 @@ def _build_into(
         **summary,
         "seconds": round(time.perf_counter() - t_start, 2),
     }
+
+
+def _first_cutoff_day(t: Tables, p: FeaturesParams, end_day: int) -> int:
+    """features.first_cutoff, or when null the data's first day (its first lead's creation)
+    plus the longest window, at most a sixth of the data's span: leads have had time to act."""
+    if p.first_cutoff is not None:
+        return day_number(p.first_cutoff)
+    start = data_start_day(t)
+    return start + min(max(p.windows), (end_day - start) // 6)
 
 
 def _build_scoring(

@@ -389,6 +389,11 @@ def static_attributes(t: Tables, out_of_profile_bands: tuple[str, ...]) -> ir.Ta
     )
 
 
+def data_start_day(t: Tables) -> int:
+    """The day the first lead was created: 'the start of the data'."""
+    return int(day_of(t.leads.created_at.min()).execute())
+
+
 def data_end_day(t: Tables) -> int:
     """The day after the last recorded activity: 'the end of the data' as a midnight."""
     last = [

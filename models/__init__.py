@@ -1,0 +1,1 @@
+"""Labels, cohorts, training, calibration, evaluation and the model registry."""

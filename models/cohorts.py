@@ -15,7 +15,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from models.labels import label_column
 from readiness.errors import ReadinessError
-from readiness.params import TrainParams
+from readiness.params import TrainParams, cohort_dates
 
 TRAIN, STOP, CALIBRATE, TEST = "train", "valid_stop", "valid_calibrate", "test"
 # of the rows left for fitting on a flat export: 4 parts train, 1 part halved into early stopping
@@ -25,6 +25,7 @@ INNER_PARTS = 5
 
 def assign_cohorts(cutoffs: pd.Series, p: TrainParams) -> pd.Series:
     """train / valid_stop / valid_calibrate / test (or missing) for each cutoff."""
+    p = cohort_dates(p)
     c = pd.to_datetime(cutoffs)
     out = pd.Series(pd.NA, index=cutoffs.index, dtype="object")
     out[(c >= pd.Timestamp(p.train_start)) & (c <= pd.Timestamp(p.train_end))] = TRAIN
@@ -34,6 +35,15 @@ def assign_cohorts(cutoffs: pd.Series, p: TrainParams) -> pd.Series:
     out[valid] = np.where(c[valid].isin(calibrate_days), CALIBRATE, STOP)
     out[(c >= pd.Timestamp(p.test_start)) & (c <= pd.Timestamp(p.test_end))] = TEST
     return out
+
+
+def no_test_rows(p: TrainParams) -> ReadinessError:
+    """The error for a test cohort without a snapshot, saying what to change."""
+    return ReadinessError(
+        f"No snapshot falls in the test cohort {p.test_start}..{p.test_end}: move the train "
+        "dates inside the feature cutoffs (with the dates chosen from the data: no open lead "
+        "was active at those cutoffs; re-run `readiness features`, or set the dates yourself)."
+    )
 
 
 def strata_of(labels: pd.DataFrame, ladder: tuple[str, ...]) -> np.ndarray:

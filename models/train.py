@@ -69,7 +69,9 @@ def sufficiency_warnings(
             out.append(
                 f"The {row.gate} gate has only {row.positives} positive snapshots ({row.leads_with_positive} leads) in the "
                 f"training cohort; at least {min_positives} are needed to learn it. It is scored by its base rate. "
-                "Widen the training dates or add data."
+                "Widen the training dates (train.train_start .. train_end; when they are chosen "
+                "from the data, a shorter labels.horizon_days leaves the training cohort more of "
+                "it), or add data."
             )
         if row.cohort == TEST and row.positives < 20:
             out.append(

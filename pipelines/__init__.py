@@ -1,0 +1,1 @@
+"""The pipeline stages (one folder per dvc.yaml stage) and the `readiness` command line."""

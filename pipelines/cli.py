@@ -40,8 +40,10 @@ ParamsOption = Annotated[
 ]
 
 
-def _project(params: Path | None) -> ProjectParams:
-    return load_params(params)
+def _project(params: Path | None, *, cohorts: bool = True) -> ProjectParams:
+    """The params; `cohorts=False` for the stages up to features, which write the calendar
+    that null train.* cohort dates are chosen from."""
+    return load_params(params, cohorts=cohorts)
 
 
 def _echo_json(title: str, payload: dict) -> None:
@@ -65,7 +67,7 @@ def simulate(
     """Generate the built-in B2B journey data (raw tables + ground truth) from the seed in params.yaml."""
     from pipelines.simulate import stage
 
-    result = stage.run(_project(params), n_leads=n_leads, out=out)
+    result = stage.run(_project(params, cohorts=False), n_leads=n_leads, out=out)
     s = result["sanity"]
     _echo_json("conversion between gates (matured leads)", s["conversion"])
     _echo_json("win rate by segment", s["win_rate_by_segment"])
@@ -77,6 +79,27 @@ def simulate(
         f"simulate: {rows['leads']:,} leads, {rows['accounts']:,} accounts, {rows['events']:,} events, "
         f"{rows['opportunities']:,} opportunities in {result['seconds']:.1f}s -> {result['raw']}"
     )
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="The new project's folder (made when missing).")],
+    mapping: Annotated[Path, typer.Option(help="Your export's mapping file (YAML).")],
+    source: Annotated[
+        Path | None,
+        typer.Option(help="Folder of the export's files; default: the mapping's own source."),
+    ] = None,
+) -> None:
+    """Start a project for your own export: params.yaml (dates chosen from the data) and dvc.yaml."""
+    from pipelines.init import init_project
+
+    r = init_project(folder, mapping, source)
+    typer.echo(
+        f"init: {r['folder']}: params.yaml (ladder {' -> '.join(r['ladder'])}; "
+        f"{'a flat export' if r['flat'] else 'first cutoff and cohorts chosen from the data'}) "
+        f"and dvc.yaml ({', '.join(r['stages'])}) for the export in {r['export']}"
+    )
+    typer.echo(f"  run it: cd {r['folder']} && dvc repro   (DVC repository: {r['dvc_repository']})")
 
 
 @app.command("import")
@@ -94,7 +117,7 @@ def import_(
     """Map your own CRM/marketing export onto the raw tables (then run ingest and the other stages)."""
     from pipelines.importer import stage
 
-    r = stage.run(_project(params), mapping=mapping, source=source)
+    r = stage.run(_project(params, cohorts=False), mapping=mapping, source=source)
     for table, t in r["tables"].items():
         typer.echo(
             f"  {table:<14} {t['rows']:>9,} rows"
@@ -166,7 +189,7 @@ def ingest(
     """Validate raw tables against their contracts; accepted rows go on, rejected rows are quarantined with reasons."""
     from pipelines.ingest import stage
 
-    report = stage.run(_project(params), source=source)
+    report = stage.run(_project(params, cohorts=False), source=source)
     for table, t in report["tables"].items():
         reasons = ", ".join(f"{k} x{v}" for k, v in list(t["quarantine_reasons"].items())[:3])
         typer.echo(
@@ -196,7 +219,7 @@ def assets(
     """List the validated assets with their belief stage, audience and consumption (events, leads)."""
     from pipelines.ingest import stage
 
-    table, coverage = stage.asset_usage(_project(params))
+    table, coverage = stage.asset_usage(_project(params, cohorts=False))
     shown = table[~table["tagged"]] if untagged else table
     typer.echo(
         f"{len(shown):,} {'untagged ' if untagged else ''}assets of {len(table):,}; "
@@ -234,7 +257,7 @@ def features(
     ] = None,
 ) -> None:
     """Build point-in-time belief-signal features for the training snapshots and the scoring snapshot."""
-    project = _project(params)
+    project = _project(params, cohorts=False)
     if list_:
         from features.catalog import build_catalog, catalog_frame, catalog_version
 
@@ -293,6 +316,13 @@ def labels(params: ParamsOption = None) -> None:
     typer.echo(
         f"labels: {s['snapshots']:,} snapshots labelled for {len(s['gates'])} gates ({when})"
     )
+    c = s.get("cohorts") or {}
+    if c.get("chosen_from_data"):
+        typer.echo(
+            f"  cohorts chosen from the data's dates (train.* dates null): training "
+            f"{c['train_start']}..{c['train_end']}, validation {c['valid_start']}..{c['valid_end']}, "
+            f"test {c['test_start']}..{c['test_end']}"
+        )
 
 
 @app.command()
@@ -562,7 +592,9 @@ def _age_text(age: dict) -> str:
     limit = age.get("limit_days")
     return (
         f"learnt from snapshots up to {age['learnt_until']}, {age['days']} days before the leads "
-        f"scored now" + (f" (limit {limit})" if limit is not None else " (no limit set)")
+        f"scored now"
+        + (f" (limit {limit})" if limit is not None else " (no limit set)")
+        + (f": {age['note']}" if age.get("note") else "")
     )
 
 

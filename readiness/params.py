@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, field, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -98,9 +98,11 @@ class FeaturesParams:
 
     # windows (days) of the windowed counts; every windowed feature also has an all-time twin
     windows: tuple[int, ...] = (7, 30, 90)
-    # training snapshots: a cutoff every cadence_days from first_cutoff to last_cutoff
+    # training snapshots: a cutoff every cadence_days from first_cutoff to last_cutoff; null:
+    # the data's first day plus the longest window (at most a sixth of the data's span), so
+    # the first cutoff's leads have had time to act
     cadence_days: Annotated[int, Field(ge=1)] = 14
-    first_cutoff: date = date(2023, 7, 3)
+    first_cutoff: date | None = None
     last_cutoff: date | None = None  # null = the end of the data
     # a lead with no sign of life for this many days is dormant: no training snapshot
     dormant_after_days: Annotated[int, Field(ge=1)] = 120
@@ -142,7 +144,11 @@ class FeaturesParams:
             raise ValueError("windows are distinct positive numbers of days")
         if self.cadence_days < 1 or self.dormant_after_days < 1 or self.recency_days <= 0:
             raise ValueError("cadence_days, dormant_after_days and recency_days must be positive")
-        if self.last_cutoff is not None and self.last_cutoff < self.first_cutoff:
+        if (
+            self.last_cutoff is not None
+            and self.first_cutoff is not None
+            and self.last_cutoff < self.first_cutoff
+        ):
             raise ValueError("last_cutoff must not be before first_cutoff")
         unknown = set(self.out_of_profile_bands) - set(EMPLOYEE_BANDS)
         if unknown:
@@ -196,13 +202,15 @@ class MLflowParams:
 class TrainParams:
     """The time split, the gate models and the baselines."""
 
-    # cohorts are ranges of cutoff dates (inclusive); gaps between them must be >= one horizon
-    train_start: date = date(2023, 7, 3)
-    train_end: date = date(2024, 11, 18)
-    valid_start: date = date(2025, 2, 24)
-    valid_end: date = date(2025, 4, 21)
-    test_start: date = date(2025, 7, 28)
-    test_end: date = date(2025, 9, 22)
+    # cohorts are ranges of cutoff dates (inclusive); gaps between them must be >= one horizon.
+    # All six null (the default): chosen from the data's dates once the features stage has
+    # built its cutoffs (`choose_cohorts`)
+    train_start: date | None = None
+    train_end: date | None = None
+    valid_start: date | None = None
+    valid_end: date | None = None
+    test_start: date | None = None
+    test_end: date | None = None
     seed: Annotated[int, Field(ge=0)] = 7
     # isotonic | sigmoid | auto (isotonic with at least 300 positives to calibrate on, else sigmoid)
     calibration: str = "auto"
@@ -269,14 +277,15 @@ class TrainParams:
 
     @model_validator(mode="after")
     def _check(self) -> TrainParams:
-        if not (
-            self.train_start
-            <= self.train_end
-            < self.valid_start
-            <= self.valid_end
-            < self.test_start
-            <= self.test_end
-        ):
+        dates = {k: getattr(self, k) for k in COHORT_DATES}
+        unset = [k for k, v in dates.items() if v is None]
+        if unset and len(unset) < len(dates):
+            raise ValueError(
+                f"set all six cohort dates ({', '.join(COHORT_DATES)}) or none (then they are "
+                f"chosen from the data's dates); {', '.join(unset)} not set (null)"
+            )
+        a, b, c, d, e, f = dates.values()
+        if not unset and not (a <= b < c <= d < e <= f):
             raise ValueError(
                 "cohort dates must be ordered: train_start <= train_end < valid_start <= valid_end < test_start <= test_end"
             )
@@ -286,6 +295,86 @@ class TrainParams:
 
 
 DEFAULT_TIME_HORIZONS = (14, 30, 60)
+COHORT_DATES = ("train_start", "train_end", "valid_start", "valid_end", "test_start", "test_end")
+# the days a chosen validation or test cohort spans: the widest that leaves a training cohort
+# at least twice as long as the two together
+_COHORT_WIDTHS = (56, 42, 28, 14, 7, 0)
+
+
+def choose_cohorts(calendar: dict[str, Any], horizon_days: int, follow_days: int = 0) -> dict:
+    """The time split chosen from the data's dates, for train.* dates left null.
+
+    `calendar` is the features stage's (catalog.json): the training cutoffs from first_cutoff to
+    last_cutoff every cadence_days, and the end of the data (the day after the last record). The
+    test cohort is the newest cutoffs whose labels are complete (cutoff + horizon, + the
+    follow-through when a gate is revenue-anchored, within the data), spanning up to 8 weeks;
+    the validation cohort the same span ending at least one horizon before it; the training
+    cohort every cutoff from the first to one horizon before the validation, at least twice as
+    long as the other two together (their spans shrink on a short export, to one test cutoff
+    and two validation cutoffs: one stops the boosters early, the other calibrates). On the
+    default simulation this is the split params.yaml writes out.
+    """
+    first = date.fromisoformat(str(calendar["first_cutoff"]))
+    last = date.fromisoformat(str(calendar["last_cutoff"]))
+    end = date.fromisoformat(str(calendar["end_of_data"]))
+    step = int(calendar["cadence_days"])
+    cutoffs = [first + timedelta(days=k) for k in range(0, (last - first).days + 1, step)]
+    complete = [c for c in cutoffs if (end - c).days >= horizon_days + follow_days]
+    for width in _COHORT_WIDTHS if complete else ():
+        test = [c for c in cutoffs if 0 <= (complete[-1] - c).days <= width]
+        valid_end = [c for c in cutoffs if (test[0] - c).days >= horizon_days]
+        if not valid_end:
+            continue
+        # two cutoffs at least: one stops the boosters early, the other calibrates
+        valid = [c for c in cutoffs if 0 <= (valid_end[-1] - c).days <= max(width, step)]
+        if len(valid) < 2:
+            continue
+        train_end = [c for c in cutoffs if (valid[0] - c).days >= horizon_days]
+        spans = (valid[-1] - valid[0]).days + (test[-1] - test[0]).days
+        if not train_end or (train_end[-1] - cutoffs[0]).days < 2 * spans:
+            continue
+        return dict(
+            zip(
+                COHORT_DATES,
+                (cutoffs[0], train_end[-1], valid[0], valid[-1], test[0], test[-1]),
+                strict=True,
+            )
+        )
+    waiting = f" plus the {follow_days}-day follow-through" * bool(follow_days)
+    raise ReadinessError(
+        f"The training cutoffs run {first} .. {last} every {step} days and the data end on "
+        f"{end}: too short for a time split with a {horizon_days}-day horizon{waiting} (a "
+        "training, a validation and a test cohort, one horizon apart, the test's labels "
+        "complete: two horizons and four cutoffs at the least). Shorten labels.horizon_days or "
+        "features.cadence_days, move features.first_cutoff earlier, set the six train.* cohort "
+        "dates yourself, or read the export flat (`flat:` in the mapping: cross-validated)."
+    )
+
+
+def with_cohorts(params: Params, catalog: dict[str, Any]) -> Params:
+    """`params` with the train.* cohort dates chosen from the features' calendar when they are
+    null (unchanged when they are set, on a flat export, or before the features stage ran)."""
+    calendar = catalog.get("calendar")
+    if params.train.train_start is not None or catalog.get("flat") or not calendar:
+        return params
+    return replace(params, train=replace(params.train, **cohorts_for(params, calendar)))
+
+
+def cohorts_for(params: Params, calendar: dict[str, Any]) -> dict[str, Any]:
+    """`choose_cohorts` with the project's horizon (and follow-through, for anchored gates)."""
+    follow = params.labels.follow_through_days if params.labels.revenue_anchored else 0
+    return choose_cohorts(calendar, params.labels.horizon_days, follow)
+
+
+def cohort_dates(t: TrainParams) -> TrainParams:
+    """`t`, whose cohort dates a stage is about to use: an error when they are still null."""
+    if t.train_start is None:
+        raise ReadinessError(
+            "The train.* cohort dates are null, to be chosen from the data's dates, and the "
+            "features stage has not chosen them yet (paths.features/catalog.json has no "
+            "calendar): run `readiness features` first, or set the six dates in params.yaml."
+        )
+    return t
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -535,11 +624,12 @@ class Params:
     @model_validator(mode="after")
     def _check_split(self) -> Params:
         t, h = self.train, self.labels.horizon_days
-        for name, (end, start) in {
+        gaps = {
             "train -> valid": (t.train_end, t.valid_start),
             "valid -> test": (t.valid_end, t.test_start),
-        }.items():
-            if (start - end).days < h:
+        }
+        for name, (end, start) in gaps.items():
+            if end is not None and start is not None and (start - end).days < h:
                 raise ValueError(
                     f"train: the gap {name} ({end} .. {start}) is {(start - end).days} days, shorter than the "
                     f"{h}-day horizon: labels would overlap. Move the later cohort's start."
@@ -602,11 +692,39 @@ class Params:
 class ProjectParams:
     """Params plus where they came from, so relative paths resolve against the params file."""
 
-    def __init__(self, params: Params, path: Path, raw: dict[str, Any]):
-        self.params = params
+    def __init__(
+        self, params: Params, path: Path, raw: dict[str, Any], *, catalog: Path | None = None
+    ):
+        self.params_as_written = params
         self.path = path
         self.root = path.parent
         self._raw = raw
+        self._catalog = catalog
+        self._chosen: tuple[tuple[int, int, int], Params] | None = None
+
+    @property
+    def params(self) -> Params:
+        """The params; null train.* cohort dates chosen from the calendar the features stage
+        wrote to `catalog` (`with_cohorts`), read again whenever it changes. Left null before
+        the features ran, and without a catalog (the stages up to features, which write that
+        calendar, load without one: an older calendar cannot stop them)."""
+        written = self.params_as_written
+        catalog = self._catalog
+        if catalog is None or written.train.train_start is not None:
+            return written
+        try:
+            stat = catalog.stat()
+        except FileNotFoundError:
+            return written
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if self._chosen is None or self._chosen[0] != stamp:
+            self._chosen = (stamp, with_cohorts(written, json.loads(catalog.read_text())))
+        return self._chosen[1]
+
+    @property
+    def cohorts_chosen(self) -> bool:
+        """Whether the train.* cohort dates are chosen from the data (null in the file)."""
+        return not (self._raw.get("train") or {}).get("train_start")
 
     def resolve(self, relative: str | Path) -> Path:
         """A path from params.yaml (or the CLI) resolved against the params file's folder."""
@@ -648,8 +766,9 @@ def find_params_file(start: Path | None = None) -> Path:
     )
 
 
-def load_params(path: Path | str | None = None) -> ProjectParams:
-    """Read and validate params.yaml; every problem names the key and the file."""
+def load_params(path: Path | str | None = None, *, cohorts: bool = True) -> ProjectParams:
+    """Read and validate params.yaml; every problem names the key and the file. `cohorts`:
+    whether null train.* cohort dates are chosen from the data (`ProjectParams.params`)."""
     path = Path(path) if path is not None else find_params_file(Path.cwd())
     if not path.is_file():
         raise ReadinessError(f"Params file {path} does not exist. Pass --params PATH.")
@@ -676,4 +795,6 @@ def load_params(path: Path | str | None = None) -> ProjectParams:
         raise ReadinessError(f"Params file {path} is invalid: {problems}.") from exc
     except TypeError as exc:
         raise ReadinessError(f"Params file {path} is invalid: {exc}.") from exc
-    return ProjectParams(params, path.resolve(), raw)
+    # the features stage's catalogue, whose calendar chooses null cohort dates
+    catalog = path.resolve().parent / params.paths.features / "catalog.json"
+    return ProjectParams(params, path.resolve(), raw, catalog=catalog if cohorts else None)

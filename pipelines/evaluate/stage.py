@@ -24,7 +24,14 @@ import pandas as pd
 
 from models import registry
 from models.bundle import ReadinessModel, load_baselines
-from models.cohorts import TEST, assign_cohorts, evaluation_method, is_flat, training_cohorts
+from models.cohorts import (
+    TEST,
+    assign_cohorts,
+    evaluation_method,
+    is_flat,
+    no_test_rows,
+    training_cohorts,
+)
 from models.crossval import CV_FILE, unpack
 from models.dataset import load_training_frame
 from models.dormant import dormant_figures, load_dormant_frame
@@ -96,10 +103,7 @@ def run(project: ProjectParams) -> dict:
     else:
         test = (cohort == TEST).to_numpy()
         if not test.any():
-            raise ReadinessError(
-                f"No snapshot falls in the test cohort {params.train.test_start}..{params.train.test_end}: "
-                "move the train dates inside the feature cutoffs."
-            )
+            raise no_test_rows(params.train)
         X, y = features[test].reset_index(drop=True), labels[test].reset_index(drop=True)
         model = ReadinessModel.load(models_dir / "readiness")
         preds = predictions(X, model, load_baselines(models_dir / "baselines"))

@@ -27,7 +27,7 @@ from pipelines.common import write_json
 from readiness.domain import ladder_ranks
 from readiness.errors import ReadinessError
 from readiness.outputs import replace_output
-from readiness.params import ProjectParams
+from readiness.params import COHORT_DATES, ProjectParams, cohort_dates
 
 
 def run(project: ProjectParams) -> dict:
@@ -99,7 +99,7 @@ def run(project: ProjectParams) -> dict:
         # a flat export has no test cohort: every deal it records
         pd.Timestamp(end) + pd.Timedelta(days=1)
         if is_flat(catalog)
-        else pd.Timestamp(params.train.test_start),
+        else pd.Timestamp(cohort_dates(params.train).test_start),
     )
     table = pa.Table.from_pandas(labels, preserve_index=False)
     table = table.replace_schema_metadata(
@@ -128,6 +128,13 @@ def run(project: ProjectParams) -> dict:
         "flat_as_of": catalog["flat"]["as_of"] if is_flat(catalog) else None,
         "deal_size": deals,
         "dormant_snapshots": 0 if dormant is None else len(dormant),
+        # the time split (none on a flat export); chosen from the data when train.* dates are null
+        "cohorts": None
+        if is_flat(catalog)
+        else {
+            **{k: str(getattr(params.train, k)) for k in COHORT_DATES},
+            "chosen_from_data": project.cohorts_chosen,
+        },
         "gates": {
             gate: {
                 row.cohort: {"labelled": row.labelled_snapshots, "positives": row.positives}

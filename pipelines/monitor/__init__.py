@@ -1,0 +1,1 @@
+"""Stage `monitor`: is the model still right?"""

@@ -409,6 +409,18 @@ def run(project: ProjectParams) -> dict:
         flat=flat,
         learnt_until=monitored["learnt_until"],
     )
+    if age.get("too_old") and project.cohorts_chosen:
+        # the cohorts chosen from the data now: does a retrain learn anything newer?
+        newest = params.train.valid_end
+        if newest is not None and pd.Timestamp(age["learnt_until"]) >= pd.Timestamp(newest):
+            age["too_old"] = False
+            age["note"] = (
+                f"older than the {age['limit_days']}-day limit, but a retrain would learn nothing "
+                f"newer: the cohorts chosen from the data end validation on {newest}, one horizon "
+                f"({params.labels.horizon_days} days) before the test, whose labels must be "
+                "complete. A shorter labels.horizon_days or a larger monitor.max_model_age_days "
+                "settles it"
+            )
     gates: dict = {}
     for gate in params.ladder:
         col = probability_column(gate)
@@ -462,9 +474,15 @@ def run(project: ProjectParams) -> dict:
         if age.get("too_old"):
             reasons.append(
                 f"the newest snapshot it learnt from ({age['learnt_until']}) is {age['days']} days "
-                f"before the leads scored now, more than {age['limit_days']}; a retrain learns "
-                "nothing newer until the cohort dates move: set train.train_end, valid_start, "
-                "valid_end and test_start later in params.yaml"
+                f"before the leads scored now, more than {age['limit_days']}; "
+                + (
+                    "a retrain chooses its cohorts again from the newest data (train.* dates "
+                    "null): re-run features and train (`dvc repro`)"
+                    if project.cohorts_chosen
+                    else "a retrain learns nothing newer until the cohort dates move: set "
+                    "train.train_end, "
+                    "valid_start, valid_end and test_start later in params.yaml"
+                )
             )
         gates[gate] = {
             "score_psi": None if np.isnan(score_psi) else round(score_psi, 4),

@@ -45,6 +45,8 @@ class ReportInputs:
     leakage_screen: list[dict] | None = None  # artifacts/models/leakage_screen.json
     monitor: dict | None = None  # artifacts/metrics/monitor.json
     scores: pd.DataFrame | None = None  # data/scores/leads.parquet
+    # leads without a weakest belief per reason (data/scores/run.json)
+    belief_unknown: dict[str, int] = field(default_factory=dict)
     sales_gate: str = "qualified_conversation"
     flat_as_of: str | None = None  # a flat export's as-of date: its dates are not measured
     notes: list[str] = field(default_factory=list)
@@ -339,9 +341,11 @@ def _stall_section(inp: ReportInputs, crossings: pd.DataFrame) -> Section:
         )
         named = stalled.set_index("current_stage")[list(BELIEFS)].sum()
         if named.sum() == 0:
+            why = "; ".join(f"{r}: {n:,} leads" for r, n in inp.belief_unknown.items())
             s.notes.append(
-                "No open lead has a known weakest belief (no consumed content carries a belief "
-                "tag): belief routes are unavailable; nurture leads go to the general route."
+                "No open lead has a known weakest belief ("
+                + (why or "no consumed content carries a belief tag")
+                + "): belief routes are unavailable; nurture leads go to the general route."
             )
         else:
 
@@ -1054,7 +1058,13 @@ def _monitor_section(inp: ReportInputs) -> Section:
             f"before the leads scored now ({age['scored_as_of']}); "
             + (
                 f"the limit is {limit} days, so its age "
-                + ("calls for retraining." if age.get("too_old") else "is within it.")
+                + (
+                    "calls for retraining."
+                    if age.get("too_old")
+                    else f"is {age['note']}."
+                    if age.get("note")
+                    else "is within it."
+                )
                 if limit is not None
                 else "no age limit is set (monitor.max_model_age_days)."
             )
@@ -1062,7 +1072,14 @@ def _monitor_section(inp: ReportInputs) -> Section:
     elif age:
         s.add_text(f"The model's age: {age.get('reason', 'unknown')}.")
     families = pd.DataFrame(mon.get("families", []))
-    if not families.empty:
+    current = mon.get("current", {})
+    if not families.empty and families["max_psi"].isna().all():
+        s.add_text(
+            f"Feature drift since training: unknown. It compares {current.get('compared', 'the open leads')} "
+            f"with the training snapshots, and {current.get('compared_leads', 0):,} of the "
+            f"{current.get('open_leads', 0):,} open leads qualify."
+        )
+    elif not families.empty:
         top = families.iloc[0]
         s.add_table(
             "Feature drift since training, per family",
@@ -1092,6 +1109,11 @@ def _monitor_section(inp: ReportInputs) -> Section:
                     "estimated_auc": real.get("estimated_auc_at_publication")
                     if real
                     else est.get("estimated_auc"),
+                    "estimated_auc_active": r.get("gates_active", {})
+                    .get(gate, {})
+                    .get("estimated_auc_at_publication")
+                    if real
+                    else r.get("estimates_active", {}).get(gate, {}).get("estimated_auc"),
                     "realised_auc": real.get("roc_auc"),
                     "realised_ece": real.get("ece"),
                     "top_decile_lift": real.get("top_decile_lift"),
@@ -1150,6 +1172,7 @@ def _monitor_section(inp: ReportInputs) -> Section:
         table,
         {
             "estimated_auc": "float",
+            "estimated_auc_active": "float",
             "realised_auc": "float",
             "realised_ece": "float",
             "top_decile_lift": "float",
@@ -1158,7 +1181,9 @@ def _monitor_section(inp: ReportInputs) -> Section:
         },
         f"{len(runs)} published run(s); {len({r['run_id'] for r in runs if r['state'] == 'realised'})} "
         "with their horizon passed (realised), the others pending (estimated only) or unknown "
-        "(a flat export has no after).",
+        "(a flat export has no after). estimated_auc and realised_auc are on every open lead the "
+        "run scored; estimated_auc_active on those with a sign of life lately, the leads the drift "
+        "table and the retraining test compare (a dormant majority makes the first look higher).",
     )
     errs = mon.get("estimate_vs_realised") or {}
     if errs.get("mae") is not None:

@@ -28,7 +28,7 @@ from models.bundle import ReadinessModel
 from pipelines.common import write_json
 from pipelines.report.build import ReportInputs, build_report
 from readiness.errors import ReadinessError
-from readiness.params import ProjectParams
+from readiness.params import ProjectParams, cohort_dates
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
     catalog_meta = _optional_json(project.resolve(paths.features) / "catalog.json") or {}
     test_features = None
     if training.exists():
-        t = params.train
+        t = params.train if catalog_meta.get("flat") else cohort_dates(params.train)
         # a flat export has no test cohort: its drivers are read on every lead
         test_features = pd.read_parquet(
             training,
@@ -164,6 +164,7 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
         leakage_screen=_optional_json(project.resolve(paths.models) / "leakage_screen.json"),
         monitor=_optional_json(metrics / "monitor.json"),
         scores=pd.read_parquet(scores_path) if scores_path.exists() else None,
+        belief_unknown=scored_run.get("weakest_belief_unknown") or {},
         sales_gate=params.score.routing.sales_gate,
         flat_as_of=(catalog_meta.get("flat") or {}).get("as_of"),
         notes=notes,

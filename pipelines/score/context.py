@@ -184,8 +184,10 @@ def _lead_attributes(t: Tables, open_leads, engaged, cutoff):
         "employee_band",
         "region",
     )
-    # the account's owner: the rep of the latest sales touch on any of its leads
-    st = t.sales_touches.filter(t.sales_touches.occurred_at < cutoff)
+    # the account's owner: the rep of the latest sales touch on any of its leads that names one
+    st = t.sales_touches.filter(
+        (t.sales_touches.occurred_at < cutoff) & t.sales_touches.owner_id.notnull()
+    )
     st = st.join(t.leads.select("lead_id", "account_id"), "lead_id")
     w = ibis.window(group_by=st.account_id, order_by=ibis.desc(st.occurred_at))
     owner = st.mutate(n=ibis.row_number().over(w)).filter(lambda s: s.n == 0)
@@ -218,5 +220,6 @@ def touch_text(kind: str, title: str | None, occurred_at: pd.Timestamp) -> str:
     """One touch as a line of the handoff: '2025-12-30: downloaded 'ROI one-pager''."""
     when = pd.Timestamp(occurred_at).strftime("%Y-%m-%d")
     if kind.startswith("sales_"):
-        return f"{when}: sales {kind.removeprefix('sales_')} by {title}"
+        by = f" by {title}" if title is not None and title == title else ""  # no rep: unsaid
+        return f"{when}: sales {kind.removeprefix('sales_')}{by}"
     return f"{when}: {describe_event(kind, title)}"

@@ -208,6 +208,8 @@ def run(project: ProjectParams) -> dict:
         # each lead's trend is since this published run (None: the first, or none comparable)
         "trend_since_run": since,
         "trend_note": trend_note,
+        # leads without a weakest belief, per reason (the report says why)
+        "weakest_belief_unknown": result.unknown_beliefs,
     }
     run_info["run_id"] = (
         f"{scored_at:%Y%m%d}-v{version}-{content_hash(leads)}{content_hash(accounts)[:4]}"

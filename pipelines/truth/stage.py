@@ -21,11 +21,10 @@ from __future__ import annotations
 import logging
 import time
 
-from models.cohorts import TEST, is_flat, training_cohorts
+from models.cohorts import TEST, is_flat, no_test_rows, training_cohorts
 from models.dataset import load_training_frame
 from models.ground_truth import TruthSample, roll_out_sample, truth_settings
 from pipelines.common import write_json
-from readiness.errors import ReadinessError
 from readiness.outputs import replace_output
 from readiness.params import ProjectParams
 
@@ -52,10 +51,7 @@ def run(project: ProjectParams) -> dict:
         cohort = training_cohorts(features, labels, catalog_meta, params.train, params.ladder)
         test = (cohort == TEST).to_numpy()
         if not test.any():
-            raise ReadinessError(
-                f"No snapshot falls in the test cohort {params.train.test_start}.."
-                f"{params.train.test_end}: move the train dates inside the feature cutoffs."
-            )
+            raise no_test_rows(params.train)
         sample = roll_out_sample(
             params.simulate,
             features[test].reset_index(drop=True),

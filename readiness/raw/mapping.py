@@ -77,7 +77,7 @@ from pydantic import (
 
 from readiness.domain import EMPLOYEE_BANDS
 from readiness.errors import ReadinessError
-from readiness.raw import attributes, flat, tagging
+from readiness.raw import attributes, flat, tagging, vocabulary
 from readiness.raw.io import CRM_IDS, ROW_ORIGINS
 from readiness.raw.schemas import (
     KEYS,
@@ -627,6 +627,20 @@ FREE_EMAIL_DOMAINS = frozenset(
 )
 
 
+# fields of ours read from the export's own words when they are not ours (readiness/raw/vocabulary)
+_READERS = {
+    ("leads", "seniority"): (
+        "job titles by their words",
+        lambda t: vocabulary.from_titles(t, "seniority"),
+    ),
+    ("leads", "persona"): (
+        "job titles by their words",
+        lambda t: vocabulary.from_titles(t, "persona"),
+    ),
+    ("accounts", "region"): ("countries (names and ISO codes)", vocabulary.from_countries),
+}
+
+
 def _as_ours(text: pd.Series, vocab: tuple[str, ...]) -> pd.Series:
     """Each value as the word of ours it spells (attributes.fold: case, spacing and underscores
     do not matter; nor do hyphens and slashes here: "North America" is north_america, "C-Level"
@@ -683,7 +697,24 @@ def _our_vocabulary(
             address = pd.Series(False, index=built.index)
         if by_fold.any():
             built.loc[by_fold, c] = folded[by_fold]
-        outside = given & ~ours & ~by_fold & ~address
+        titled = pd.Series(False, index=built.index)
+        reader = _READERS.get((table, c))  # a Job Title column, a Country column
+        if reader is not None:
+            rest = given & ~ours & ~by_fold & ~address
+            read = reader[1](text[rest])
+            titled[read.index] = read.notna()
+            if titled.any():
+                built[c] = built[c].astype(object)
+                built.loc[titled, c] = read[titled[read.index]]
+                pairs = pd.DataFrame({"title": text[titled], "ours": built.loc[titled, c]})
+                shown = pairs.value_counts().head(3).index
+                notes.append(
+                    f"{where}.columns.{c}: {int(titled.sum()):,} value(s) of column "
+                    f"'{rule.column or c}' in {file} read as {reader[0]} ("
+                    + ", ".join(f"{t!r} as {o}" for t, o in shown)
+                    + "; map them yourself with `values:`)"
+                )
+        outside = given & ~ours & ~by_fold & ~address & ~titled
         if not outside.any():
             continue
         examples = ", ".join(repr(v) for v in text[outside].value_counts().index[:4])
@@ -1196,8 +1227,9 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
     )
     report["unparsed_dates"] = unparsed
     report["notes"] = notes
-    for note in [*unparsed, *notes]:  # the CLI prints them as notes: logged for other callers
-        log.info("Mapping %s: %s", mapping_path, note)
+    # the CLI prints them as notes, and the report returns them: logged once more with -v only
+    for note in [*unparsed, *notes]:
+        log.debug("Mapping %s: %s", mapping_path, note)
     if "opportunities" in mapping.tables:
         opp = pd.read_parquet(out / "opportunities.parquet")
         if "amount" in opp and len(opp):
@@ -1684,6 +1716,6 @@ def _import_attributes(
             for name, r in mapping.attributes.items()
         },
     )
-    for w in warnings:  # the CLI prints them as notes: logged for other callers
-        log.info("import: %s", w)
+    for w in warnings:  # the CLI prints them as notes: logged once more with -v only
+        log.debug("import: %s", w)
     return {"rows": len(table), "attributes": per_attribute, "warnings": warnings}

@@ -151,7 +151,8 @@ class SalesTouchesSchema(pa.DataFrameModel):
     lead_id: Series[int] = pa.Field(ge=1)
     occurred_at: Series[pd.Timestamp] = pa.Field()
     touch_type: Series[str] = pa.Field(isin=TOUCH_TYPES)
-    owner_id: Series[str] = pa.Field()
+    # the rep who made it (routing's account owner); an export that does not say leaves it empty
+    owner_id: Series[str] = pa.Field(nullable=True)
 
     class Config:
         coerce = True

@@ -136,3 +136,38 @@ def test_a_first_cutoff_after_the_data_is_a_clear_error(small_validated, tmp_pat
             replace(PARAMS, first_cutoff=date(2030, 1, 1)),
             DEFAULT_LADDER,
         )
+
+
+def test_a_null_first_cutoff_leaves_the_first_leads_their_longest_window(small_validated, tmp_path):
+    """The calendar is seen before anything is built (the stage tries its cohorts on it)."""
+    from datetime import timedelta
+
+    seen: dict = {}
+
+    class Seen(Exception):
+        pass
+
+    def look(calendar: dict) -> None:
+        seen.update(calendar)
+        raise Seen
+
+    with pytest.raises(Seen):
+        build_features(
+            small_validated["validated"],
+            tmp_path / "features",
+            replace(PARAMS, first_cutoff=None),
+            DEFAULT_LADDER,
+            on_calendar=look,
+        )
+    leads = pd.read_parquet(small_validated["validated"] / "leads")
+    first_lead = leads["created_at"].min().date()
+    assert seen["first_cutoff"] == str(first_lead + timedelta(days=max(PARAMS.windows)))
+    assert seen["first_cutoff_chosen"] and seen["cadence_days"] == PARAMS.cadence_days
+    # a stop before the build leaves no output behind (only the folder's owner mark)
+    assert [f.name for f in (tmp_path / "features").iterdir()] == [".readiness-output"]
+
+
+def test_the_catalogue_keeps_the_training_calendar(built):
+    cal = json.loads((built["out"] / "catalog.json").read_text())["calendar"]
+    assert cal["first_cutoff"] == str(PARAMS.first_cutoff) and not cal["first_cutoff_chosen"]
+    assert cal["end_of_data"] == built["summary"]["end_of_data"]

@@ -23,6 +23,9 @@ def write_params(folder, sim, extra: dict | None = None, **train_overrides) -> o
             "ground_truth": str(sim["truth"]),
             "validated": str(sim["validated"]),
         },
+        # the train.* cohort dates are left null: chosen from this calendar, they are the
+        # project's params.yaml dates (the same simulated years)
+        "features": {"first_cutoff": "2023-07-03"},
         "train": train,
         # the small simulation's validation rows are too few to show the belief counts' signal
         # beyond noise: its routing tests name beliefs as a larger run does

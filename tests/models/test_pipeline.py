@@ -28,6 +28,20 @@ def test_labels_carry_their_settings(trained):
     assert trained["labels"]["gates"]["mql"]["train"]["positives"] > 100
 
 
+def test_the_cohorts_are_chosen_from_the_data_when_params_leave_them_null(trained):
+    """The small project leaves train.* dates null: labels, train and evaluate used the split
+    chosen from the features' calendar, which on these simulated years is params.yaml's."""
+    from pathlib import Path
+
+    from readiness.params import COHORT_DATES, load_params
+
+    chosen = trained["labels"]["cohorts"]
+    assert chosen.pop("chosen_from_data") is True
+    written = load_params(Path(__file__).resolve().parents[2] / "params.yaml").params.train
+    assert chosen == {k: str(getattr(written, k)) for k in COHORT_DATES}
+    assert trained["labels"]["gates"]["mql"]["test"]["labelled"] > 0
+
+
 def test_the_boosters_ask_a_category_split_for_leads_not_snapshots(trained):
     """Train passes its snapshots per lead to LightGBM (models/train._lightgbm_params): a split
     of a category needs 100 leads' worth of rows, not 100 rows of a few leads."""

@@ -220,3 +220,15 @@ def test_general_nurture_offers_what_converting_leads_like_this_one_consumed():
     # without the counts by segment it is the overall order for everyone
     plain = r.suggest_general(leads, consumed, assets).set_index("lead_id")
     assert (plain.loc[[1, 2, 3, 4], "next_asset_id"] == 1).all()
+
+
+def test_a_sales_touch_without_its_rep_names_no_one():
+    """owner_id is optional: a touch an export gives no rep reads without "by None"."""
+    import pandas as pd
+
+    from pipelines.score.context import touch_text
+
+    when = pd.Timestamp("2025-12-30 10:00")
+    assert touch_text("sales_call", "rep_7", when) == "2025-12-30: sales call by rep_7"
+    assert touch_text("sales_call", None, when) == "2025-12-30: sales call"
+    assert touch_text("sales_meeting", float("nan"), when) == "2025-12-30: sales meeting"

@@ -968,6 +968,118 @@ def test_a_field_of_ours_written_in_their_words_keeps_its_rows_and_reaches_the_m
     )
 
 
+def test_a_job_title_column_gives_seniority_and_persona_by_its_words(export):
+    """A trial's Job Title mapped onto seniority and persona left all 5,500 leads empty: titles
+    are read by their words (a vice president is no president; champions and end users depend on
+    the product and stay empty), the rest left empty and the column kept as an attribute."""
+    folder, write = export
+    (folder / "contacts.csv").write_text(
+        "contact_id,created,stage,channel,company,title\n"
+        "c1,2024-01-05,Lead,web,acme,VP Marketing\n"
+        "c2,2024-01-07,MQL,fair,acme,Sr. Data Engineer\n"
+        "c3,2024-02-01,SQL,web,beta,Co-Founder & CFO\n"
+        "c4,2024-02-03,Lead,web,beta,Vice-President Finance\n"
+        "c5,2024-02-04,Lead,web,beta,Head of IT\n"
+        "c6,2024-02-05,Lead,web,beta,Student\n"
+        "c7,2024-02-06,Lead,web,beta,manager\n"
+    )
+    m = mapping()
+    m["tables"]["leads"]["columns"]["seniority"] = {"column": "title"}
+    m["tables"]["leads"]["columns"]["persona"] = {"column": "title"}
+    report = import_export(write(m), folder / "raw")
+    leads = pd.read_parquet(folder / "raw" / "leads.parquet").fillna("-")
+    assert leads["seniority"].tolist() == [
+        "vp",
+        "individual_contributor",
+        "c_level",
+        "vp",
+        "director",
+        "-",  # a student says no seniority
+        "manager",  # ours as written
+    ]
+    assert leads["persona"].tolist() == [
+        "-",
+        "technical",
+        "finance",
+        "finance",
+        "technical",
+        "-",
+        "-",
+    ]
+    said = [n for n in report["notes"] if "read as job titles" in n]
+    assert len(said) == 2 and "'VP Marketing' as vp" in " ".join(said)
+    empty = report["tables"]["leads"]["from"][0]["values_not_ours_left_empty"]
+    assert empty == {"seniority": 1, "persona": 3}
+    # the titles themselves stay the user's own attribute, once (named after a field of theirs)
+    attrs = pd.read_parquet(folder / "raw" / "attributes.parquet")
+    assert len(set(attrs["attribute"])) == 1 and len(attrs) == 7
+    assert "Student" in attrs["value"].tolist()
+
+
+def test_a_country_column_gives_the_accounts_region(export):
+    """Two trials wrote 20-line value maps for US/USA/United States/DE/deutschland: a Country
+    column mapped onto region is read by the country's name or ISO code."""
+    folder, write = export
+    (folder / "contacts.csv").write_text(
+        "contact_id,created,stage,channel,company,country\n"
+        "c1,2024-01-05,Lead,web,acme,U.S.A.\n"
+        "c2,2024-01-07,MQL,fair,beta,deutschland\n"
+        "c3,2024-02-01,SQL,web,gamma,Österreich\n"
+        "c4,2024-02-03,Lead,web,delta,JP\n"
+        "c5,2024-02-04,Lead,web,eps,Brasil\n"
+        "c6,2024-02-05,Lead,web,zeta,Atlantis\n"
+        "c7,2024-02-06,Lead,web,eta,EMEA\n"
+    )
+    m = mapping()
+    m["tables"]["accounts"]["columns"]["region"] = {"column": "country"}
+    report = import_export(write(m), folder / "raw")
+    accounts = pd.read_parquet(folder / "raw" / "accounts.parquet").fillna("-")
+    assert accounts["region"].tolist() == [
+        "north_america",
+        "emea",
+        "emea",
+        "apac",
+        "latam",
+        "-",  # no country the table knows: unknown, and said
+        "emea",  # ours as written
+    ]
+    said = [n for n in report["notes"] if "read as countries" in n]
+    assert len(said) == 1 and "5 value(s)" in said[0]
+    assert report["tables"]["accounts"]["from"][0]["values_not_ours_left_empty"] == {"region": 1}
+
+
+@pytest.mark.parametrize(
+    "title, seniority, persona",
+    [
+        ("Assistant to the CEO", "individual_contributor", None),
+        ("CEO Assistant", "individual_contributor", None),
+        ("Product Owner", None, None),
+        ("Business Owner", "c_level", "executive"),
+        ("Partner Manager", "manager", None),
+        ("Managing Partner", "c_level", "executive"),
+        ("Head Chef", None, None),
+        ("Department Head", "director", None),
+        ("Executive", None, None),
+        ("Account Executive", "individual_contributor", None),
+        ("Software Sales Rep", "individual_contributor", None),
+        ("Technical Recruiter", "individual_contributor", None),
+        ("Data Entry Clerk", "individual_contributor", None),
+        ("IT Manager", "manager", "technical"),
+        ("Director of Procurement", "director", "finance"),
+        ("Co-Founder & CTO", "c_level", "technical"),
+    ],
+)
+def test_titles_that_look_alike_are_read_apart(title, seniority, persona):
+    """The review's cases: an assistant to a chief, a product owner, a partner manager, a head
+    chef and a software sales rep are not what their words first suggest."""
+    from readiness.raw.vocabulary import from_titles as _from_titles
+
+    t = pd.Series([title])
+    for field, expected in (("seniority", seniority), ("persona", persona)):
+        read = _from_titles(t, field).iloc[0]
+        assert (None if pd.isna(read) else read) == expected, field
+
+
 def test_a_url_written_without_its_scheme_is_one_page_whatever_campaign_led_to_it():
     from readiness.raw.mapping import canonical_url
 
