@@ -23,6 +23,13 @@ import yaml
 
 from readiness.domain import DEFAULT_LADDER
 from readiness.errors import ReadinessError
+from readiness.params import (
+    EvaluateParams,
+    FeaturesParams,
+    LabelsParams,
+    PublishParams,
+    TrainParams,
+)
 from readiness.raw.mapping import Mapping, load_mapping
 
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -100,8 +107,14 @@ def project_stages(folder: Path, mapping_file: Path, export: Path, flat: bool) -
     return stages
 
 
-def _params_text(mapping: Mapping, mapping_file: str, ladder: tuple[str, ...]) -> str:
+def _params_text(
+    mapping: Mapping, mapping_file: str, source: str | None, ladder: tuple[str, ...]
+) -> str:
+    """params.yaml's text: the code's defaults (readiness/params.py), dates null."""
     name = "".join(c if c.isalnum() else "-" for c in mapping.name.lower()).strip("-") or "crm"
+    f, t = FeaturesParams(), TrainParams()
+    h = LabelsParams().horizon_days
+    written = "null              # null = the mapping's own source"
     return f"""# Readiness on your export "{mapping.name}" (written by `readiness init`; README, "Use your
 # own data"). Paths are relative to this file. Run everything with `dvc repro` in this folder, or
 # each stage with `readiness <stage> --params params.yaml`. Every key and its default: the
@@ -112,18 +125,18 @@ ladder: [{", ".join(ladder)}]
 
 import:
   mapping: {json.dumps(mapping_file)}
-  source: null              # null = the mapping's own source
+  source: {written if source is None else json.dumps(source)}
 
 ingest: {{}}
 
 features:
-  windows: [7, 30, 90]      # days; every windowed count also has an all-time twin
-  cadence_days: 14          # a training snapshot every 14 days ...
+  windows: {list(f.windows)}      # days; every windowed count also has an all-time twin
+  cadence_days: {f.cadence_days}          # a training snapshot every {f.cadence_days} days ...
   first_cutoff: null        # ... from the first lead's day + the longest window (null)
-  dormant_after_days: 120   # no sign of life for this long: dormant
+  dormant_after_days: {f.dormant_after_days}   # no sign of life for this long: dormant
 
 labels:
-  horizon_days: 90          # a label: crosses the gate within this many days of the cutoff
+  horizon_days: {h}          # a label: crosses the gate within this many days of the cutoff
 
 train:
   # the time split: null = chosen from the data's dates once `features` ran (`readiness labels`
@@ -134,7 +147,7 @@ train:
   valid_end: null
   test_start: null
   test_end: null
-  seed: 7
+  seed: {t.seed}
   time_horizons: null       # null: 14, 30 and 60 days, those below the horizon
   mlflow:
     experiment: readiness-{name}
@@ -142,13 +155,13 @@ train:
 
 evaluate:
   ground_truth: false       # real data: no simulator truth to compare with
-  ece_bins: 10
+  ece_bins: {EvaluateParams().ece_bins}
 
 score:
   routing: {{}}
 
 publish:
-  exports: data/exports
+  exports: {PublishParams().exports}
 
 report: {{}}
 
@@ -194,13 +207,8 @@ def init_project(folder: Path, mapping_file: Path, source: Path | None = None) -
     flat = mapping.flat is not None
     stages = project_stages(folder, mapping_file, export, flat)
     mapping_rel = os.path.relpath(mapping_file.resolve(), folder.resolve())
-    params = _params_text(mapping, mapping_rel, ladder)
-    if source is not None:
-        params = params.replace(
-            "  source: null              # null = the mapping's own source",
-            f"  source: {json.dumps(os.path.relpath(export, folder.resolve()))}",
-        )
-    (folder / "params.yaml").write_text(params)
+    source_rel = None if source is None else os.path.relpath(export, folder.resolve())
+    (folder / "params.yaml").write_text(_params_text(mapping, mapping_rel, source_rel, ladder))
     header = (
         "# Written by `readiness init` from the checkout's dvc.yaml: `import` instead of "
         "`simulate`, no simulator truth.\n# Run with `dvc repro` in this folder.\n"

@@ -986,6 +986,15 @@ def _timing_tables(s: Section, inp: ReportInputs) -> dict:
     return {"open_leads": records, "unknown": unknown}
 
 
+def _estimated_auc(run: dict, gate: str, leads: str) -> float | None:
+    """A published run's label-free AUC estimate for `gate`, on every open lead (`leads` "")
+    or the active ones ("_active"): as made at publication once the run is realised."""
+    realised = run.get(f"gates{leads}", {}).get(gate)
+    if realised:
+        return realised.get("estimated_auc_at_publication")
+    return run.get(f"estimates{leads}", {}).get(gate, {}).get("estimated_auc")
+
+
 def _monitor_section(inp: ReportInputs) -> Section:
     s = Section(
         "monitor",
@@ -1099,21 +1108,14 @@ def _monitor_section(inp: ReportInputs) -> Section:
     for r in runs:
         for gate in inp.ladder:
             real = r.get("gates", {}).get(gate, {})
-            est = r.get("estimates", {}).get(gate, {})
             history.append(
                 {
                     "run": r["run_id"],
                     "as_of": r["as_of"],
                     "gate": gate,
                     "state": r["state"],
-                    "estimated_auc": real.get("estimated_auc_at_publication")
-                    if real
-                    else est.get("estimated_auc"),
-                    "estimated_auc_active": r.get("gates_active", {})
-                    .get(gate, {})
-                    .get("estimated_auc_at_publication")
-                    if real
-                    else r.get("estimates_active", {}).get(gate, {}).get("estimated_auc"),
+                    "estimated_auc": _estimated_auc(r, gate, ""),
+                    "estimated_auc_active": _estimated_auc(r, gate, "_active"),
                     "realised_auc": real.get("roc_auc"),
                     "realised_ece": real.get("ece"),
                     "top_decile_lift": real.get("top_decile_lift"),
