@@ -23,6 +23,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from features.catalog import NEVER_DAYS
 from models.calibration import Calibrator
 from models.dormant import DormantMap, is_dormant
 from models.timing import TimingModel, horizon_curves
@@ -373,6 +374,10 @@ class LogisticBaseline:
     # each design column's training mean: a contribution is measured from it (older bundles:
     # none, contributions from 0)
     centre: list[float] = field(default_factory=list)
+    # days-since features whose "never" (features.catalog.NEVER_DAYS) some training rows hold:
+    # a never is no long time ago, so it gets an indicator and its log term sits at the mean of
+    # the rows where it happened (older bundles: none, never read as 999 days)
+    never_flag: list[str] = field(default_factory=list)
     # rarer codes (a landing page seen once), and any beyond the most frequent MAX_LEVELS, share
     # the column of any other code
     MAX_LEVELS: ClassVar[int] = 1000
@@ -386,13 +391,16 @@ class LogisticBaseline:
         categorical: list[str],
         flexible: Collection[str] = (),
         plain: bool = False,
+        never: Collection[str] = (),
     ) -> LogisticBaseline:
         """The design learnt from training rows `X`; the `flexible` numeric columns (a user's
-        own) also get a raw term and, where unknown on some rows, an unknown indicator. `plain`:
-        numbers on their own scale only."""
-        mean, scale = _standardise(cls._scaled(X[numeric], plain))
+        own) also get a raw term and, where unknown on some rows, an unknown indicator; the
+        `never` ones (days since something, NEVER_DAYS when it never happened) a never
+        indicator where some rows never had it. `plain`: numbers on their own scale only."""
         if plain:
-            flexible = ()
+            flexible = never = ()
+        never_flag = [c for c in numeric if c in never and 0 < (X[c] >= NEVER_DAYS).sum() < len(X)]
+        mean, scale = _standardise(cls._scaled(_never_as_unknown(X[numeric], never_flag), plain))
         # two distinct values (a flag): the raw term is the log term again
         also_raw = [c for c in numeric if c in flexible and X[c].nunique() > 2]
         raw_mean, raw_scale = _standardise(X[also_raw].to_numpy(dtype=float))
@@ -414,6 +422,7 @@ class LogisticBaseline:
             unknown_flag=unknown,
             plain=plain,
             every_level=True,
+            never_flag=never_flag,
         )
         made.centre = made._training_centre(X)
         return made
@@ -425,6 +434,7 @@ class LogisticBaseline:
         category."""
         out = [0.0] * (len(self.numeric) + len(self.also_raw))
         out += [float(X[c].isna().mean()) for c in self.unknown_flag]
+        out += [float((X[c] >= NEVER_DAYS).mean()) for c in self.never_flag]
         for c, codes in self.categorical.items():
             v = X[c].to_numpy(dtype=float)
             shares = [float(np.mean(v == code)) for code in codes]
@@ -438,16 +448,17 @@ class LogisticBaseline:
         return a if plain else np.sign(a) * np.log1p(np.abs(a))
 
     def _numeric_parts(self, X: pd.DataFrame) -> list[np.ndarray]:
-        """The log terms, the raw terms and the unknown indicators (rows x columns each)."""
-        log = (self._scaled(X[self.numeric], self.plain) - np.asarray(self.mean)) / np.asarray(
-            self.scale
-        )
+        """The log terms, the raw terms, the unknown and the never indicators (rows x columns
+        each)."""
+        num = _never_as_unknown(X[self.numeric], self.never_flag)
+        log = (self._scaled(num, self.plain) - np.asarray(self.mean)) / np.asarray(self.scale)
         raw = (X[self.also_raw].to_numpy(dtype=float) - np.asarray(self.raw_mean)) / np.asarray(
             self.raw_scale
         )
         # an unknown value (a user's attribute) at the mean
         flags = X[self.unknown_flag].isna().to_numpy(dtype=float)
-        return [np.nan_to_num(log, nan=0.0), np.nan_to_num(raw, nan=0.0), flags]
+        never = (X[self.never_flag].to_numpy(dtype=float) >= NEVER_DAYS).astype(float)
+        return [np.nan_to_num(log, nan=0.0), np.nan_to_num(raw, nan=0.0), flags, never]
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
         parts = self._numeric_parts(X)
@@ -460,6 +471,24 @@ class LogisticBaseline:
                 np.stack(columns, axis=1).astype(float) if columns else np.zeros((len(X), 0))
             )
         return np.hstack(parts)
+
+    def design_columns(self, features: Collection[str]) -> list[int]:
+        """The design matrix's columns that carry `features`: their log, raw, unknown and never
+        terms, and a category's every column (what leaving the features out must drop)."""
+        groups = [
+            *([n] for n in self.numeric),
+            *([n] for n in self.also_raw),
+            *([n] for n in self.unknown_flag),
+            *([n] for n in self.never_flag),
+        ]
+        out = [i for i, (n,) in enumerate(groups) if n in features]
+        start = len(groups)
+        for c, codes in self.categorical.items():
+            width = self._width(codes)
+            if c in features:
+                out += list(range(start, start + width))
+            start += width
+        return out
 
     def _width(self, codes: list[float]) -> int:
         """A category's columns: one per frequent code and one for any other, or (an older
@@ -490,14 +519,17 @@ class LogisticBaseline:
             m = m - np.asarray(self.centre)
         design = m * w
         n_num, n_raw, n_flag = len(self.numeric), len(self.also_raw), len(self.unknown_flag)
+        n_never = len(self.never_flag)
         numeric = design[:, :n_num].copy()
         where = {c: i for i, c in enumerate(self.numeric)}
         for j, c in enumerate(self.also_raw):
             numeric[:, where[c]] += design[:, n_num + j]
         for j, c in enumerate(self.unknown_flag):
             numeric[:, where[c]] += design[:, n_num + n_raw + j]
+        for j, c in enumerate(self.never_flag):
+            numeric[:, where[c]] += design[:, n_num + n_raw + n_flag + j]
         parts = [numeric]
-        start = n_num + n_raw + n_flag
+        start = n_num + n_raw + n_flag + n_never
         for codes in self.categorical.values():
             width = self._width(codes)
             parts.append(design[:, start : start + width].sum(axis=1, keepdims=True))
@@ -530,6 +562,7 @@ class LogisticBaseline:
             "plain": self.plain,
             "every_level": self.every_level,
             "centre": self.centre,
+            "never_flag": self.never_flag,
             "coefs": self.coefs,
             "calibrators": {g: c.to_dict() for g, c in self.calibrators.items()},
         }
@@ -550,10 +583,22 @@ class LogisticBaseline:
             d.get("plain", False),
             d.get("every_level", False),
             d.get("centre", []),  # bundles written before: contributions from 0
+            d.get("never_flag", []),  # bundles written before: never read as 999 days
         )
 
 
 Baseline = PointsScore | LogisticBaseline
+
+
+def _never_as_unknown(num: pd.DataFrame, never_flag: list[str]) -> pd.DataFrame:
+    """`num` with the never values (NEVER_DAYS) of the `never_flag` columns unknown: their log
+    term then sits at the mean of the rows where the thing happened, the indicator says never."""
+    if not never_flag:
+        return num
+    out = num.copy()
+    for c in never_flag:
+        out[c] = out[c].where(out[c] < NEVER_DAYS)
+    return out
 
 
 def _standardise(a: np.ndarray) -> tuple[list[float], list[float]]:

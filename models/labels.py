@@ -70,6 +70,33 @@ def crossing_days_column(gate: str) -> str:
     return f"t_{gate}"
 
 
+def censor_lost(
+    labels: pd.DataFrame, lost: pd.DataFrame, ladder: tuple[str, ...]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """`labels` with every label of a lead made unknown at a gate it reached by a milestone whose
+    row was quarantined (`lost`: lead_id, milestone; readiness/raw/io.lost_milestones), and
+    at each gate before it (the ladder is cumulative): the export says the lead crossed, but not
+    usably when, so a 0 there would teach the model a converter as a non-converter. Returns the
+    labels and, per gate, how many labelled snapshots became unknown."""
+    ranks = ladder_ranks(ladder)
+    reach = lost["milestone"].map(ranks).dropna()
+    if reach.empty:
+        return labels, {}
+    top = pd.Series(reach.to_numpy(), index=lost.loc[reach.index, "lead_id"]).groupby(level=0).max()
+    lead_top = labels["lead_id"].map(top).to_numpy()
+    out = labels.copy()
+    dropped = {}
+    for k, gate in enumerate(ladder, start=1):
+        hit = lead_top >= k  # NaN (no lost milestone) compares False
+        y = label_column(gate)
+        n = int((hit & out[y].notna().to_numpy()).sum())
+        if n:
+            out.loc[hit, y] = pd.NA
+            out.loc[hit, crossing_days_column(gate)] = np.nan
+            dropped[gate] = n
+    return out, dropped
+
+
 def make_labels(
     snapshots: pd.DataFrame,
     milestones: pd.DataFrame,

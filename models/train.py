@@ -182,7 +182,16 @@ def train_models(
     # 0.01-0.07 AUC to a data scientist's log-scale, missing-flag version in a trial, which
     # overstated the model's margin over it
     yours = {f.name for f in catalog if f.family in YOUR_COLUMNS_FAMILIES}
-    logistic = LogisticBaseline.design(X.iloc[lr_rows], numeric, categorical, flexible=yours)
+    # "days since" a thing that never happened is no long time ago: an indicator of its own
+    # (train.never_indicators)
+    never = (
+        {f.name for f in catalog if f.kind in ("days_since", "days_since_first")}
+        if p.never_indicators
+        else set()
+    )
+    logistic = LogisticBaseline.design(
+        X.iloc[lr_rows], numeric, categorical, flexible=yours, never=never
+    )
     linears = {"logistic": logistic}
     if yours:
         linears["your_columns"] = LogisticBaseline.design(
@@ -525,7 +534,9 @@ def _belief_signal(
     only where it is shown: on an export whose content carries no true effect, keyword-tagged
     belief counts still took 45-59 % of the attribution in a trial, and 41 % of open leads were
     sent to nurture_urgency. None when there is nothing to measure."""
-    cols = [i for i, n in enumerate(logistic.numeric) if n in beliefs]
+    # every column of a belief feature: a never indicator left in would tell "without" whether
+    # the lead ever consumed the belief's content
+    cols = logistic.design_columns(beliefs)
     if not cols or gate not in logistic.coefs or len(np.unique(y[st])) < 2:
         return None
     fit = np.intersect1d(tr, designs.parts[TRAIN]) if TRAIN in designs.parts else tr

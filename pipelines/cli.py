@@ -335,8 +335,15 @@ def train(params: ParamsOption = None) -> None:
         typer.echo(f"warning: {w}", err=True)
     for gate, info in s["gates"].items():
         if info.get("trained"):
+            weight = info.get("lightgbm_weight", 1.0)
+            scorer = (
+                f"{info['best_iteration']:>4} trees"
+                + (f" ({weight:.0%} LightGBM, the rest logistic)" if weight < 1 else "")
+                if weight > 0
+                else "logistic regression (LightGBM not ahead of it on validation)"
+            )
             typer.echo(
-                f"  {gate:<24} {info['best_iteration']:>4} trees, {info['train_rows']:,} rows, {info['train_positives']:,} positives, calibrated {info['calibration']}"
+                f"  {gate:<24} {scorer}, {info['train_rows']:,} rows, {info['train_positives']:,} positives, calibrated {info['calibration']}"
             )
         elif info.get("crossed_at_creation"):
             typer.echo(f"  {gate:<24} not trained: every lead crosses it at creation (readiness 1)")
@@ -370,6 +377,14 @@ def evaluate(params: ParamsOption = None) -> None:
 
         met = s["targets"].get(gate, {})
         flags = " ".join(("ok " if v else "MISS ") + k for k, v in met.items())
+        # a gate that ships a baseline (the same predictions) is that baseline, not ahead of it
+        ships = [
+            b
+            for b, d in s.get("model_minus_baseline_auc", {}).get(gate, {}).items()
+            if d["difference"] == 0 and d["se"] == 0
+        ]
+        if ships:
+            flags += f" (the model is the {' and '.join(ships)} baseline itself)"
         typer.echo(
             f"  {gate:<24} {f(model.get('roc_auc')):>6} {f(m.get('logistic', {}).get('roc_auc')):>8} {f(m.get('your_columns', {}).get('roc_auc')):>6} {f(m.get('points', {}).get('roc_auc')):>7} "
             f"{f(gt.get('truth_auc')):>6} {f(gt.get('model_to_truth_auc_ratio')):>6} {f(model.get('ece')):>6}  {flags}"
@@ -447,6 +462,13 @@ def score(params: ParamsOption = None) -> None:
     typer.echo(f"  routes: {routes}")
     for reason, n in s.get("weakest_belief_unknown", {}).items():
         typer.echo(f"  weakest belief unknown for {n:,} leads: {reason}")
+    for u in run.get("not_scored", []):
+        typer.echo(
+            f"  not scored: {u['leads']:,} open leads ({', '.join(u['lead_ids'][:5])}"
+            f"{', ...' if u['leads'] > 5 else ''}): {u['reason']} (the commonest: "
+            f"{u['commonest_quarantine_reason']})",
+            err=True,
+        )
     for gate, t in (s.get("time_to_threshold") or {}).items():
         if not isinstance(t, dict):  # the whole run's timing is unknown
             typer.echo(f"  time to threshold unknown: {t}")
@@ -552,8 +574,15 @@ def monitor(params: ParamsOption = None) -> None:
             f"  {gate:<24} score PSI {g['score_psi'] if g['score_psi'] is not None else '-'} ({g['score_drift']}), "
             f"estimated AUC now {est} ({g.get('estimate_compared_with', 'test cohort')}: "
             f"estimated {was}; test AUC {test})"
-            + (f"  RETRAIN: {'; '.join(g['reasons'])}" if g["retrain"] else "")
+            + (
+                f"  RETRAIN{'' if s.get('retrain_learns_newer') is not False else ' once newer labels arrive'}: "
+                f"{'; '.join(g['reasons'])}"
+                if g["retrain"]
+                else ""
+            )
         )
+    if s.get("model_age", {}).get("retrain_note"):
+        typer.echo(f"  note: {s['model_age']['retrain_note']}")
     cur = s["current"]
     if "compared_leads" in cur:
         typer.echo(

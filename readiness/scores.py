@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from readiness.domain import BELIEFS
+from readiness.domain import BELIEFS, ladder_ranks
 from readiness.errors import ReadinessError
+from readiness.raw.io import crm_ids, lost_milestones
+from readiness.raw.io import without_values as io_without_values
 
 COHERENCE_TOLERANCE = 1e-9
 
@@ -420,3 +423,49 @@ def validate_scores(
             + "\n  - ".join(problems)
         )
     return scores
+
+
+def scored_population(
+    X: pd.DataFrame, validated: Path, ladder: tuple[str, ...]
+) -> tuple[pd.DataFrame, list[dict]]:
+    """The open leads of the scoring snapshot `readiness score` scores (and publish checks the
+    run covers): all but those whose stage is in doubt (`_without_lost_milestones`), with why."""
+    return _without_lost_milestones(X, lost_milestones(validated), ladder, validated)
+
+
+def _without_lost_milestones(
+    X: pd.DataFrame, lost: pd.DataFrame, ladder: tuple[str, ...], validated: Path
+) -> tuple[pd.DataFrame, list[dict]]:
+    """The scoring snapshot without the leads the export says reached a milestone past their
+    recorded stage whose row was quarantined (its date unusable): their stage, and so every
+    probability, would be a guess (a lead HubSpot calls an MQL scored as never one). Returns the
+    rest and, when any, why and which leads (their CRM ids where the export has them)."""
+    if lost.empty or X.empty:
+        return X, []
+    # a lost closed_lost closes the lead: past any stage; a milestone the ladder does not
+    # reach (one before its first gate, an empty one) says nothing of the stage
+    reach = lost["milestone"].map({**ladder_ranks(ladder), "closed_lost": len(ladder) + 1})
+    known = reach.notna()
+    top = (
+        pd.Series(reach[known].to_numpy(), index=lost.loc[known, "lead_id"].to_numpy())
+        .groupby(level=0)
+        .max()
+    )
+    stage = X["ladder_stage"] if "ladder_stage" in X else pd.Series(0, index=X.index)
+    drop = (X["lead_id"].map(top) > stage).to_numpy()
+    if not drop.any():
+        return X, []
+    ids = X.loc[drop, "lead_id"].astype("int64")
+    theirs = crm_ids(validated, "leads")
+    shown = ids.map(theirs) if theirs is not None else ids
+    why = io_without_values(lost[lost["lead_id"].isin(ids)]["reasons"]).value_counts()
+    return X.loc[~drop].reset_index(drop=True), [
+        {
+            "reason": "the export says the lead reached a milestone past its recorded stage, "
+            "but that row was quarantined at ingest: its stage, and so its readiness, is "
+            "unknown",
+            "leads": int(drop.sum()),
+            "commonest_quarantine_reason": str(why.index[0]),
+            "lead_ids": [str(v) for v in shown.head(20)],
+        }
+    ]

@@ -22,12 +22,20 @@ import pyarrow.parquet as pq
 from features.build import day_date
 from features.sources import data_end_day, load_tables
 from models.cohorts import is_flat, training_cohorts
-from models.labels import LabelSettings, deal_sizes, labels_schema, make_labels, sufficiency
+from models.labels import (
+    LabelSettings,
+    censor_lost,
+    deal_sizes,
+    labels_schema,
+    make_labels,
+    sufficiency,
+)
 from pipelines.common import write_json
 from readiness.domain import ladder_ranks
 from readiness.errors import ReadinessError
 from readiness.outputs import replace_output
 from readiness.params import COHORT_DATES, ProjectParams, cohort_dates
+from readiness.raw.io import lost_milestones
 
 
 def run(project: ProjectParams) -> dict:
@@ -62,6 +70,9 @@ def run(project: ProjectParams) -> dict:
         pd.read_parquet(validated / "opportunities"),
         settings,
     )
+    # a lead whose milestone was quarantined: unknown at that gate, never a non-converter
+    lost_rows = lost_milestones(validated)
+    labels, lost = censor_lost(labels, lost_rows, params.ladder)
     recorded = set(milestones["milestone"].astype(str))
     ranks = ladder_ranks(params.ladder)
     warnings = [
@@ -78,6 +89,12 @@ def run(project: ProjectParams) -> dict:
         for k, gate in enumerate(params.ladder, start=1)
         if gate not in recorded
     ]
+    if lost:
+        warnings.append(
+            "labels left unknown because the lead's milestone there (or later) was quarantined "
+            f"at ingest (see artifacts/metrics/ingest.json): {', '.join(f'{g} {n:,}' for g, n in lost.items())} "
+            "snapshot(s); the export says those leads crossed, but not usably when"
+        )
     labels = labels_schema(params.ladder).validate(labels)
     # the dormant sample (models/dormant.py): labelled the same way, kept apart
     dormant_dir = features_dir / "dormant"
@@ -85,12 +102,16 @@ def run(project: ProjectParams) -> dict:
     if any(dormant_dir.glob("*.parquet")):
         idle = pd.read_parquet(dormant_dir, columns=["lead_id", "account_id", "cutoff"])
         dormant = labels_schema(params.ladder).validate(
-            make_labels(
-                idle.sort_values(["lead_id", "cutoff"]),
-                milestones,
-                pd.read_parquet(validated / "opportunities"),
-                settings,
-            )
+            censor_lost(
+                make_labels(
+                    idle.sort_values(["lead_id", "cutoff"]),
+                    milestones,
+                    pd.read_parquet(validated / "opportunities"),
+                    settings,
+                ),
+                lost_rows,
+                params.ladder,
+            )[0]
         )
     # expected revenue = P(closed_won) x deal size: fitted on deals closed before the test cohort
     deals = deal_sizes(
@@ -128,6 +149,8 @@ def run(project: ProjectParams) -> dict:
         "flat_as_of": catalog["flat"]["as_of"] if is_flat(catalog) else None,
         "deal_size": deals,
         "dormant_snapshots": 0 if dormant is None else len(dormant),
+        # per gate, labelled snapshots left unknown: their lead's milestone was quarantined
+        "unknown_lost_milestone": lost,
         # the time split (none on a flat export); chosen from the data when train.* dates are null
         "cohorts": None
         if is_flat(catalog)

@@ -51,6 +51,16 @@ from readiness.params import ProjectParams
 log = logging.getLogger(__name__)
 
 
+def _retrain_learns_newer(age: dict, valid_end: object) -> bool | None:
+    """Would a retrain now learn from a newer labelled cohort than the model did? Its validation
+    cohort (as the cohorts stand now, chosen from the data or set) against the newest snapshot
+    the model learnt from; None when either is unknown (a flat export has no cohorts)."""
+    learnt = age.get("learnt_until")
+    if learnt is None or valid_end is None:
+        return None
+    return pd.Timestamp(str(valid_end)) > pd.Timestamp(str(learnt))
+
+
 def _at_risk(X: pd.DataFrame, ladder: tuple[str, ...], gate: str) -> np.ndarray:
     """Rows that have not crossed `gate` yet (ladder_stage counts gates reached)."""
     if "ladder_stage" not in X:
@@ -501,6 +511,18 @@ def run(project: ProjectParams) -> dict:
                 else ["score distribution stable and estimated AUC within the margin"]
             ),
         }
+    newer = _retrain_learns_newer(age, params.train.valid_end)
+    if newer is False and any(g["retrain"] for g in gates.values()):
+        how = (
+            "a re-run of features and train then chooses later cohorts"
+            if project.cohorts_chosen
+            else "then move the train.* cohort dates in params.yaml later"
+        )
+        age["retrain_note"] = (
+            "a retrain now would learn from the same labelled cohorts as this model (validation "
+            f"ending {params.train.valid_end}): it cannot follow the change yet. Watch the "
+            f"estimates, and retrain once newer labelled data arrive ({how})"
+        )
     strong = drift[drift["reading"] == "strong"]
     summary = {
         "model": {"version": monitored["version"], "which": monitored["which"]},
@@ -516,6 +538,9 @@ def run(project: ProjectParams) -> dict:
         },
         "model_age": age,
         "retrain": [g for g, v in gates.items() if v["retrain"]],
+        # False: the data hold no labelled cohort newer than the model's, so a retrain now would
+        # learn the same (the retraining waits for new labels); None: unknown (a flat export)
+        "retrain_learns_newer": newer,
         "gates": gates,
         "families": by_family.round({"max_psi": 4}).to_dict("records"),
         "features_strong_drift": strong.round({"psi": 4})[["feature", "family", "psi"]].to_dict(

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from pipelines.common import write_json
@@ -29,7 +30,12 @@ from pipelines.publish.export import export_run, verify_export
 from pipelines.publish.store import database_url, list_runs, make_current, make_engine, publish_run
 from readiness.errors import ReadinessError, scrub_secrets
 from readiness.params import ProjectParams
-from readiness.scores import check_run_content, check_run_id, validate_scores
+from readiness.scores import (
+    check_run_content,
+    check_run_id,
+    scored_population,
+    validate_scores,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +95,17 @@ def load_run(project: ProjectParams) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
         ) from exc
     leads = _read_table(folder / "leads.parquet")
     accounts = _read_table(folder / "accounts.parquet")
-    open_leads = pd.read_parquet(
-        project.resolve(params.paths.features) / "scoring.parquet", columns=["lead_id"]
+    scoring = project.resolve(params.paths.features) / "scoring.parquet"
+    schema_names = pq.read_schema(scoring).names if scoring.exists() else []
+    # the open leads the run must cover: those `readiness score` scores (it leaves out a lead
+    # whose stage is in doubt, its milestone row quarantined: run.json says so)
+    open_leads, _ = scored_population(
+        pd.read_parquet(
+            scoring,
+            columns=["lead_id", *(["ladder_stage"] if "ladder_stage" in schema_names else [])],
+        ),
+        project.resolve(params.paths.validated),
+        params.ladder,
     )
     validate_scores(
         leads,

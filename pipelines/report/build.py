@@ -621,8 +621,9 @@ def _trust_section(inp: ReportInputs) -> Section:
         "AUC ranks leads (1 is perfect, 0.5 is chance); ECE is the average gap between predicted and "
         "observed rates; your_columns is a logistic regression on your own columns only "
         "(your attributes and mapped lead/account fields; numbers on their own and on a log "
-        "scale, blanks flagged, categories one-hot), what a careful data scientist would fit "
-        "first; logistic is Readiness's regression on every feature, made the same way; "
+        "scale, blanks flagged, categories one-hot): what your columns say alone, without the "
+        "lead's age, stage or activity; logistic is Readiness's regression on every feature, "
+        "made the same way, the bar a data scientist's own model would set; "
         "truth columns exist on simulated data only. Scorer: what the gate uses, chosen on the "
         "validation rows (LightGBM, a logistic regression, or a blend; the base rate when the gate "
         "had too little data).",
@@ -1040,7 +1041,12 @@ def _monitor_section(inp: ReportInputs) -> Section:
             "retrain": "label",
         },
         (
-            f"Retraining is recommended for {', '.join(_label(g) for g in retrain)}."
+            f"Retraining is recommended for {', '.join(_label(g) for g in retrain)}"
+            + (
+                f", once newer labelled data arrive: {mon['model_age']['retrain_note']}."
+                if mon.get("model_age", {}).get("retrain_note")
+                else "."
+            )
             if retrain
             else "No gate needs retraining by these measures."
         )

@@ -17,16 +17,18 @@ import json
 import logging
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from features.catalog import build_catalog
+from features.catalog import Feature, build_catalog
 from features.profile import catalog_from_meta
 from models.bundle import ReadinessModel
 from pipelines.common import write_json
 from pipelines.report.build import ReportInputs, build_report
+from readiness.domain import BELIEFS
 from readiness.errors import ReadinessError
 from readiness.params import ProjectParams, cohort_dates
 
@@ -100,10 +102,18 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
         )
     scores_path = project.resolve(paths.scores) / "leads.parquet"
     metrics = project.resolve(paths.metrics)
+    unavailable = catalog_meta.get("unavailable_families", {})
     notes = [
-        f"Feature family '{family}' is unavailable in this data ({reason}): its features are 0 for every lead, "
-        "so the model cannot use it; missing is not the same as low."
-        for family, reason in catalog_meta.get("unavailable_families", {}).items()
+        f"Feature family '{family}' is unavailable in this data ({reason}): its "
+        + (
+            "content features are 0 for every lead, so the model cannot use them; the account's "
+            f"buying-committee features filed under it are measured, and shown as "
+            f"'{ACCOUNT_COMMITTEE}', not as a belief"
+            if family == "alignment" and reason.startswith("no consumed content is tagged")
+            else "features are 0 for every lead, so the model cannot use it"
+        )
+        + "; missing is not the same as low."
+        for family, reason in unavailable.items()
     ]
     risky = catalog_meta.get("profile", {}).get("accepted_at_export", [])
     if risky:
@@ -143,6 +153,11 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
             f"{states['closed_by_account']:,} of {states['leads']:,} leads are not scored because "
             "their account won a deal (a colleague's); a later crossing of theirs is no label."
         )
+    for u in scored_run.get("not_scored", []):
+        notes.append(
+            f"{u['leads']:,} open leads are not scored: {u['reason']} (the commonest reason: "
+            f"{u['commonest_quarantine_reason']}; e.g. {', '.join(u['lead_ids'][:5])})."
+        )
     return ReportInputs(
         ladder=params.ladder,
         leads=table("leads"),
@@ -151,9 +166,12 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
         opportunities=table("opportunities"),
         events=events,
         assets=table("assets"),
-        catalog=catalog_from_meta(catalog_meta)
-        if catalog_meta
-        else build_catalog(params.features.windows),
+        catalog=as_measured(
+            catalog_from_meta(catalog_meta)
+            if catalog_meta
+            else build_catalog(params.features.windows),
+            unavailable,
+        ),
         model=model,
         model_version=str(run.get("model_version")) if run.get("model_version") else None,
         test_features=test_features,
@@ -171,6 +189,24 @@ def load_inputs(project: ProjectParams) -> ReportInputs:
         driver_rows=params.report.driver_rows,
         shap_rows=params.report.shap_rows,
         seed=params.report.seed,
+    )
+
+
+# what the account-level features of an unavailable belief family read as: with no
+# belief-tagged content they measure how many people and roles of the account engage, which is
+# the buying committee's breadth, not evidence of a belief
+ACCOUNT_COMMITTEE = "account_committee"
+
+
+def as_measured(catalog: tuple[Feature, ...], unavailable: dict[str, str]) -> tuple:
+    """The catalogue as the report reads it: an account feature of a belief family the data
+    cannot feed (no tagged content) is filed under ACCOUNT_COMMITTEE, so the drivers never
+    credit a belief the data does not show."""
+    return tuple(
+        replace(f, family=ACCOUNT_COMMITTEE)
+        if f.family in unavailable and f.family in BELIEFS and f.name.startswith("account_")
+        else f
+        for f in catalog
     )
 
 

@@ -46,6 +46,7 @@ from readiness.scores import (
     content_hash,
     probability_column,
     score_trends,
+    scored_population,
     validate_scores,
     with_crm_ids,
 )
@@ -140,6 +141,22 @@ def run(project: ProjectParams) -> dict:
             f"Model version {version} was trained on feature catalogue {model.catalog_version}, the scoring "
             f"snapshot has {catalog_meta['version']}: retrain (`dvc repro train`) or score with a matching version."
         )
+    validated = project.resolve(params.paths.validated)
+    X, unscored = scored_population(X, validated, params.ladder)
+    if X.empty and unscored:
+        raise ReadinessError(
+            f"No open lead can be scored: {unscored[0]['reason']} for every one of them (the "
+            f"commonest reason: {unscored[0]['commonest_quarantine_reason']}). Fix those rows "
+            "of the export (see artifacts/metrics/ingest.json and the quarantine) and run again."
+        )
+    for u in unscored:
+        log.warning(
+            "score: %d open lead(s) are not scored: %s (the commonest: %s); fix the rows and "
+            "run again",
+            u["leads"],
+            u["reason"],
+            u["commonest_quarantine_reason"],
+        )
     cutoffs = X["cutoff"].unique()
     if len(cutoffs) != 1:
         raise ReadinessError("The scoring snapshot must hold one cutoff date; rebuild features.")
@@ -177,7 +194,6 @@ def run(project: ProjectParams) -> dict:
     con.disconnect()
     shutil.rmtree(work, ignore_errors=True)  # this stage's own spill folder
     previous, since, trend_note = previous_published(project, scored_at, model.ladder)
-    validated = project.resolve(params.paths.validated)
     # the accounts' own ids in the export too, to join the account scores back to the CRM
     accounts = with_crm_ids(result.accounts, crm_ids(validated, "accounts"), "account_id")
     leads = validate_scores(
@@ -210,6 +226,8 @@ def run(project: ProjectParams) -> dict:
         "trend_note": trend_note,
         # leads without a weakest belief, per reason (the report says why)
         "weakest_belief_unknown": result.unknown_beliefs,
+        # open leads left unscored: the export's record of them is incomplete (why, how many)
+        "not_scored": unscored,
     }
     run_info["run_id"] = (
         f"{scored_at:%Y%m%d}-v{version}-{content_hash(leads)}{content_hash(accounts)[:4]}"

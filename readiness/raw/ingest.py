@@ -65,6 +65,9 @@ class Context:
 
     max_timestamp: pd.Timestamp
     accepted_keys: dict[str, pd.Index] = field(default_factory=dict)
+    # the ids of a table's quarantined rows: a row naming one lost it by cascade, not by a
+    # reference to nothing (the two reasons are told apart)
+    quarantined_keys: dict[str, pd.Index] = field(default_factory=dict)
     lead_created: pd.Series | None = None  # accepted lead_id -> created_at
     duplicate_rows: pd.Index = field(default_factory=lambda: pd.Index([]))
     # milestones dated by day only on their lead's creation day, moved to the creation time
@@ -118,12 +121,21 @@ def contract(table: str, ctx: Context) -> pa.DataFrameSchema:
         )
     for column, ref in REFERENCES.get(table, []):
         keys = ctx.accepted_keys.get(ref, pd.Index([]))
+        lost = ctx.quarantined_keys.get(ref, pd.Index([]))
         add(
             column,
             pa.Check(
-                lambda s, keys=keys: s.isna() | s.isin(keys),
+                lambda s, keys=keys, lost=lost: s.isna() | s.isin(keys) | s.isin(lost),
                 name=f"known_{ref}",
-                error=f"not among the accepted {ref}",
+                error=f"not among the {ref} of the export",
+            ),
+        )
+        add(
+            column,
+            pa.Check(
+                lambda s, lost=lost: ~s.isin(lost),
+                name=f"{ref}_quarantined",
+                error=f"its row of {ref} was quarantined (see that table's reasons)",
             ),
         )
     schema = schema.update_columns({c: {"checks": checks} for c, checks in updates.items()})
@@ -443,7 +455,29 @@ def check_columns(table: str, path: Path) -> list[str]:
 
 
 # what ingest writes into paths.validated and paths.quarantine
-INGEST_NAMES = (*RAW_SCHEMAS, attributes.TABLE, attributes.DECLARATIONS, flat.FILE, io.CRM_IDS)
+INGEST_NAMES = (
+    *RAW_SCHEMAS,
+    attributes.TABLE,
+    attributes.DECLARATIONS,
+    flat.FILE,
+    io.CRM_IDS,
+    f"{io.LOST_MILESTONES}.parquet",
+)
+
+
+def _lost_milestones(quarantined: pd.DataFrame, leads: pd.Index, repeats: pd.Index) -> pd.DataFrame:
+    """The quarantined milestone rows of accepted leads (lead_id, milestone, reasons), but repeats
+    of a (lead, milestone) an earlier row already gives (`repeats`: the duplicate rows, by their
+    source row, whatever else is wrong with them)."""
+    lead = pd.to_numeric(quarantined["lead_id"], errors="coerce")
+    keep = lead.isin(leads) & ~quarantined["source_row"].isin(repeats)
+    return pd.DataFrame(
+        {
+            "lead_id": lead[keep].astype("int64").to_numpy(),
+            "milestone": quarantined.loc[keep, "milestone"].astype(str).to_numpy(),
+            "reasons": quarantined.loc[keep, "reasons"].astype(str).to_numpy(),
+        }
+    )
 
 
 def ingest_folder(source: Path, validated: Path, quarantine: Path, params: IngestParams) -> dict:
@@ -473,6 +507,8 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
         reasons: Counter = Counter()
         accepted_keys: list[pd.Series] = []
         lead_created: list[pd.Series] = []
+        lost: list[pd.DataFrame] = []
+        lost_keys: list[pd.Series] = []
         part = 0
         origins = io.row_origins(source, table)
         for batch in io.iter_batches(path, params.batch_rows):
@@ -488,8 +524,16 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
                 res.quarantined.to_parquet(q_dir / f"part-{part:05d}.parquet", index=False)
             if len(keys) == 1:
                 accepted_keys.append(res.accepted[keys[0]])
+                if keys[0] in res.quarantined:
+                    lost_keys.append(pd.to_numeric(res.quarantined[keys[0]], errors="coerce"))
             if table == "leads":
                 lead_created.append(res.accepted.set_index("lead_id")["created_at"])
+            if table == "milestones" and len(res.quarantined):
+                lost.append(
+                    _lost_milestones(
+                        res.quarantined, ctx.accepted_keys["leads"], ctx.duplicate_rows
+                    )
+                )
             part += 1
             log.info("ingest: %s batch %d: %d rows read so far", table, part, read)
         if part == 0:  # an empty table still gets an (empty) validated part with its columns
@@ -499,6 +543,15 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
             res.accepted.to_parquet(out_dir / "part-00000.parquet", index=False)
         if len(keys) == 1:
             ctx.accepted_keys[table] = pd.Index(pd.concat(accepted_keys) if accepted_keys else [])
+            lost_ids = pd.concat(lost_keys) if lost_keys else pd.Series([], dtype=float)
+            # only whole ids in int64's range (a key that is no valid id is its row's own
+            # problem), and only ids no accepted row has (a duplicate's first row is accepted)
+            whole = lost_ids[
+                np.isfinite(lost_ids) & (lost_ids.abs() < _INT64_LIMIT) & (lost_ids % 1 == 0)
+            ]
+            ctx.quarantined_keys[table] = pd.Index(
+                whole[~whole.isin(ctx.accepted_keys[table])].astype("int64").unique()
+            )
         if table == "leads":
             ctx.lead_created = (
                 pd.concat(lead_created) if lead_created else pd.Series(dtype="datetime64[ns]")
@@ -528,6 +581,19 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
                     f"{blank} opportunit{'y has' if blank == 1 else 'ies have'} no amount "
                     "(kept with the amount unknown: left out of the deal-size means)"
                 )
+        if table == "milestones":
+            lost_rows = pd.concat(lost) if lost else io.no_lost_milestones()
+            lost_rows.to_parquet(validated / f"{io.LOST_MILESTONES}.parquet", index=False)
+            if len(lost_rows):
+                commonest = io.without_values(lost_rows["reasons"]).mode().iloc[0]
+                warnings.append(
+                    f"{len(lost_rows):,} quarantined milestone(s) belong to "
+                    f"{lost_rows['lead_id'].nunique():,} accepted lead(s) (the commonest reason: "
+                    f"{commonest}): the export says those leads reached them, but not usably "
+                    "when, so their labels at those gates (and the gates before) are left "
+                    "unknown in training, and a lead whose recorded stage is then in doubt is "
+                    "not scored; fix the rows (see the quarantine) and run again"
+                )
         if table == "milestones" and ctx.dated_at_creation:
             warnings.append(
                 f"{ctx.dated_at_creation:,} milestone(s) dated by day only on their lead's "
@@ -542,6 +608,11 @@ def ingest_folder(source: Path, validated: Path, quarantine: Path, params: Inges
             "reconciled": read == accepted + quarantined,
             "quarantine_reasons": _by_count(reasons),
             "warnings": warnings,
+            **(
+                {"lost_by_accepted_leads": int(lost_rows["lead_id"].nunique())}
+                if table == "milestones"
+                else {}
+            ),
             **(
                 {"dated_at_lead_creation": ctx.dated_at_creation}
                 if table == "milestones" and ctx.dated_at_creation
@@ -688,10 +759,14 @@ def check_required(report: dict) -> None:
     for table in REQUIRED_NONEMPTY:
         t = report["tables"][table]
         if t["accepted"] == 0:
+            reasons = t.get("quarantine_reasons") or {}
+            commonest = f"the commonest reason: {next(iter(reasons))}; " if reasons else ""
             reason = (
                 "it is empty"
                 if t["read"] == 0
-                else f"all {t['read']} rows were quarantined (see the quarantine folder)"
+                else f"all {t['read']} rows would be quarantined ({commonest}every reason is in "
+                "artifacts/metrics/ingest.json; the previous validated tables and quarantine "
+                "are kept)"
             )
             raise ReadinessError(
                 f"Raw table '{table}' ({t['source']}) has no usable rows: {reason}. Nothing can be scored without it."

@@ -20,6 +20,9 @@ ROW_ORIGINS = "_rows"
 # import's record of the export's own ids: <table>.parquet (our_id, crm_id) for leads and
 # accounts; ingest carries it to the validated folder, and the scores carry each crm_id
 CRM_IDS = "_ids"
+# milestones of accepted leads that were quarantined: the export says the lead reached them, but
+# not usably when; its labels at those gates are unknown and it is not scored (lost_milestones)
+LOST_MILESTONES = "_lost_milestones"
 # what import (or the simulator) writes into paths.raw: a folder written before markers existed
 # is recognised by it
 RAW_NAMES = (
@@ -182,3 +185,25 @@ def read_columns(path: Path, columns: list[str], batch_rows: int) -> pd.DataFram
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts)
+
+
+def no_lost_milestones() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "lead_id": pd.Series(dtype="int64"),
+            "milestone": pd.Series(dtype="str"),
+            "reasons": pd.Series(dtype="str"),
+        }
+    )
+
+
+def lost_milestones(validated: Path) -> pd.DataFrame:
+    """What ingest wrote of LOST_MILESTONES (none for a folder ingested before it did)."""
+    path = validated / f"{LOST_MILESTONES}.parquet"
+    return pd.read_parquet(path) if path.exists() else no_lost_milestones()
+
+
+def without_values(reasons: pd.Series) -> pd.Series:
+    """Quarantine reasons without the values they quote ("... (value '03/05/2024')"), so alike
+    reasons count together."""
+    return reasons.astype(str).str.replace(r" \(value .*?\)", "", regex=True)

@@ -7,6 +7,7 @@ import pytest
 
 from models.labels import (
     LabelSettings,
+    censor_lost,
     deal_sizes,
     label_column,
     labels_schema,
@@ -115,6 +116,27 @@ def test_a_gate_the_export_never_records_is_crossed_with_a_later_one():
     # nothing recorded at all: every label 0, no error
     none = make_labels(snaps, MILESTONES.iloc[:0], OPPORTUNITIES.iloc[:0], settings())
     assert none[label_column("mql")].tolist() == [0, 0, 0]
+
+
+def test_a_lead_whose_milestone_was_quarantined_is_unknown_up_to_that_gate_not_a_non_converter():
+    """Lead 3 reached sales_accepted by the export, but its row was quarantined (a date that did
+    not parse): without it, every label of lead 3 reads 0. Censored, its mql and sales_accepted
+    labels are unknown; its later gates, and every other lead, keep theirs."""
+    f = labels_for([(3, 100, "2024-01-01"), (3, 100, "2024-04-01"), (2, 100, "2024-01-01")])
+    assert y(f, 3, "2024-01-01", "mql") == 0 and y(f, 3, "2024-01-01", "sales_accepted") == 0
+    lost = pd.DataFrame(
+        {"lead_id": [3, 3], "milestone": ["sales_accepted", "closed_lost"], "reasons": ["x", "y"]}
+    )
+    out, dropped = censor_lost(f.reset_index(), lost, LADDER)
+    g = out.set_index(["lead_id", "cutoff"])
+    for cutoff in ("2024-01-01", "2024-04-01"):
+        assert y(g, 3, cutoff, "mql") is None and y(g, 3, cutoff, "sales_accepted") is None
+        assert y(g, 3, cutoff, "opportunity") == 0
+    assert y(g, 2, "2024-01-01", "mql") == 1
+    assert dropped == {"mql": 2, "sales_accepted": 2}
+    # a milestone off the ladder (closed_lost) alone censors nothing; nothing lost, nothing changed
+    assert censor_lost(f.reset_index(), lost.iloc[[1]], LADDER)[1] == {}
+    assert censor_lost(f.reset_index(), lost.iloc[:0], LADDER)[0].equals(f.reset_index())
 
 
 def test_window_boundaries_include_the_cutoff_and_exclude_cutoff_plus_horizon():

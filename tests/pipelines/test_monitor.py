@@ -106,6 +106,19 @@ def test_an_injected_change_in_the_current_leads_is_detected_and_named(scored, t
     assert set(engaged) & drifted
     first = s["gates"][s["retrain"][0]]
     assert any("score distribution shifted" in r for r in first["reasons"])
+    # the model learnt from the newest labelled cohort there is: the change is real, but a
+    # retrain now would learn the same, so the advice waits for newer labels, and says so
+    assert s["retrain_learns_newer"] is False
+    assert "would learn from the same labelled cohorts" in s["model_age"]["retrain_note"]
+
+
+def test_a_retrain_learns_newer_only_when_validation_moved_past_what_the_model_learnt():
+    from pipelines.monitor.stage import _retrain_learns_newer
+
+    age = {"learnt_until": "2025-03-26"}
+    assert _retrain_learns_newer(age, "2025-03-26") is False
+    assert _retrain_learns_newer(age, "2025-05-01") is True
+    assert _retrain_learns_newer({}, "2025-05-01") is None  # a flat export: no cohorts
 
 
 def test_published_runs_are_judged_once_their_horizon_has_passed(scored, tmp_path):

@@ -65,3 +65,17 @@ def test_without_belief_tags_no_lead_is_given_a_belief(trained_project, tmp_path
     html = Path(rep["file"]).read_text()
     assert "urgency content: unknown (no consumed content is tagged with the urgency belief" in html
     assert "the ladder has no" not in html
+    # the account's committee features, filed under alignment, are measured without tags: the
+    # drivers show them as such, never as a belief the data does not show (trial 8)
+    assert any("shown as 'account_committee', not as a belief" in n for n in rep["notes"])
+
+
+def test_account_features_of_an_unavailable_belief_are_read_as_the_committee():
+    from features.catalog import build_catalog
+    from pipelines.report.stage import ACCOUNT_COMMITTEE, as_measured
+
+    catalog = build_catalog((7, 30, 90))
+    read = {f.name: f.family for f in as_measured(catalog, {"alignment": "no tags"})}
+    assert read["account_personas_engaged"] == ACCOUNT_COMMITTEE
+    assert all(fam != ACCOUNT_COMMITTEE for n, fam in read.items() if not n.startswith("account_"))
+    assert as_measured(catalog, {}) == catalog

@@ -47,14 +47,14 @@ TIMESTAMP = {
     "sales_touches": "occurred_at",
 }
 ORPHAN = [
-    ("leads", "account_id", 99, "not among the accepted accounts"),
-    ("events", "lead_id", 99, "not among the accepted leads"),
-    ("events", "asset_id", 999, "not among the accepted assets"),
-    ("opportunities", "account_id", 99, "not among the accepted accounts"),
-    ("opportunities", "primary_lead_id", 99, "not among the accepted leads"),
-    ("milestones", "lead_id", 99, "not among the accepted leads"),
-    ("milestones", "opportunity_id", 999, "not among the accepted opportunities"),
-    ("sales_touches", "lead_id", 99, "not among the accepted leads"),
+    ("leads", "account_id", 99, "not among the accounts of the export"),
+    ("events", "lead_id", 99, "not among the leads of the export"),
+    ("events", "asset_id", 999, "not among the assets of the export"),
+    ("opportunities", "account_id", 99, "not among the accounts of the export"),
+    ("opportunities", "primary_lead_id", 99, "not among the leads of the export"),
+    ("milestones", "lead_id", 99, "not among the leads of the export"),
+    ("milestones", "opportunity_id", 999, "not among the opportunities of the export"),
+    ("sales_touches", "lead_id", 99, "not among the leads of the export"),
 ]
 TEXT = {  # a free-text column per table (for undecodable bytes)
     "accounts": "industry",
@@ -274,6 +274,11 @@ def test_an_empty_optional_table_is_allowed_and_an_empty_required_one_stops(tmp_
     tables["accounts"] = tables["accounts"].iloc[0:0]
     with pytest.raises(ReadinessError, match="accounts.*has no usable rows: it is empty"):
         check_required(ingest(tmp_path / "b", tables))
+    # every row quarantined: the message gives the commonest reason, not only the folder
+    tables = tiny_tables()
+    tables["accounts"]["created_at"] = None
+    with pytest.raises(ReadinessError, match="the commonest reason: created_at: missing value"):
+        check_required(ingest(tmp_path / "c", tables))
 
 
 def test_a_header_only_csv_and_a_zero_byte_csv(tmp_path):

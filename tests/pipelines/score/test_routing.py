@@ -11,6 +11,8 @@ import pytest
 from pipelines.score import routing as r
 from readiness.params import AssignmentParams, DisqualifierRule, SlaParams
 
+T = pd.Timestamp
+
 SLA = SlaParams(hours=4, day_start=9, day_end=17, holidays=(date(2026, 1, 1),))
 
 
@@ -232,3 +234,31 @@ def test_a_sales_touch_without_its_rep_names_no_one():
     assert touch_text("sales_call", "rep_7", when) == "2025-12-30: sales call by rep_7"
     assert touch_text("sales_call", None, when) == "2025-12-30: sales call"
     assert touch_text("sales_meeting", float("nan"), when) == "2025-12-30: sales meeting"
+
+
+def test_a_lead_whose_milestone_past_its_stage_was_quarantined_is_not_scored_and_said(tmp_path):
+    """The export calls lead 2 an MQL but its MQL date did not parse: scored, it would read
+    "never an MQL", routed dormant. It is left out, counted, and named by the export's own id;
+    lead 3 lost an mql row but its recorded stage is already past it, so it is scored."""
+    from readiness.scores import _without_lost_milestones
+
+    X = pd.DataFrame({"lead_id": [1, 2, 3], "ladder_stage": [0, 0, 2], "cutoff": T("2025-01-01")})
+    lost = pd.DataFrame(
+        {"lead_id": [2, 3], "milestone": ["mql", "mql"], "reasons": ["occurred_at: bad"] * 2}
+    )
+    ids = tmp_path / "_ids"
+    ids.mkdir()
+    pd.DataFrame({"our_id": [1, 2, 3], "crm_id": ["a", "b", "c"]}).to_parquet(ids / "leads.parquet")
+    kept, why = _without_lost_milestones(X, lost, ("mql", "sales_accepted"), tmp_path)
+    assert kept["lead_id"].tolist() == [1, 3]
+    assert why[0]["leads"] == 1 and why[0]["lead_ids"] == ["b"]
+    assert why[0]["commonest_quarantine_reason"] == "occurred_at: bad"
+    assert _without_lost_milestones(X, lost.iloc[:0], ("mql",), tmp_path) == (X, [])
+    # a lost row that says nothing of the stage (an empty milestone, one before the ladder's
+    # first gate) leaves the lead scored; a lost closed_lost (it closes the lead) does not
+    odd = pd.DataFrame(
+        {"lead_id": [1, 1, 3], "milestone": [None, "mql", "closed_lost"], "reasons": ["r"] * 3}
+    )
+    one_gate = X.assign(ladder_stage=[0, 0, 1])
+    kept, why = _without_lost_milestones(one_gate, odd, ("sales_accepted",), tmp_path)
+    assert kept["lead_id"].tolist() == [1, 2] and why[0]["leads"] == 1

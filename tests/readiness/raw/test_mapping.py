@@ -137,6 +137,48 @@ def test_mapping_errors_name_the_key_the_file_and_the_rows(export, change, messa
         import_export(write(mapping(**change)), folder / "raw")
 
 
+def test_a_block_without_a_column_every_row_needs_is_refused_at_load(export):
+    """Trial 8: leads without created_at imported fine, then ingest quarantined every row."""
+    folder, write = export
+    m = mapping()
+    del m["tables"]["leads"]["columns"]["created_at"]
+    with pytest.raises(
+        ReadinessError, match=r"tables\.leads\.columns lacks created_at, which every row"
+    ):
+        import_export(write(m), folder / "raw")
+
+
+def test_accounts_without_a_creation_date_are_dated_by_their_first_lead(export):
+    """HubSpot's companies file has no create date: an account exists by its first contact."""
+    folder, write = export
+    m = mapping()
+    del m["tables"]["accounts"]["columns"]["created_at"]
+    report = import_export(write(m), folder / "raw")
+    accounts = pd.read_parquet(folder / "raw" / "accounts.parquet").set_index("account_id")
+    # acme: contacts created 2024-01-05 and 2024-01-07; beta: 2024-02-01
+    assert pd.to_datetime(accounts["created_at"]).tolist() == [
+        pd.Timestamp("2024-01-05"),
+        pd.Timestamp("2024-02-01"),
+    ]
+    assert report["accounts_dated_by_first_lead"] == 2
+    assert any("dated by their first lead's creation" in n for n in report["notes"])
+    ing = ingest_folder(folder / "raw", folder / "validated", folder / "quarantine", IngestParams())
+    assert ing["tables"]["accounts"]["quarantined"] == 0
+
+
+def test_a_column_written_two_ways_is_read_with_a_list_of_formats(export):
+    folder, write = export
+    (folder / "contacts.csv").write_text(CONTACTS.replace("c3,2024-02-01", "c3,02/01/2024"))
+    one = mapping(**{"tables.leads.columns.created_at.date_format": "%Y-%m-%d"})
+    report = import_export(write(one), folder / "raw")
+    assert any("give date_format a list of the formats" in n for n in report["unparsed_dates"])
+    both = mapping(**{"tables.leads.columns.created_at.date_format": ["%Y-%m-%d", "%m/%d/%Y"]})
+    report = import_export(write(both), folder / "raw")
+    leads = pd.read_parquet(folder / "raw" / "leads.parquet")
+    assert pd.to_datetime(leads["created_at"]).iloc[2] == pd.Timestamp("2024-02-01")
+    assert not [n for n in report["unparsed_dates"] if "tables.leads" in n]
+
+
 def test_a_semicolon_file_with_a_byte_order_mark_and_spaced_headers_reads_as_a_comma_one(export):
     """A trial's contacts file (';', a BOM, ' contact_id') beside a comma-separated deals file:
     one read_options for every file could not read both, and the BOM and the space were
@@ -966,6 +1008,15 @@ def test_a_field_of_ours_written_in_their_words_keeps_its_rows_and_reaches_the_m
     assert (
         ing["tables"]["accounts"]["quarantined"] == 0 and ing["tables"]["leads"]["quarantined"] == 0
     )
+    assert not [n for n in report["notes"] if "on more than one lead" in n]
+    # one address on two lead rows (trial 8: 67 addresses on 137 contacts): said, not merged
+    (folder / "contacts.csv").write_text(
+        (folder / "contacts.csv").read_text().replace("cy@beta.io", " Ann@gmail.com")
+    )
+    report = import_export(write(m), folder / "raw")
+    said = [n for n in report["notes"] if "on more than one lead" in n]
+    assert len(said) == 1 and "1 email address(es)" in said[0] and "rows 1, 3" in said[0]
+    assert len(pd.read_parquet(folder / "raw" / "leads.parquet")) == 3
 
 
 def test_a_job_title_column_gives_seniority_and_persona_by_its_words(export):
@@ -1091,6 +1142,37 @@ def test_a_url_written_without_its_scheme_is_one_page_whatever_campaign_led_to_i
     assert canonical_url("report.pdf") == "report.pdf"
     assert canonical_url("Cost of delay benchmark") == "Cost of delay benchmark"
     assert canonical_url("HTTPS://X.io/a/?utm_source=z") == "https://x.io/a"
+    # a site's own path, as web analytics write pages (trial 8: 456 assets for 37 pages)
+    assert canonical_url("/blog/x?utm_source=news&utm_campaign=c30") == "/blog/x"
+    assert canonical_url("/p/?id=3&gclid=9#top") == "/p?id=3"
+    assert canonical_url("/") == "/" and canonical_url("//cdn.x.io/a") == "//cdn.x.io/a"
+
+
+def test_a_salesforce_id_in_its_15_and_18_character_forms_is_one_record():
+    """Trial 9: campaign members named leads by the 15-character id, the lead file by the
+    18-character one (Salesforce's documented pair: 001A0000006Vm9r and 001A0000006Vm9rIAC)."""
+    from readiness.raw.mapping import _Keys, _salesforce_twin
+
+    assert _salesforce_twin("001A0000006Vm9r") == "001A0000006Vm9rIAC"
+    assert _salesforce_twin("001A0000006Vm9rIAC") == "001A0000006Vm9r"
+    # an 18-character value whose suffix does not check, or any other id, has no twin
+    assert _salesforce_twin("001A0000006Vm9rXYZ") is None and _salesforce_twin("c-17") is None
+    keys = _Keys()
+    leads = keys.number("lead", pd.Series(["001A0000006Vm9rIAC", "00Q5g0000cN2bB5EAJ"]))
+    members = keys.number("lead", pd.Series(["001A0000006Vm9r", "001a0000006vm9r"]))
+    assert members.iloc[0] == leads.iloc[0]
+    assert members.iloc[1] not in leads.tolist()  # 15-character ids are case-sensitive
+
+
+def test_pages_numbered_as_keys_are_one_asset_whatever_campaign_or_scheme():
+    from readiness.raw.mapping import _Keys
+
+    keys = _Keys()
+    pages = pd.Series(
+        ["/pricing?utm_source=a", "/pricing/", "www.x.io/a?gclid=1", "www.x.io/a", "C-1"]
+    )
+    ids = keys.number("page", pages).tolist()
+    assert ids[0] == ids[1] and ids[2] == ids[3] and len(set(ids)) == 3
 
 
 def test_a_field_kept_as_an_attribute_reads_what_the_field_reads(export, tmp_path):
