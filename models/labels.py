@@ -29,6 +29,7 @@ import pandera.pandas as pa
 
 from features.schemas import SnapshotSchema
 from readiness.domain import ladder_ranks
+from readiness.raw.io import lost_reach
 
 LABEL_SCHEMA_VERSION = 1
 
@@ -78,11 +79,9 @@ def censor_lost(
     at each gate before it (the ladder is cumulative): the export says the lead crossed, but not
     usably when, so a 0 there would teach the model a converter as a non-converter. Returns the
     labels and, per gate, how many labelled snapshots became unknown."""
-    ranks = ladder_ranks(ladder)
-    reach = lost["milestone"].map(ranks).dropna()
-    if reach.empty:
+    top = lost_reach(lost, ladder)
+    if top.empty:
         return labels, {}
-    top = pd.Series(reach.to_numpy(), index=lost.loc[reach.index, "lead_id"]).groupby(level=0).max()
     lead_top = labels["lead_id"].map(top).to_numpy()
     out = labels.copy()
     dropped = {}

@@ -19,10 +19,9 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from readiness.domain import BELIEFS, ladder_ranks
+from readiness.domain import BELIEFS
 from readiness.errors import ReadinessError
-from readiness.raw.io import crm_ids, lost_milestones
-from readiness.raw.io import without_values as io_without_values
+from readiness.raw.io import crm_ids, lost_milestones, lost_reach, without_values
 
 COHERENCE_TOLERANCE = 1e-9
 
@@ -442,15 +441,8 @@ def _without_lost_milestones(
     rest and, when any, why and which leads (their CRM ids where the export has them)."""
     if lost.empty or X.empty:
         return X, []
-    # a lost closed_lost closes the lead: past any stage; a milestone the ladder does not
-    # reach (one before its first gate, an empty one) says nothing of the stage
-    reach = lost["milestone"].map({**ladder_ranks(ladder), "closed_lost": len(ladder) + 1})
-    known = reach.notna()
-    top = (
-        pd.Series(reach[known].to_numpy(), index=lost.loc[known, "lead_id"].to_numpy())
-        .groupby(level=0)
-        .max()
-    )
+    # a lost closed_lost closes the lead: past any stage
+    top = lost_reach(lost, ladder, closing=True)
     stage = X["ladder_stage"] if "ladder_stage" in X else pd.Series(0, index=X.index)
     drop = (X["lead_id"].map(top) > stage).to_numpy()
     if not drop.any():
@@ -458,7 +450,7 @@ def _without_lost_milestones(
     ids = X.loc[drop, "lead_id"].astype("int64")
     theirs = crm_ids(validated, "leads")
     shown = ids.map(theirs) if theirs is not None else ids
-    why = io_without_values(lost[lost["lead_id"].isin(ids)]["reasons"]).value_counts()
+    why = without_values(lost[lost["lead_id"].isin(ids)]["reasons"]).value_counts()
     return X.loc[~drop].reset_index(drop=True), [
         {
             "reason": "the export says the lead reached a milestone past its recorded stage, "

@@ -419,10 +419,12 @@ def run(project: ProjectParams) -> dict:
         flat=flat,
         learnt_until=monitored["learnt_until"],
     )
+    # the cohorts as they stand now (chosen from the data, or set): does a retrain learn
+    # anything newer than the model did?
+    newer = _retrain_learns_newer(age, params.train.valid_end)
     if age.get("too_old") and project.cohorts_chosen:
-        # the cohorts chosen from the data now: does a retrain learn anything newer?
         newest = params.train.valid_end
-        if newest is not None and pd.Timestamp(age["learnt_until"]) >= pd.Timestamp(newest):
+        if newer is False:
             age["too_old"] = False
             age["note"] = (
                 f"older than the {age['limit_days']}-day limit, but a retrain would learn nothing "
@@ -511,7 +513,6 @@ def run(project: ProjectParams) -> dict:
                 else ["score distribution stable and estimated AUC within the margin"]
             ),
         }
-    newer = _retrain_learns_newer(age, params.train.valid_end)
     if newer is False and any(g["retrain"] for g in gates.values()):
         how = (
             "a re-run of features and train then chooses later cohorts"

@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from readiness.domain import ladder_ranks
 from readiness.errors import ReadinessError
 from readiness.raw import attributes, flat
 from readiness.raw.schemas import TABLES
@@ -201,6 +202,23 @@ def lost_milestones(validated: Path) -> pd.DataFrame:
     """What ingest wrote of LOST_MILESTONES (none for a folder ingested before it did)."""
     path = validated / f"{LOST_MILESTONES}.parquet"
     return pd.read_parquet(path) if path.exists() else no_lost_milestones()
+
+
+def lost_reach(lost: pd.DataFrame, ladder: tuple[str, ...], closing: bool = False) -> pd.Series:
+    """Per lead with lost milestones (`lost_milestones`), the furthest ladder rank they reach
+    (1 = the ladder's first gate); `closing`: a lost closed_lost, which closes the lead, reaches
+    past every gate. A milestone the ladder does not reach (one before its first gate, an empty
+    one) counts for nothing."""
+    ranks = ladder_ranks(ladder)
+    if closing:
+        ranks = {**ranks, "closed_lost": len(ladder) + 1}
+    reach = lost["milestone"].map(ranks)
+    known = reach.notna()
+    return (
+        pd.Series(reach[known].to_numpy(), index=lost.loc[known, "lead_id"].to_numpy())
+        .groupby(level=0)
+        .max()
+    )
 
 
 def without_values(reasons: pd.Series) -> pd.Series:

@@ -1348,6 +1348,7 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
             _assets_from_events(pages, mapping, out, report, tag_log, mapping_path)
     tag_log.check(mapping, mapping_path)
     _accounts_dated_by_their_leads(mapping, out, report, notes)
+    notes += _looks_current(mapping)
     report["unmatched_references"] = _check_reference_values(
         mapping, out, keys, mapping_path, notes
     )
@@ -1367,7 +1368,6 @@ def import_export(mapping_path: Path, out: Path, source: Path | None = None) -> 
         report["tables"][attributes.TABLE] = _import_attributes(
             mapping, files, folder, keys, mapping_path, out
         )
-        notes += _looks_current(mapping)
     if mapping.flat is not None:
         flat.write_flat(out, mapping.flat.as_of)
         report["flat_as_of"] = str(mapping.flat.as_of)
